@@ -1,0 +1,28 @@
+/** The TSIG HMAC algorithms notariat signs with (RFC 8945 section 6). */
+export const TSIG_ALGORITHMS = [
+  "hmac-md5",
+  "hmac-sha1",
+  "hmac-sha224",
+  "hmac-sha256",
+  "hmac-sha384",
+  "hmac-sha512",
+] as const;
+export type TsigAlgorithm = typeof TSIG_ALGORITHMS[number];
+export const DEFAULT_TSIG_ALGORITHM: TsigAlgorithm = "hmac-sha256";
+
+/** A parsed TSIG key. `secret` is raw key material: never log it or put it in a message. */
+export interface TsigKey {
+  algorithm: TsigAlgorithm;
+  /** Key name, lower-case, without trailing dot. */
+  name: string;
+  secret: Uint8Array;
+}
+
+/** A DNS server to talk to. `host` is an IPv4 or IPv6 address literal. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
+/** Which servers must serve a new TXT value before the CA is told to look. */
+export type PropagationCheck = "all" | "update-server" | "off";
