@@ -1,0 +1,139 @@
+import { renewalTime } from "./renewal.ts";
+
+/**
+ * Why a Secret needs a new certificate (or, for WrongType, why notariat refuses to touch it). The reason is the
+ * log field, the event message and the metric label.
+ */
+export type ReissueReason =
+  | "DoesNotExist"
+  | "WrongType"
+  | "MissingData"
+  | "InvalidKeyPair"
+  | "DomainsMismatch"
+  | "Expiring";
+
+/** What the Secret holds, as far as the policy cares; gathered by `inspectSecret`, plain data here. */
+export interface PolicyInput {
+  /** The configured domains of the entry. */
+  domains: string[];
+  now: Date;
+  renewBeforeMs: number;
+  exists: boolean;
+  /** The Secret's `type`. */
+  type?: string;
+  /** The leaf certificate of `tls.crt` when it parses. */
+  certificate?: CertificateFacts;
+  /** Why `tls.crt` or `tls.key` is missing or not PEM; undefined when both are present and parse. */
+  dataProblem?: string;
+  /** Whether `tls.key` is the private key of the leaf certificate. */
+  keyMatches?: boolean;
+}
+
+/** The parts of a leaf certificate the policy looks at (a subset of the PKI module's CertificateInfo). */
+export interface CertificateFacts {
+  notBefore: Date;
+  notAfter: Date;
+  /** SAN DNS names, lower-case. */
+  dnsNames: string[];
+}
+
+/** The outcome of the policy for one Secret. */
+export type Decision =
+  /** Obtain a new certificate and write it. */
+  | { action: "issue"; reason: ReissueReason; message: string }
+  /** The entry cannot be served without a human (e.g. the Secret is of another type): an error, never a write. */
+  | { action: "refuse"; reason: ReissueReason; message: string }
+  /** Valid: nothing to do until `renewAt`. */
+  | { action: "keep"; reason: "Valid"; message: string; renewAt: Date; notAfter: Date };
+
+/** One check: a verdict when the Secret fails it, undefined when it passes. */
+export type PolicyCheck = (input: PolicyInput) => Exclude<Decision, { action: "keep" }> | undefined;
+
+/** The Secret is managed as kubernetes.io/tls; any other type is a user's Secret notariat must not overwrite. */
+export const TLS_SECRET_TYPE = "kubernetes.io/tls";
+
+const doesNotExist: PolicyCheck = (input) =>
+  input.exists
+    ? undefined
+    : { action: "issue", reason: "DoesNotExist", message: "the Secret does not exist" };
+
+const wrongType: PolicyCheck = (input) =>
+  input.type === TLS_SECRET_TYPE ? undefined : {
+    action: "refuse",
+    reason: "WrongType",
+    message: `the Secret has type ${JSON.stringify(input.type ?? "")}, not ${TLS_SECRET_TYPE}; ` +
+      "notariat does not convert it: delete it or point the entry at another Secret",
+  };
+
+const missingData: PolicyCheck = (input) =>
+  input.dataProblem === undefined && input.certificate !== undefined ? undefined : {
+    action: "issue",
+    reason: "MissingData",
+    message: input.dataProblem ?? "tls.crt holds no certificate",
+  };
+
+const invalidKeyPair: PolicyCheck = (input) =>
+  input.keyMatches === true ? undefined : {
+    action: "issue",
+    reason: "InvalidKeyPair",
+    message: "tls.key is not the private key of the certificate in tls.crt",
+  };
+
+const domainsMismatch: PolicyCheck = (input) => {
+  const have = new Set(input.certificate?.dnsNames ?? []);
+  const want = new Set(input.domains.map((d) => d.toLowerCase()));
+  const missing = [...want].filter((d) => !have.has(d));
+  const extra = [...have].filter((d) => !want.has(d));
+  if (missing.length === 0 && extra.length === 0) return undefined;
+  const parts = [];
+  if (missing.length > 0) parts.push(`missing ${missing.join(", ")}`);
+  if (extra.length > 0) parts.push(`not configured ${extra.join(", ")}`);
+  return {
+    action: "issue",
+    reason: "DomainsMismatch",
+    message: `the certificate does not cover exactly the configured domains (${parts.join("; ")})`,
+  };
+};
+
+const expiring: PolicyCheck = (input) => {
+  const cert = input.certificate;
+  if (cert === undefined) return undefined;
+  const renewAt = renewalTime(cert.notBefore, cert.notAfter, input.renewBeforeMs);
+  if (input.now.getTime() < renewAt.getTime()) return undefined;
+  const expired = input.now.getTime() >= cert.notAfter.getTime();
+  return {
+    action: "issue",
+    reason: "Expiring",
+    message: expired
+      ? `the certificate expired at ${cert.notAfter.toISOString()}`
+      : `the certificate expires at ${cert.notAfter.toISOString()}, inside the renewal window (since ${renewAt.toISOString()})`,
+  };
+};
+
+/** The checks in order; the first that fails decides. Order matters: later checks assume earlier ones passed. */
+export const POLICY_CHECKS: readonly PolicyCheck[] = [
+  doesNotExist,
+  wrongType,
+  missingData,
+  invalidKeyPair,
+  domainsMismatch,
+  expiring,
+];
+
+/** Decides whether the Secret must get a new certificate, and why; or when the valid one is due for renewal. */
+export function decide(input: PolicyInput): Decision {
+  for (const check of POLICY_CHECKS) {
+    const verdict = check(input);
+    if (verdict !== undefined) return verdict;
+  }
+  const cert = input.certificate!;
+  const renewAt = renewalTime(cert.notBefore, cert.notAfter, input.renewBeforeMs);
+  return {
+    action: "keep",
+    reason: "Valid",
+    message:
+      `the certificate is valid until ${cert.notAfter.toISOString()}; renewal at ${renewAt.toISOString()}`,
+    renewAt,
+    notAfter: cert.notAfter,
+  };
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { decide, type PolicyInput } from "../../src/controller/policy.ts";
+
+const DAY = 24 * 60 * 60 * 1000;
+const now = new Date("2026-02-01T00:00:00Z");
+const notBefore = new Date("2026-01-01T00:00:00Z");
+const notAfter = new Date(notBefore.getTime() + 90 * DAY);
+
+function valid(overrides: Partial<PolicyInput> = {}): PolicyInput {
+  return {
+    domains: ["a.alpha.test", "*.alpha.test"],
+    now,
+    renewBeforeMs: 30 * DAY,
+    exists: true,
+    type: "kubernetes.io/tls",
+    certificate: { notBefore, notAfter, dnsNames: ["*.alpha.test", "a.alpha.test"] },
+    keyMatches: true,
+    ...overrides,
+  };
+}
+
+Deno.test("a valid Secret is kept until its renewal time", () => {
+  const decision = decide(valid());
+  assert.equal(decision.action, "keep");
+  assert.equal(decision.reason, "Valid");
+  assert.equal(decision.action === "keep" && decision.renewAt.toISOString(), "2026-03-02T00:00:00.000Z");
+});
+
+Deno.test("a missing Secret is issued with reason DoesNotExist", () => {
+  const decision = decide(valid({ exists: false, type: undefined, certificate: undefined }));
+  assert.deepEqual([decision.action, decision.reason], ["issue", "DoesNotExist"]);
+});
+
+Deno.test("a Secret of another type is refused, never converted", () => {
+  const decision = decide(valid({ type: "Opaque" }));
+  assert.deepEqual([decision.action, decision.reason], ["refuse", "WrongType"]);
+  assert.match(decision.message, /"Opaque", not kubernetes\.io\/tls/);
+});
+
+Deno.test("missing or non-PEM data is reissued with reason MissingData", () => {
+  const decision = decide(valid({ certificate: undefined, dataProblem: "tls.key is missing" }));
+  assert.deepEqual([decision.action, decision.reason, decision.message], [
+    "issue",
+    "MissingData",
+    "tls.key is missing",
+  ]);
+  const noCert = decide(valid({ certificate: undefined }));
+  assert.deepEqual([noCert.action, noCert.reason], ["issue", "MissingData"]);
+});
+
+Deno.test("a key that does not match the certificate is reissued with reason InvalidKeyPair", () => {
+  const decision = decide(valid({ keyMatches: false }));
+  assert.deepEqual([decision.action, decision.reason], ["issue", "InvalidKeyPair"]);
+});
+
+Deno.test("an added domain is reissued with reason DomainsMismatch", () => {
+  const decision = decide(valid({ domains: ["a.alpha.test", "*.alpha.test", "b.alpha.test"] }));
+  assert.deepEqual([decision.action, decision.reason], ["issue", "DomainsMismatch"]);
+  assert.match(decision.message, /missing b\.alpha\.test/);
+});
+
+Deno.test("a removed domain is reissued with reason DomainsMismatch", () => {
+  const decision = decide(valid({ domains: ["a.alpha.test"] }));
+  assert.deepEqual([decision.action, decision.reason], ["issue", "DomainsMismatch"]);
+  assert.match(decision.message, /not configured \*\.alpha\.test/);
+});
+
+Deno.test("the order of domains does not matter", () => {
+  assert.equal(decide(valid({ domains: ["*.alpha.test", "a.alpha.test"] })).action, "keep");
+});
+
+Deno.test("a certificate inside the renewal window is reissued with reason Expiring", () => {
+  const decision = decide(valid({ now: new Date("2026-03-02T00:00:00Z") }));
+  assert.deepEqual([decision.action, decision.reason], ["issue", "Expiring"]);
+  assert.match(decision.message, /inside the renewal window/);
+});
+
+Deno.test("an expired certificate is reissued with reason Expiring", () => {
+  const decision = decide(valid({ now: new Date("2026-04-02T00:00:00Z") }));
+  assert.deepEqual([decision.action, decision.reason], ["issue", "Expiring"]);
+  assert.match(decision.message, /expired at 2026-04-01T00:00:00\.000Z/);
+});
+
+Deno.test("the first failing check decides", () => {
+  const decision = decide(
+    valid({ keyMatches: false, domains: ["other.test"], now: new Date("2027-01-01T00:00:00Z") }),
+  );
+  assert.equal(decision.reason, "InvalidKeyPair");
+});
