@@ -1,0 +1,407 @@
+/**
+ * Real authoritative DNS servers for tests: Knot and BIND serving the same two zones, each with one TSIG key
+ * per HMAC algorithm allowed to update TXT records, plus a key the server knows but never lets update. Also a
+ * forward-only BIND resolver, because pebble's resolver does not chase a CNAME into another zone.
+ */
+import {
+  type ServerAddress,
+  TSIG_ALGORITHMS,
+  type TsigAlgorithm,
+  type TsigKey,
+} from "../../src/dns/types.ts";
+import { freePort } from "./ports.ts";
+import { makeStateDir, removeStateDir, run, type Service, spawnService, waitUntil } from "./process.ts";
+
+/** A TSIG key as the server knows it, and as a TSIG Secret's `key` field holds it ("hmac-sha256:name:base64"). */
+export interface TestKey {
+  key: TsigKey;
+  text: string;
+}
+
+/** A running authoritative server for `zones`, stopped (and its state dir removed) by `stop`. */
+export interface DnsServerHandle {
+  kind: "knot" | "bind";
+  /** 127.0.0.1 and a picked port, TCP and UDP. */
+  address: ServerAddress;
+  zones: string[];
+  /** One key per algorithm, allowed to update TXT anywhere in both zones. */
+  keys: Record<TsigAlgorithm, TestKey>;
+  /** Known to the server, NOT allowed to update. */
+  unauthorizedKey: TestKey;
+  /** PIDs of the processes this handle started, so a test can see they are gone after `stop`. */
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** A running forwarding resolver. */
+export interface ForwarderHandle {
+  address: ServerAddress;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** The zones both servers serve. */
+export const TEST_ZONES: string[] = ["alpha.test", "beta.test"];
+
+const UNAUTHORIZED_KEY_NAME = "notariat-unauthorized";
+
+function keyName(algorithm: TsigAlgorithm): string {
+  return `notariat-${algorithm.replace("hmac-", "")}`;
+}
+
+/** The zone file for `zone`: SOA, NS, glue, www, and in alpha.test the CNAME delegations, chain and loop. */
+function zoneFile(zone: string): string {
+  const lines = [
+    `$ORIGIN ${zone}.`,
+    `$TTL 60`,
+    `@ SOA ns1.${zone}. hostmaster.${zone}. 1 3600 600 86400 60`,
+    `@ NS ns1.${zone}.`,
+    `ns1 A 127.0.0.1`,
+    `www A 127.0.0.1`,
+  ];
+  if (zone === "alpha.test") {
+    lines.push(
+      `_acme-challenge.delegated CNAME delegated.beta.test.`,
+      `_acme-challenge.chain CNAME chain1.alpha.test.`,
+      `chain1 CNAME chain2.beta.test.`,
+      `_acme-challenge.loop CNAME loop2.alpha.test.`,
+      `loop2 CNAME _acme-challenge.loop.alpha.test.`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+function decodeBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+function testKey(algorithm: TsigAlgorithm, name: string, base64: string): TestKey {
+  return {
+    key: { algorithm, name, secret: decodeBase64(base64) },
+    text: `${algorithm}:${name}:${base64}`,
+  };
+}
+
+/** Generates a key with Knot's keymgr, whose first output line is `# ALG:NAME:SECRET`. */
+async function knotKey(algorithm: TsigAlgorithm, name: string): Promise<TestKey> {
+  const first = (await run("keymgr", ["-t", name, algorithm])).split("\n")[0];
+  const match = /^# ([\w-]+):([^:]+):(\S+)$/.exec(first);
+  if (!match) throw new Error(`keymgr printed an unexpected first line for ${name}`);
+  return testKey(algorithm, name, match[3]);
+}
+
+/** Generates a key with BIND's tsig-keygen, which prints a `key "NAME" { ...; secret "..."; };` block. */
+async function bindKey(algorithm: TsigAlgorithm, name: string): Promise<TestKey> {
+  const match = /secret "([^"]+)"/.exec(await run("tsig-keygen", ["-a", algorithm, name]));
+  if (!match) throw new Error(`tsig-keygen printed no secret for ${name}`);
+  return testKey(algorithm, name, match[1]);
+}
+
+async function makeKeys(
+  generate: (algorithm: TsigAlgorithm, name: string) => Promise<TestKey>,
+): Promise<{ keys: Record<TsigAlgorithm, TestKey>; unauthorizedKey: TestKey }> {
+  const generated = await Promise.all(TSIG_ALGORITHMS.map((alg) => generate(alg, keyName(alg))));
+  const keys = Object.fromEntries(generated.map((k) => [k.key.algorithm, k])) as Record<
+    TsigAlgorithm,
+    TestKey
+  >;
+  const unauthorizedKey = await generate("hmac-sha256", UNAUTHORIZED_KEY_NAME);
+  return { keys, unauthorizedKey };
+}
+
+function encodeName(name: string): number[] {
+  const bytes: number[] = [];
+  for (const label of name.replace(/\.$/, "").split(".")) {
+    const encoded = new TextEncoder().encode(label);
+    bytes.push(encoded.length, ...encoded);
+  }
+  bytes.push(0);
+  return bytes;
+}
+
+/**
+ * Asks `server` over TCP for the SOA of `zone` (RD set, so a forwarder forwards it) and tells whether it
+ * answered NOERROR with at least one answer record. Hand-written so readiness does not depend on the code
+ * under test.
+ */
+export async function soaAnswers(server: ServerAddress, zone: string): Promise<boolean> {
+  const id = Math.floor(Math.random() * 0x10000);
+  // RFC 1035 4.1.1: id, flags (RD), QDCOUNT 1; then QNAME, QTYPE SOA (6), QCLASS IN (1).
+  const message = [id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...encodeName(zone), 0, 6, 0, 1];
+  const conn = await Deno.connect({ hostname: server.host, port: server.port });
+  try {
+    await conn.write(new Uint8Array([message.length >> 8, message.length & 0xff, ...message]));
+    const buffer = new Uint8Array(65537);
+    let received = 0;
+    const timeout = setTimeout(() => conn.close(), 2000);
+    try {
+      while (received < 2 || received < 2 + ((buffer[0] << 8) | buffer[1])) {
+        const n = await conn.read(buffer.subarray(received));
+        if (n === null) return false;
+        received += n;
+      }
+    } finally {
+      clearTimeout(timeout);
+    }
+    const response = buffer.subarray(2);
+    const rcode = response[3] & 0x0f;
+    const answers = (response[6] << 8) | response[7];
+    return ((response[0] << 8) | response[1]) === id && rcode === 0 && answers > 0;
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the timeout
+    }
+  }
+}
+
+/** Waits until `server` answers SOA for every zone; fails with `service`'s log tail. */
+async function waitForZones(service: Service, server: ServerAddress, zones: string[]): Promise<void> {
+  await waitUntil(service, async () => {
+    for (const zone of zones) if (!(await soaAnswers(server, zone))) return false;
+    return true;
+  }, 15_000);
+}
+
+/** Parses `kdig +short` TXT output: one record a line, each a sequence of quoted strings with \DDD escapes. */
+function parseShortTxt(output: string): string[] {
+  const records: string[] = [];
+  for (const line of output.split("\n")) {
+    if (!line.startsWith('"')) continue;
+    let value = "";
+    for (const [, body] of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
+      value += body.replace(
+        /\\(\d{3}|.)/g,
+        (_, esc: string) => /^\d{3}$/.test(esc) ? String.fromCharCode(Number(esc)) : esc,
+      );
+    }
+    records.push(value);
+  }
+  return records;
+}
+
+/**
+ * The TXT values `server` serves at `name`, each record's strings joined, sorted; empty when there are none.
+ * Uses kdig so tests can check a server's contents independently of notariat's DNS code.
+ */
+export async function queryTxt(server: ServerAddress, name: string): Promise<string[]> {
+  const output = await run("kdig", [
+    `@${server.host}`,
+    "-p",
+    String(server.port),
+    "+short",
+    "+tcp",
+    "TXT",
+    name,
+  ]);
+  return parseShortTxt(output).sort();
+}
+
+function startedHandle(
+  kind: "knot" | "bind",
+  service: Service,
+  address: ServerAddress,
+  keys: Record<TsigAlgorithm, TestKey>,
+  unauthorizedKey: TestKey,
+): DnsServerHandle {
+  return {
+    kind,
+    address,
+    zones: [...TEST_ZONES],
+    keys,
+    unauthorizedKey,
+    pids: [service.pid],
+    async stop() {
+      await service.stop();
+      removeStateDir(service.stateDir);
+    },
+  };
+}
+
+async function startOrCleanUp<T>(service: Service, ready: () => Promise<T>): Promise<T> {
+  try {
+    return await ready();
+  } catch (err) {
+    await service.stop();
+    removeStateDir(service.stateDir);
+    throw err;
+  }
+}
+
+/** Starts Knot DNS on a free port, serving the test zones; updates stay in the journal. */
+export async function startKnot(): Promise<DnsServerHandle> {
+  const stateDir = makeStateDir("knot");
+  try {
+    const port = freePort();
+    const { keys, unauthorizedKey } = await makeKeys(knotKey);
+    const allKeys = [...Object.values(keys), unauthorizedKey];
+    for (const zone of TEST_ZONES) Deno.writeTextFileSync(`${stateDir}/${zone}.zone`, zoneFile(zone));
+    // Knot does not create its database directory; without it every update fails with SERVFAIL.
+    Deno.mkdirSync(`${stateDir}/db`);
+    const config = [
+      "server:",
+      `  rundir: "${stateDir}"`,
+      `  pidfile: "${stateDir}/knot.pid"`,
+      `  listen: 127.0.0.1@${port}`,
+      "  background-workers: 1",
+      "  tcp-workers: 1",
+      "  udp-workers: 1",
+      "control:",
+      `  listen: "${stateDir}/knot.sock"`,
+      "database:",
+      `  storage: "${stateDir}/db"`,
+      "log:",
+      "  - target: stderr",
+      "    any: info",
+      "key:",
+      ...allKeys.flatMap((k) => [
+        `  - id: ${k.key.name}`,
+        `    algorithm: ${k.key.algorithm}`,
+        `    secret: ${k.text.split(":")[2]}`,
+      ]),
+      "acl:",
+      "  - id: txt-update",
+      `    key: [${Object.values(keys).map((k) => k.key.name).join(", ")}]`,
+      "    action: update",
+      "    update-type: TXT",
+      "template:",
+      "  - id: default",
+      `    storage: "${stateDir}"`,
+      '    file: "%s.zone"',
+      "    zonefile-sync: -1",
+      "    journal-content: changes",
+      "    acl: txt-update",
+      "zone:",
+      ...TEST_ZONES.map((zone) => `  - domain: ${zone}`),
+    ].join("\n") + "\n";
+    Deno.writeTextFileSync(`${stateDir}/knot.conf`, config);
+    const service = spawnService("knot", stateDir, "knotd", ["-c", `${stateDir}/knot.conf`]);
+    const address = { host: "127.0.0.1", port };
+    return await startOrCleanUp(service, async () => {
+      await waitForZones(service, address, TEST_ZONES);
+      return startedHandle("knot", service, address, keys, unauthorizedKey);
+    });
+  } catch (err) {
+    removeStateDir(stateDir);
+    throw err;
+  }
+}
+
+function bindKeyBlock(k: TestKey): string {
+  return `key "${k.key.name}" { algorithm ${k.key.algorithm}; secret "${k.text.split(":")[2]}"; };`;
+}
+
+/** The options every BIND instance here shares: its files in its state dir, one port, no control channel. */
+function bindOptions(stateDir: string, port: number, extra: string[]): string {
+  return [
+    "options {",
+    `  directory "${stateDir}";`,
+    `  pid-file "${stateDir}/named.pid";`,
+    `  session-keyfile "${stateDir}/session.key";`,
+    `  managed-keys-directory "${stateDir}";`,
+    `  listen-on port ${port} { 127.0.0.1; };`,
+    "  listen-on-v6 { none; };",
+    "  notify no;",
+    "  dnssec-validation no;",
+    "  allow-query { any; };",
+    ...extra.map((line) => `  ${line}`),
+    "};",
+    "controls { };",
+  ].join("\n");
+}
+
+function startNamed(name: string, stateDir: string): Service {
+  // -g: foreground, log to stderr; -4: no IPv6 sockets; -n 1: one worker, the machine is shared.
+  return spawnService(name, stateDir, "named", ["-g", "-4", "-n", "1", "-c", `${stateDir}/named.conf`]);
+}
+
+/** Starts BIND on a free port, authoritative (no recursion) for the test zones. */
+export async function startBind(): Promise<DnsServerHandle> {
+  const stateDir = makeStateDir("bind");
+  try {
+    const port = freePort();
+    const { keys, unauthorizedKey } = await makeKeys(bindKey);
+    const allKeys = [...Object.values(keys), unauthorizedKey];
+    for (const zone of TEST_ZONES) Deno.writeTextFileSync(`${stateDir}/${zone}.zone`, zoneFile(zone));
+    const grants = Object.values(keys).map((k) => `grant "${k.key.name}" zonesub TXT;`).join(" ");
+    const config = [
+      bindOptions(stateDir, port, ["recursion no;"]),
+      ...allKeys.map(bindKeyBlock),
+      ...TEST_ZONES.map((zone) =>
+        `zone "${zone}" { type primary; file "${stateDir}/${zone}.zone"; update-policy { ${grants} }; };`
+      ),
+    ].join("\n") + "\n";
+    Deno.writeTextFileSync(`${stateDir}/named.conf`, config);
+    const service = startNamed("bind", stateDir);
+    const address = { host: "127.0.0.1", port };
+    return await startOrCleanUp(service, async () => {
+      await waitForZones(service, address, TEST_ZONES);
+      return startedHandle("bind", service, address, keys, unauthorizedKey);
+    });
+  } catch (err) {
+    removeStateDir(stateDir);
+    throw err;
+  }
+}
+
+/**
+ * A BIND forward-only resolver in front of `upstream` (no caching), so a client following CNAMEs across zones
+ * works. BIND's clock has one-second granularity: with every TTL capped at 0 an answer is still reused until the
+ * end of the second it was fetched in, so a value removed upstream can show through here up to 1 s later.
+ */
+export async function startForwarder(upstream: ServerAddress): Promise<ForwarderHandle> {
+  const stateDir = makeStateDir("forwarder");
+  try {
+    const port = freePort();
+    const config = bindOptions(stateDir, port, [
+      "recursion yes;",
+      "allow-recursion { any; };",
+      "forward only;",
+      `forwarders { ${upstream.host} port ${upstream.port}; };`,
+      "max-cache-ttl 0;",
+      "max-ncache-ttl 0;",
+    ]) + "\n";
+    Deno.writeTextFileSync(`${stateDir}/named.conf`, config);
+    const service = startNamed("forwarder", stateDir);
+    const address = { host: "127.0.0.1", port };
+    return await startOrCleanUp(service, async () => {
+      await waitForZones(service, address, TEST_ZONES);
+      return {
+        address,
+        pids: [service.pid],
+        async stop() {
+          await service.stop();
+          removeStateDir(service.stateDir);
+        },
+      };
+    });
+  } catch (err) {
+    removeStateDir(stateDir);
+    throw err;
+  }
+}
+
+/**
+ * Adds or deletes one TXT value at `name` on `server` with knsupdate, signed with `key`, so tests can seed or
+ * inspect a zone independently of notariat's DNS code. Throws with knsupdate's error (e.g. REFUSED, NOTAUTH).
+ */
+export async function nsupdateTxt(
+  server: ServerAddress,
+  key: TestKey,
+  zone: string,
+  action: "add" | "delete",
+  name: string,
+  value: string,
+): Promise<void> {
+  // The key goes through stdin, not argv, so it never shows up in a process listing or an error message.
+  const script = [
+    `server ${server.host} ${server.port}`,
+    `key ${key.text}`,
+    `zone ${zone}.`,
+    `update ${action} ${name}. 60 TXT "${value.replace(/(["\\])/g, "\\$1")}"`,
+    "send",
+    "",
+  ].join("\n");
+  await run("knsupdate", [], { stdin: script });
+}

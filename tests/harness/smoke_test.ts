@@ -1,0 +1,129 @@
+/**
+ * Proves each real server the tests rely on starts, answers, and is gone after `stop`: if one of these fails,
+ * every integration test that uses that server would fail for reasons unrelated to notariat.
+ */
+import assert from "node:assert/strict";
+import { TSIG_ALGORITHMS } from "../../src/dns/types.ts";
+import {
+  type DnsServerHandle,
+  nsupdateTxt,
+  queryTxt,
+  soaAnswers,
+  startBind,
+  startForwarder,
+  startKnot,
+} from "./dns_servers.ts";
+
+function processExists(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function assertAllGone(pids: number[]): void {
+  assert.ok(pids.length > 0);
+  for (const pid of pids) assert.equal(processExists(pid), false, `pid ${pid} still running`);
+}
+
+async function timed<T>(label: string, start: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const result = await start();
+  console.log(`${label} started in ${Math.round(performance.now() - t0)} ms`);
+  return result;
+}
+
+for (const [kind, start] of [["knot", startKnot], ["bind", startBind]] as const) {
+  Deno.test(`${kind}: serves the test zones, takes TXT updates from each allowed key only, stops`, async (t) => {
+    const server: DnsServerHandle = await timed(kind, start);
+    try {
+      assert.equal(server.kind, kind);
+      assert.deepEqual(server.zones, ["alpha.test", "beta.test"]);
+      for (const pid of server.pids) assert.equal(processExists(pid), true);
+
+      await t.step("answers SOA for both zones", async () => {
+        assert.equal(await soaAnswers(server.address, "alpha.test"), true);
+        assert.equal(await soaAnswers(server.address, "beta.test"), true);
+        assert.equal(await soaAnswers(server.address, "gamma.test"), false);
+      });
+
+      await t.step("each allowed key adds a TXT value that a lookup then returns", async () => {
+        assert.deepEqual(await queryTxt(server.address, "www.alpha.test"), []);
+        for (const algorithm of TSIG_ALGORITHMS) {
+          const testKey = server.keys[algorithm];
+          assert.equal(testKey.key.algorithm, algorithm);
+          assert.equal(testKey.text.split(":")[0], algorithm);
+          await nsupdateTxt(server.address, testKey, "alpha.test", "add", "www.alpha.test", `v-${algorithm}`);
+        }
+        assert.deepEqual(
+          await queryTxt(server.address, "www.alpha.test"),
+          TSIG_ALGORITHMS.map((a) => `v-${a}`).sort(),
+        );
+        await nsupdateTxt(
+          server.address,
+          server.keys["hmac-sha256"],
+          "alpha.test",
+          "delete",
+          "www.alpha.test",
+          "v-hmac-md5",
+        );
+        assert.equal((await queryTxt(server.address, "www.alpha.test")).includes("v-hmac-md5"), false);
+      });
+
+      await t.step("the unauthorized key is refused and changes nothing", async () => {
+        await assert.rejects(
+          nsupdateTxt(server.address, server.unauthorizedKey, "beta.test", "add", "www.beta.test", "nope"),
+        );
+        assert.deepEqual(await queryTxt(server.address, "www.beta.test"), []);
+      });
+
+      await t.step("a forwarder in front follows a CNAME into the other zone", async () => {
+        await nsupdateTxt(
+          server.address,
+          server.keys["hmac-sha256"],
+          "beta.test",
+          "add",
+          "delegated.beta.test",
+          "token",
+        );
+        // The authoritative server itself does not chase the CNAME into beta.test.
+        assert.deepEqual(await queryTxt(server.address, "_acme-challenge.delegated.alpha.test"), []);
+        const forwarder = await timed(`${kind} forwarder`, () => startForwarder(server.address));
+        try {
+          assert.deepEqual(await queryTxt(forwarder.address, "_acme-challenge.delegated.alpha.test"), [
+            "token",
+          ]);
+          // A new name upstream shows through at once.
+          await nsupdateTxt(
+            server.address,
+            server.keys["hmac-sha256"],
+            "beta.test",
+            "add",
+            "chain2.beta.test",
+            "two",
+          );
+          assert.deepEqual(await queryTxt(forwarder.address, "_acme-challenge.chain.alpha.test"), ["two"]);
+          // A changed name shows through once the second it was cached in has passed (TTL 0, 1 s clock).
+          await nsupdateTxt(
+            server.address,
+            server.keys["hmac-sha256"],
+            "beta.test",
+            "delete",
+            "delegated.beta.test",
+            "token",
+          );
+          await new Promise((r) => setTimeout(r, 1020 - Date.now() % 1000));
+          assert.deepEqual(await queryTxt(forwarder.address, "_acme-challenge.delegated.alpha.test"), []);
+        } finally {
+          await forwarder.stop();
+        }
+        assertAllGone(forwarder.pids);
+      });
+    } finally {
+      await server.stop();
+    }
+    assertAllGone(server.pids);
+  });
+}
