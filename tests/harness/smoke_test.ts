@@ -13,6 +13,7 @@ import {
   startForwarder,
   startKnot,
 } from "./dns_servers.ts";
+import { startPebble } from "./pebble.ts";
 
 function processExists(pid: number): boolean {
   try {
@@ -127,3 +128,30 @@ for (const [kind, start] of [["knot", startKnot], ["bind", startBind]] as const)
     assertAllGone(server.pids);
   });
 }
+
+Deno.test("pebble: serves its ACME directory over TLS signed by caPem, hands out its issuing root, stops", async () => {
+  // pebble only needs a resolver address to start; nothing is validated here.
+  const pebble = await timed("pebble", () => startPebble({ dnsServer: { host: "127.0.0.1", port: 53 } }));
+  try {
+    assert.match(pebble.directoryUrl, /^https:\/\/127\.0\.0\.1:\d+\/dir$/);
+    assert.equal(Deno.readTextFileSync(pebble.caFile), pebble.caPem);
+    const client = Deno.createHttpClient({ caCerts: [pebble.caPem] });
+    try {
+      const response = await fetch(pebble.directoryUrl, { client });
+      assert.equal(response.status, 200);
+      const directory = await response.json();
+      assert.match(directory.newAccount, /^https:\/\/127\.0\.0\.1:\d+\//);
+      assert.equal(typeof directory.newOrder, "string");
+    } finally {
+      client.close();
+    }
+    // Without trusting caPem the TLS handshake fails: the CA really is the one pebble serves with.
+    await assert.rejects(fetch(pebble.directoryUrl));
+    const root = await pebble.issuingRoot();
+    assert.match(root, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/);
+    assert.notEqual(root.trim(), pebble.caPem.trim());
+  } finally {
+    await pebble.stop();
+  }
+  assertAllGone(pebble.pids);
+});

@@ -1,0 +1,111 @@
+/**
+ * A real ACME CA for tests: pebble on picked ports, with its own throw-away TLS certificate, validating DNS-01
+ * challenges against the DNS server the test names.
+ */
+import type { ServerAddress } from "../../src/dns/types.ts";
+import { freePort } from "./ports.ts";
+import { makeStateDir, removeStateDir, spawnService, waitUntil } from "./process.ts";
+import { issueServerCert, makeTestCa } from "./tls.ts";
+
+/** A running pebble, stopped (and its state dir removed) by `stop`. */
+export interface PebbleHandle {
+  /** https://127.0.0.1:PORT/dir */
+  directoryUrl: string;
+  /** PEM of the CA that signed pebble's own TLS certificate (trust this for ACME requests). */
+  caPem: string;
+  /** The same, as a file path (for the -acme-ca flag). */
+  caFile: string;
+  /** PEM of the root pebble issues under, from its management API; it changes on every start. */
+  issuingRoot(): Promise<string>;
+  /** PIDs of the processes this handle started, so a test can see they are gone after `stop`. */
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** Options for `startPebble`. */
+export interface PebbleOptions {
+  /** Where pebble looks up challenge TXT records (a forwarder when CNAMEs cross zones). */
+  dnsServer: ServerAddress;
+  /** Percentage of nonces pebble rejects with badNonce (default 0). */
+  nonceReject?: number;
+}
+
+/**
+ * Starts pebble without its validation sleep and without reusing authorizations, so every order runs its
+ * challenges at once; nonce rejection is off unless `nonceReject` asks for it.
+ */
+export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
+  const stateDir = makeStateDir("pebble");
+  let client: Deno.HttpClient | undefined;
+  try {
+    const ca = await makeTestCa(stateDir, "pebble");
+    const cert = await issueServerCert(ca, stateDir, "pebble");
+    const port = freePort();
+    const managementPort = freePort();
+    const config = {
+      pebble: {
+        listenAddress: `127.0.0.1:${port}`,
+        managementListenAddress: `127.0.0.1:${managementPort}`,
+        certificate: cert.certFile,
+        privateKey: cert.keyFile,
+        // Unused (DNS-01 only), but pebble binds nothing there; picked so they cannot collide anyway.
+        httpPort: freePort(),
+        tlsPort: freePort(),
+        ocspResponderURL: "",
+        externalAccountBindingRequired: false,
+      },
+    };
+    Deno.writeTextFileSync(`${stateDir}/pebble.json`, JSON.stringify(config, null, 2));
+    const service = spawnService(
+      "pebble",
+      stateDir,
+      "pebble",
+      [
+        "-config",
+        `${stateDir}/pebble.json`,
+        "-dnsserver",
+        `${opts.dnsServer.host}:${opts.dnsServer.port}`,
+        "-strict=false",
+      ],
+      {
+        PEBBLE_VA_NOSLEEP: "1",
+        PEBBLE_WFE_NONCEREJECT: String(opts.nonceReject ?? 0),
+        PEBBLE_AUTHZREUSE: "0",
+      },
+    );
+    const httpClient = Deno.createHttpClient({ caCerts: [ca.certPem] });
+    client = httpClient;
+    const directoryUrl = `https://127.0.0.1:${port}/dir`;
+    try {
+      await waitUntil(service, async () => {
+        const response = await fetch(directoryUrl, { client: httpClient });
+        const body = await response.json();
+        return response.ok && typeof body.newAccount === "string";
+      }, 15_000);
+    } catch (err) {
+      await service.stop();
+      throw err;
+    }
+    return {
+      directoryUrl,
+      caPem: ca.certPem,
+      caFile: ca.certFile,
+      pids: [service.pid],
+      async issuingRoot() {
+        const response = await fetch(`https://127.0.0.1:${managementPort}/roots/0`, { client: httpClient });
+        const pem = await response.text();
+        if (!response.ok) throw new Error(`pebble /roots/0 answered ${response.status}: ${pem}`);
+        return pem;
+      },
+      async stop() {
+        await service.stop();
+        httpClient.close();
+        removeStateDir(stateDir);
+      },
+    };
+  } catch (err) {
+    client?.close();
+    removeStateDir(stateDir);
+    throw err;
+  }
+}
