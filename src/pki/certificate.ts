@@ -1,0 +1,114 @@
+import * as x509 from "@peculiar/x509";
+import { createPublicKey } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { NotariatError } from "../errors.ts";
+import { importSigningKey } from "./private_key.ts";
+
+/** What notariat needs to know about one certificate: names, validity and who issued it. */
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  /** Hex, as x509 tools print it. */
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** SAN DNS names, lower-case, in certificate order. */
+  dnsNames: string[];
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+function parseCertificates(pem: string): x509.X509Certificate[] {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) throw new NotariatError("pki", "no PEM certificate found");
+  return blocks.map((block, index) => {
+    try {
+      return new x509.X509Certificate(block);
+    } catch (err) {
+      throw new NotariatError(
+        "pki",
+        `certificate ${index + 1} of ${blocks.length} is not valid DER (${(err as Error).message})`,
+      );
+    }
+  });
+}
+
+function describe(cert: x509.X509Certificate): CertificateInfo {
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const dnsNames = (san?.names.items ?? [])
+    .filter((name) => name.type === "dns")
+    .map((name) => name.value.toLowerCase());
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    serialNumber: cert.serialNumber,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    dnsNames,
+  };
+}
+
+/**
+ * Every certificate of a PEM chain, leaf first as ACME and kubernetes.io/tls Secrets order them.
+ * Throws NotariatError kind "pki" when there is no certificate or one does not parse.
+ */
+export function parseCertificateChain(pem: string): CertificateInfo[] {
+  return parseCertificates(pem).map(describe);
+}
+
+/**
+ * Whether the private key is the one the (first) certificate was issued for. An unreadable key is a mismatch
+ * rather than an error, so a damaged Secret is simply reissued.
+ */
+export async function privateKeyMatchesCertificate(
+  privateKeyPem: string,
+  certificatePem: string,
+): Promise<boolean> {
+  const [cert] = parseCertificates(certificatePem);
+  let privateJwk: JsonWebKey;
+  try {
+    privateJwk = (await importSigningKey(privateKeyPem)).publicJwk;
+  } catch {
+    return false;
+  }
+  let certJwk: JsonWebKey;
+  try {
+    const spki = Buffer.from(cert.publicKey.rawData);
+    certJwk = createPublicKey({ key: spki, format: "der", type: "spki" }).export({
+      format: "jwk",
+    }) as JsonWebKey;
+  } catch {
+    return false;
+  }
+  if (privateJwk.kty !== certJwk.kty) return false;
+  if (privateJwk.kty === "EC") {
+    return privateJwk.crv === certJwk.crv && privateJwk.x === certJwk.x && privateJwk.y === certJwk.y;
+  }
+  return privateJwk.n === certJwk.n && privateJwk.e === certJwk.e;
+}
+
+/**
+ * Whether `chainPem` (leaf first, then intermediates) leads by valid signatures to `rootPem`, with every
+ * certificate valid at `at` and every issuer a CA. A chain that ends with the root itself is accepted too.
+ */
+export async function verifyChain(
+  chainPem: string,
+  rootPem: string,
+  at: Date = new Date(),
+): Promise<boolean> {
+  const chain = parseCertificates(chainPem);
+  const [root] = parseCertificates(rootPem);
+  if (!(await root.verify({ date: at }))) return false;
+  for (let i = 0; i < chain.length; i++) {
+    const cert = chain[i];
+    if (Buffer.from(cert.rawData).equals(Buffer.from(root.rawData))) return true;
+    const issuer = chain[i + 1] ?? root;
+    if (cert.issuer !== issuer.subject || !isCa(issuer)) return false;
+    if (!(await cert.verify({ publicKey: issuer, date: at }))) return false;
+  }
+  return true;
+}
+
+function isCa(cert: x509.X509Certificate): boolean {
+  return cert.getExtension(x509.BasicConstraintsExtension)?.ca === true;
+}

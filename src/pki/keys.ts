@@ -1,0 +1,52 @@
+import * as x509 from "@peculiar/x509";
+import type { KeyType } from "../config/types.ts";
+import { NotariatError } from "../errors.ts";
+import { importSigningKey } from "./private_key.ts";
+
+const GENERATE: Record<KeyType, RsaHashedKeyGenParams | EcKeyGenParams> = {
+  "ecdsa-p256": { name: "ECDSA", namedCurve: "P-256" },
+  "ecdsa-p384": { name: "ECDSA", namedCurve: "P-384" },
+  "rsa2048": rsa(2048),
+  "rsa3072": rsa(3072),
+  "rsa4096": rsa(4096),
+};
+
+function rsa(modulusLength: number): RsaHashedKeyGenParams {
+  return {
+    name: "RSASSA-PKCS1-v1_5",
+    modulusLength,
+    publicExponent: new Uint8Array([1, 0, 1]),
+    hash: "SHA-256",
+  };
+}
+
+/** A fresh private key of the requested type, as PKCS#8 PEM (the form kubernetes.io/tls Secrets and CAs accept). */
+export async function generatePrivateKey(type: KeyType): Promise<string> {
+  const params = GENERATE[type];
+  if (!params) throw new NotariatError("pki", `unknown key type ${JSON.stringify(type)}`);
+  const pair = await crypto.subtle.generateKey(params, true, ["sign", "verify"]) as CryptoKeyPair;
+  const der = await crypto.subtle.exportKey("pkcs8", pair.privateKey);
+  return x509.PemConverter.encode(der, "PRIVATE KEY");
+}
+
+// RFC 5280 upper bound for a common name; CAs reject longer ones, and the SANs carry the names anyway.
+const MAX_COMMON_NAME = 64;
+
+/**
+ * A PKCS#10 request signed by the key, asking for exactly `domains` as DNS SANs in the given order; the first
+ * domain is also the common name when it fits, because some clients still display it.
+ */
+export async function createCsr(privateKeyPem: string, domains: string[]): Promise<string> {
+  if (domains.length === 0) throw new NotariatError("pki", "a certificate request needs at least one domain");
+  const key = await importSigningKey(privateKeyPem);
+  const name = domains[0].length <= MAX_COMMON_NAME ? [{ CN: [domains[0]] }] : [];
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name,
+    keys: key.keys,
+    signingAlgorithm: key.signingAlgorithm,
+    extensions: [
+      new x509.SubjectAlternativeNameExtension(domains.map((value) => ({ type: "dns" as const, value }))),
+    ],
+  });
+  return csr.toString("pem");
+}
