@@ -1,0 +1,353 @@
+/**
+ * notariat's command line: `notariat -config NAME [flags]` keeps certificates; `notariat dns-check -tsig-key
+ * FILE -domain NAME [flags]` tests DNS UPDATE for one name and exits. Values are checked here, so the rest of
+ * the program receives options it can use as they are.
+ */
+import { NotariatError } from "../errors.ts";
+import type { PropagationCheck } from "../dns/types.ts";
+import { normalizeDomain, parseHostPort, validateLabel, validateSubdomain } from "../config/names.ts";
+import { describeFlag, flag, type FlagDefinition, formatDefault, parseFlags, sortedFlags } from "./flags.ts";
+
+export { type HostPort, parseHostPort } from "../config/names.ts";
+
+/** What the command line asks for. */
+export type Command =
+  | { kind: "help"; text: string }
+  | { kind: "run"; options: RunOptions }
+  | { kind: "dns-check"; options: DnsCheckOptions };
+
+/** DNS settings shared by `run` and `dns-check`. */
+export interface DnsFlags {
+  /** `HOST:PORT` of the recursive resolver; undefined means the first nameserver of /etc/resolv.conf. */
+  dnsResolver?: string;
+  propagationCheck: PropagationCheck;
+  propagationTimeoutMs: number;
+  /** Timeout of one DNS exchange. */
+  dnsTimeoutMs: number;
+}
+
+/** Options of the certificate manager itself. */
+export interface RunOptions extends DnsFlags {
+  /** ACME directory URL. */
+  acme: string;
+  /** PEM bundle to trust for the ACME server. */
+  acmeCa?: string;
+  /** Name of the ConfigMap listing the certificates. */
+  config: string;
+  /** kubeconfig path; undefined means in-cluster. */
+  kubeconfig?: string;
+  /** Namespace of the ConfigMap; undefined means the pod's, else the kubeconfig context's. */
+  namespace?: string;
+  concurrency: number;
+  /** Renew when the time left is below min(this, lifetime/3). */
+  renewBeforeMs: number;
+  /** Interval of the periodic pass over every certificate. */
+  resyncMs: number;
+  logFormat: "json" | "logfmt";
+  once: boolean;
+  dryRun: boolean;
+}
+
+/** Options of `notariat dns-check`. */
+export interface DnsCheckOptions extends DnsFlags {
+  /** File holding the TSIG key. */
+  tsigKey: string;
+  /** Normalized like a configured domain (lower case, punycode, no trailing dot). */
+  domain: string;
+  /** `HOST[:PORT]` of the server that receives the update. */
+  nameserver?: string;
+}
+
+/** The default ACME directory: Let's Encrypt's staging CA, so a first try cannot hit production rate limits. */
+export const DEFAULT_ACME_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+const PROPAGATION_CHECKS: readonly PropagationCheck[] = ["all", "update-server", "off"];
+const LOG_FORMATS = ["json", "logfmt"] as const;
+
+const positive = (value: number) => value > 0 ? undefined : "must be positive";
+const oneOf = (choices: readonly string[]) => (value: string) =>
+  choices.includes(value) ? undefined : `must be one of ${choices.join(", ")}`;
+const reason = (check: (value: string) => unknown) => (value: string) => {
+  if (value === "") return undefined;
+  try {
+    check(value);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
+
+/** Flags of both commands. */
+export const DNS_FLAGS: readonly FlagDefinition[] = [
+  flag({
+    name: "dns-resolver",
+    type: "string",
+    usage: "`HOST:PORT` of the recursive resolver used to find zones and their servers " +
+      "(default: the first nameserver in /etc/resolv.conf)",
+    default: "",
+    check: reason((value) => parseHostPort(value)),
+  }),
+  flag({
+    name: "propagation-check",
+    type: "string",
+    usage: "which servers must serve a new TXT record before the CA is asked to validate it: " +
+      "all (every authoritative server of the zone), update-server (the one that took the update) or off",
+    default: "all",
+    check: oneOf(PROPAGATION_CHECKS),
+  }),
+  flag({
+    name: "propagation-timeout",
+    type: "duration",
+    usage: "how long to wait for a TXT record to be served before the attempt fails",
+    default: 2 * 60_000,
+    check: positive,
+  }),
+  flag({
+    name: "dns-timeout",
+    type: "duration",
+    usage: "timeout of one DNS exchange (a query or an update)",
+    default: 5_000,
+    check: positive,
+  }),
+];
+
+/** Flags of `notariat` (the certificate manager). */
+export const RUN_FLAGS: readonly FlagDefinition[] = [
+  flag({
+    name: "acme",
+    type: "string",
+    usage: "`URL` of the ACME directory; Let's Encrypt's production CA is " +
+      "https://acme-v02.api.letsencrypt.org/directory",
+    default: DEFAULT_ACME_DIRECTORY,
+    check: (value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === "https:" || url.protocol === "http:"
+          ? undefined
+          : "must be an http or https URL";
+      } catch {
+        return "must be an http or https URL";
+      }
+    },
+  }),
+  flag({
+    name: "acme-ca",
+    type: "string",
+    usage:
+      "`FILE` of PEM certificates to trust for the ACME server instead of the system's (for a private CA)",
+    default: "",
+  }),
+  flag({
+    name: "config",
+    type: "string",
+    usage: '`NAME` of the ConfigMap whose key "certificates" lists the certificates (required)',
+    default: "",
+    check: reason((value) => validateSubdomain(value, "ConfigMap name")),
+  }),
+  flag({
+    name: "kubeconfig",
+    type: "string",
+    usage: "`PATH` of a kubeconfig file (default: the in-cluster service account)",
+    default: "",
+  }),
+  flag({
+    name: "namespace",
+    type: "string",
+    usage: "`NAMESPACE` of the ConfigMap and of Secrets named without a namespace " +
+      "(default: the pod's namespace, else the kubeconfig context's)",
+    default: "",
+    check: reason((value) => validateLabel(value, "namespace")),
+  }),
+  flag({
+    name: "concurrency",
+    type: "int",
+    usage: "how many certificates may be obtained at the same time",
+    default: 4,
+    check: (value) => value >= 1 ? undefined : "must be at least 1",
+  }),
+  flag({
+    name: "renew-before",
+    type: "duration",
+    usage: "renew a certificate when less than this remains of its validity, " +
+      "or less than a third of its lifetime if that is shorter",
+    default: 720 * 3_600_000,
+    check: positive,
+  }),
+  flag({
+    name: "resync",
+    type: "duration",
+    usage: "interval of the periodic check of every certificate, on top of reacting to changes",
+    default: 3_600_000,
+    check: positive,
+  }),
+  flag({
+    name: "log-format",
+    type: "string",
+    usage: "format of log lines: json or logfmt",
+    default: "json",
+    check: oneOf(LOG_FORMATS),
+  }),
+  flag({
+    name: "once",
+    type: "bool",
+    usage: "check every certificate once, renew what needs it, then exit (e.g. in a CronJob)",
+    default: false,
+  }),
+  flag({
+    name: "dry-run",
+    type: "bool",
+    usage: "log what would be done without contacting the CA or writing Secrets",
+    default: false,
+  }),
+  ...DNS_FLAGS,
+];
+
+/** Flags of `notariat dns-check`. */
+export const DNS_CHECK_FLAGS: readonly FlagDefinition[] = [
+  flag({
+    name: "tsig-key",
+    type: "string",
+    usage: "`FILE` holding the TSIG key: [algorithm:]name:secret, the output of keymgr -t, " +
+      "or a tsig-keygen key block (required)",
+    default: "",
+  }),
+  flag({
+    name: "domain",
+    type: "string",
+    usage: "domain `NAME` whose _acme-challenge TXT record is added, checked and removed (required)",
+    default: "",
+    check: reason(normalizeDomain),
+  }),
+  flag({
+    name: "nameserver",
+    type: "string",
+    usage: "`HOST[:PORT]` of the server that receives the update (default: the zone's primary, from its SOA)",
+    default: "",
+    check: reason((value) => parseHostPort(value)),
+  }),
+  ...DNS_FLAGS,
+];
+
+const SUBCOMMAND_HELP =
+  "\nSubcommand:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit " +
+  "(notariat dns-check -h lists its flags)\n";
+
+/**
+ * Parses notariat's arguments (without the program name). A first argument `dns-check` selects that
+ * subcommand; `-h` gives the help of the command it follows.
+ *
+ * @throws NotariatError kind "usage" (the caller prints it and exits 2)
+ */
+export function parseCommandLine(args: readonly string[]): Command {
+  if (args[0] === "dns-check") return parseDnsCheck(args.slice(1));
+  const parsed = parseFlags("notariat", RUN_FLAGS, args);
+  if (parsed.kind === "help") return { kind: "help", text: parsed.text + SUBCOMMAND_HELP };
+  if (parsed.rest.length > 0) {
+    const extra = JSON.stringify(parsed.rest[0]);
+    throw usage(
+      parsed.rest[0] === "dns-check"
+        ? `unexpected argument ${extra}: the dns-check subcommand must come before any flag`
+        : `unexpected argument ${extra}: notariat takes flags only, or the dns-check subcommand first`,
+    );
+  }
+  const value = valueReader(parsed.values);
+  const config = value.string("config");
+  if (config === "") {
+    throw usage(
+      `flag -config is required: the name of the ConfigMap whose key "certificates" lists the certificates`,
+    );
+  }
+  return {
+    kind: "run",
+    options: withoutUndefined({
+      acme: value.string("acme"),
+      acmeCa: value.optional("acme-ca"),
+      config,
+      kubeconfig: value.optional("kubeconfig"),
+      namespace: value.optional("namespace"),
+      concurrency: value.number("concurrency"),
+      renewBeforeMs: value.number("renew-before"),
+      resyncMs: value.number("resync"),
+      logFormat: value.string("log-format") as RunOptions["logFormat"],
+      once: value.bool("once"),
+      dryRun: value.bool("dry-run"),
+      ...dnsFlags(value),
+    }),
+  };
+}
+
+function parseDnsCheck(args: readonly string[]): Command {
+  const parsed = parseFlags("notariat dns-check", DNS_CHECK_FLAGS, args);
+  if (parsed.kind === "help") return parsed;
+  if (parsed.rest.length > 0) {
+    throw usage(`unexpected argument ${JSON.stringify(parsed.rest[0])}: notariat dns-check takes flags only`);
+  }
+  const value = valueReader(parsed.values);
+  const tsigKey = value.string("tsig-key");
+  if (tsigKey === "") {
+    throw usage(
+      "flag -tsig-key is required: a file holding the TSIG key ([algorithm:]name:secret, " +
+        "keymgr -t output or a tsig-keygen block)",
+    );
+  }
+  const domain = value.string("domain");
+  if (domain === "") throw usage("flag -domain is required: the domain name to test DNS UPDATE for");
+  return {
+    kind: "dns-check",
+    options: withoutUndefined({
+      tsigKey,
+      domain: normalizeDomain(domain),
+      nameserver: value.optional("nameserver"),
+      ...dnsFlags(value),
+    }),
+  };
+}
+
+function dnsFlags(value: ValueReader): DnsFlags {
+  return {
+    dnsResolver: value.optional("dns-resolver"),
+    propagationCheck: value.string("propagation-check") as PropagationCheck,
+    propagationTimeoutMs: value.number("propagation-timeout"),
+    dnsTimeoutMs: value.number("dns-timeout"),
+  };
+}
+
+type ValueReader = ReturnType<typeof valueReader>;
+
+/** Typed access to parsed values; an empty string means "not set" for flags without a default. */
+function valueReader(values: Map<string, unknown>) {
+  return {
+    string: (name: string) => values.get(name) as string,
+    optional: (name: string) => (values.get(name) as string) || undefined,
+    number: (name: string) => values.get(name) as number,
+    bool: (name: string) => values.get(name) as boolean,
+  };
+}
+
+/**
+ * The flag reference as a Markdown table (flag, default, meaning) for the README, generated from the same
+ * definitions as the help so the two cannot drift apart.
+ */
+export function formatFlagTable(command: "run" | "dns-check"): string {
+  const flags = command === "run" ? RUN_FLAGS : DNS_CHECK_FLAGS;
+  const rows = sortedFlags(flags).map((definition) => {
+    const { argument, usage } = describeFlag(definition);
+    const name = `\`-${definition.name}${argument === "" ? "" : ` ${argument}`}\``;
+    const shown = formatDefault(definition);
+    return `| ${name} | ${shown === undefined ? "" : `\`${shown}\``} | ${markdownCell(usage)} |`;
+  });
+  return ["| Flag | Default | Meaning |", "| --- | --- | --- |", ...rows].join("\n") + "\n";
+}
+
+/** Drops unset optional fields, so an option that was not given is absent rather than present as undefined. */
+function withoutUndefined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
+}
+
+function markdownCell(text: string): string {
+  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+function usage(message: string): NotariatError {
+  return new NotariatError("usage", message);
+}

@@ -1,0 +1,212 @@
+/**
+ * Validation and normalization of the names notariat is given: Kubernetes object names, `[namespace/]name`
+ * references, DNS names, e-mail contacts and `host[:port]` server addresses. Each function throws a
+ * NotariatError of kind "config" whose message says what is wrong with the text; callers add which entry and
+ * field it came from.
+ */
+import { isIP } from "node:net";
+import { domainToASCII } from "node:url";
+import { NotariatError } from "../errors.ts";
+import type { SecretRef } from "./types.ts";
+
+const SUBDOMAIN_MAX = 253;
+const LABEL_MAX = 63;
+const KUBE_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Checks a Kubernetes object name that must be a DNS-1123 subdomain (Secrets, ConfigMaps): lower-case letters,
+ * digits, `-` and `.`, each dot-separated part starting and ending with a letter or digit, at most 253
+ * characters. `what` names the object in the message, e.g. "Secret name".
+ */
+export function validateSubdomain(name: string, what: string): void {
+  const reason = name === ""
+    ? "must not be empty"
+    : name.length > SUBDOMAIN_MAX
+    ? `must be at most ${SUBDOMAIN_MAX} characters, not ${name.length}`
+    : name.split(".").every((part) => KUBE_LABEL.test(part))
+    ? undefined
+    : "must be a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', " +
+      "starting and ending with a letter or digit (e.g. 'example-tls')";
+  if (reason !== undefined) throw invalid(`${quote(name)} is not a valid ${what}: ${reason}`);
+}
+
+/**
+ * Checks a Kubernetes name that must be a DNS-1123 label (namespaces): lower-case letters, digits and `-`,
+ * starting and ending with a letter or digit, at most 63 characters.
+ */
+export function validateLabel(name: string, what: string): void {
+  const reason = name === ""
+    ? "must not be empty"
+    : name.length > LABEL_MAX
+    ? `must be at most ${LABEL_MAX} characters, not ${name.length}`
+    : KUBE_LABEL.test(name)
+    ? undefined
+    : "must be a lowercase RFC 1123 label: letters a-z, digits and '-', " +
+      "starting and ending with a letter or digit (e.g. 'my-namespace')";
+  if (reason !== undefined) throw invalid(`${quote(name)} is not a valid ${what}: ${reason}`);
+}
+
+/**
+ * Parses a Secret reference, `name` (in `defaultNamespace`) or `namespace/name`.
+ *
+ * @example parseSecretRef("dns/tsig", "notariat") // { namespace: "dns", name: "tsig" }
+ */
+export function parseSecretRef(text: string, defaultNamespace: string): SecretRef {
+  const parts = text.split("/");
+  if (parts.length > 2) {
+    throw invalid(`${quote(text)} is not a Secret reference: expected name or namespace/name`);
+  }
+  const [namespace, name] = parts.length === 2 ? parts : [defaultNamespace, parts[0]];
+  if (parts.length === 2) validateLabel(namespace, "namespace");
+  validateSubdomain(name, "Secret name");
+  return { namespace, name };
+}
+
+/**
+ * Normalizes a domain name a certificate is requested for: lower-cased, trailing dot dropped, international
+ * names converted to punycode. Labels are letters, digits and hyphens (no leading or trailing hyphen) of at
+ * most 63 octets, the whole at most 253; a wildcard is allowed only as the entire leftmost label. A single
+ * label is refused: a public CA does not issue for it.
+ *
+ * @example normalizeDomain("*.Bücher.example.") // "*.xn--bcher-kva.example"
+ */
+export function normalizeDomain(text: string): string {
+  const wildcard = text.startsWith("*.");
+  const name = normalizeDnsName(wildcard ? text.slice(2) : text, text, "a valid domain name");
+  if (!name.includes(".")) {
+    throw invalid(
+      `${quote(text)} is not a valid domain name: it has a single label, and a CA will not issue for it`,
+    );
+  }
+  const result = wildcard ? `*.${name}` : name;
+  if (result.length > SUBDOMAIN_MAX) {
+    throw invalid(`${quote(text)} is not a valid domain name: longer than ${SUBDOMAIN_MAX} characters`);
+  }
+  return result;
+}
+
+/**
+ * Normalizes a host name (single labels allowed, e.g. a Kubernetes Service `knot`): lower-cased, trailing dot
+ * dropped, international names converted to punycode.
+ */
+export function normalizeHostName(text: string): string {
+  return normalizeDnsName(text, text, "a valid host name");
+}
+
+/**
+ * Checks an ACME account contact loosely (`local@domain.tld`): the CA has the last word, this only catches
+ * typos such as a missing `@` or a `mailto:` prefix. Returns the address unchanged.
+ */
+export function validateEmail(text: string): string {
+  const at = text.lastIndexOf("@");
+  const local = text.slice(0, at);
+  const domain = text.slice(at + 1);
+  const reason = at < 0
+    ? "expected local@domain"
+    : !/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+$/.test(local)
+    ? "the part before @ may hold only letters, digits, dots and !#$%&'*+/=?^_`{|}~-"
+    : !domain.includes(".")
+    ? "expected local@domain.tld"
+    : domainProblem(domainToASCII(domain) || domain);
+  if (reason !== undefined) throw invalid(`${quote(text)} is not a valid e-mail address: ${reason}`);
+  return text;
+}
+
+/** A server's host (IP literal or host name, unresolved) and port. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses `host[:port]`: `192.0.2.1`, `192.0.2.1:5353`, `[2001:db8::1]:53`, `2001:db8::1` (a bare IPv6 address
+ * takes the default port), `ns1.example.com:53`. Host names are lower-cased and checked, not resolved.
+ */
+export function parseHostPort(text: string, defaultPort = 53): HostPort {
+  const fail = (reason: string) => invalid(`${quote(text)} is not a valid server address: ${reason}`);
+  let host: string;
+  let portText: string | undefined;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0) throw fail("missing ']' after the IPv6 address");
+    host = text.slice(1, close);
+    const after = text.slice(close + 1);
+    if (after !== "" && !after.startsWith(":")) throw fail("expected ':port' after ']'");
+    if (after !== "") portText = after.slice(1);
+    if (isIP(host) !== 6) throw fail(`${quote(host)} in brackets is not an IPv6 address`);
+  } else if (text.indexOf(":") !== text.lastIndexOf(":")) {
+    host = text;
+    if (isIP(host) !== 6) {
+      throw fail("not an IPv6 address (write an IPv6 address with a port as [address]:port)");
+    }
+  } else {
+    const colon = text.indexOf(":");
+    host = colon < 0 ? text : text.slice(0, colon);
+    if (colon >= 0) portText = text.slice(colon + 1);
+    if (host === "") throw fail("the host is empty");
+    if (/^[0-9.]+$/.test(host)) {
+      if (isIP(host) !== 4) throw fail(`${quote(host)} is not an IPv4 address`);
+    } else {
+      try {
+        host = normalizeHostName(host);
+      } catch (err) {
+        throw fail((err as Error).message);
+      }
+    }
+  }
+  let port = defaultPort;
+  if (portText !== undefined) {
+    if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+      throw fail(`port ${quote(portText)} is not a number from 1 to 65535`);
+    }
+    port = Number(portText);
+  }
+  return { host, port };
+}
+
+/** Lower-cases, drops one trailing dot, converts to punycode when needed, and checks the labels. */
+function normalizeDnsName(name: string, original: string, what: string): string {
+  let ascii = name.endsWith(".") ? name.slice(0, -1) : name;
+  // deno-lint-ignore no-control-regex
+  if (/[^\x00-\x7f]/.test(ascii) || /(^|\.)xn--/i.test(ascii)) {
+    const converted = domainToASCII(ascii);
+    if (converted === "") {
+      throw invalid(
+        `${quote(original)} is not a valid internationalized name: it cannot be converted to punycode`,
+      );
+    }
+    ascii = converted;
+  }
+  ascii = ascii.toLowerCase();
+  const reason = domainProblem(ascii);
+  if (reason !== undefined) throw invalid(`${quote(original)} is not ${what}: ${reason}`);
+  return ascii;
+}
+
+/** Why `name` (ASCII, no trailing dot, no wildcard) is not a DNS host name, or undefined when it is one. */
+function domainProblem(name: string): string | undefined {
+  if (name === "") return "it is empty";
+  if (name.length > SUBDOMAIN_MAX) return `longer than ${SUBDOMAIN_MAX} characters`;
+  for (const label of name.toLowerCase().split(".")) {
+    if (label === "") return "it has an empty label (two dots in a row, or a leading dot)";
+    if (label.length > LABEL_MAX) return `label ${quote(label)} is longer than ${LABEL_MAX} characters`;
+    if (label.includes("*")) {
+      return "a wildcard is allowed only as the whole leftmost label, as in *.example.com";
+    }
+    if (!DNS_LABEL.test(label)) {
+      return /^-|-$/.test(label)
+        ? `label ${quote(label)} starts or ends with a hyphen`
+        : `label ${quote(label)} may hold only letters, digits and hyphens`;
+    }
+  }
+  return undefined;
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text);
+}
+
+function invalid(message: string): NotariatError {
+  return new NotariatError("config", message);
+}

@@ -1,0 +1,333 @@
+/**
+ * Reads the ConfigMap's `certificates` list into validated CertificateSpecs. A bad entry is reported and
+ * skipped, never stopping the good ones: one typo must not stop the renewal of every other certificate.
+ */
+import { load } from "js-yaml";
+import { type CertificateSpec, DEFAULT_KEY_TYPE, formatRef, KEY_TYPES, type KeyType } from "./types.ts";
+import { normalizeDomain, parseHostPort, parseSecretRef, validateEmail } from "./names.ts";
+
+/** The ConfigMap key that holds the list. */
+export const CERTIFICATES_KEY = "certificates";
+
+/** Something wrong in the configuration, located as precisely as known. */
+export interface ConfigProblem {
+  /** Position of the entry in the list; absent for a problem with the whole document. */
+  index?: number;
+  /** `namespace/name` of the entry's Secret, when it could be read. */
+  secret?: string;
+  /** The field at fault, e.g. `email` or `domains[2]`. */
+  field?: string;
+  message: string;
+}
+
+/** The entries that are valid, and every problem found. */
+export interface ParsedConfig {
+  specs: CertificateSpec[];
+  problems: ConfigProblem[];
+}
+
+/**
+ * One line per problem, in the form used by logs and events:
+ * `certificates[1] (secret web/example-tls): domains[0]: "a..b" is not a valid domain name: ...`; the parts
+ * that are not known are left out, as in `certificates: YAML syntax error at line 3, column 5: ...`.
+ */
+export function formatProblem(problem: ConfigProblem): string {
+  let where = problem.index === undefined ? CERTIFICATES_KEY : `${CERTIFICATES_KEY}[${problem.index}]`;
+  if (problem.secret !== undefined) where += ` (secret ${problem.secret})`;
+  if (problem.field !== undefined) where += `: ${problem.field}`;
+  return `${where}: ${problem.message}`;
+}
+
+const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "keyType"] as const;
+const EXPECTED = "a YAML list of entries, each with secret, domains, email and tsigSecretName";
+
+/**
+ * Validates the ConfigMap's data. `namespace` is where `secret` and `tsigSecretName` without a namespace live
+ * (notariat's own). Never throws: every problem is returned, and entries with a problem are left out of `specs`,
+ * as are all entries naming the same Secret (which one was meant is unknown).
+ */
+export function parseCertificatesConfig(
+  data: Record<string, string> | undefined,
+  namespace: string,
+): ParsedConfig {
+  const text = data?.[CERTIFICATES_KEY];
+  if (text === undefined) {
+    return documentProblem(`the ConfigMap has no key "${CERTIFICATES_KEY}": it should hold ${EXPECTED}`);
+  }
+  if (text.trim() === "") return documentProblem(`is empty: it should hold ${EXPECTED}`);
+  let document: unknown;
+  try {
+    document = load(text);
+  } catch (err) {
+    // js-yaml refuses a document of comments alone; it is the same mistake as an empty value.
+    if ((err as { mark?: unknown }).mark === undefined && /input is empty/.test(String(err))) document = null;
+    else return documentProblem(yamlErrorMessage(err));
+  }
+  if (document === undefined || document === null) {
+    return documentProblem(`holds no YAML value (only comments, or null): it should hold ${EXPECTED}`);
+  }
+  if (!Array.isArray(document)) {
+    const hint = isMapping(document) && CERTIFICATES_KEY in document
+      ? ` (the ConfigMap key "${CERTIFICATES_KEY}" already names the list: start its value with "- secret: ...")`
+      : "";
+    return documentProblem(`must be a YAML list of entries, got ${describe(document)}${hint}`);
+  }
+
+  const problems: ConfigProblem[] = [];
+  const candidates: (CertificateSpec | undefined)[] = document.map((entry, index) =>
+    parseEntry(entry, index, namespace, problems)
+  );
+  rejectDuplicateSecrets(document, namespace, candidates, problems);
+  problems.sort((a, b) => (a.index ?? -1) - (b.index ?? -1));
+  return { specs: candidates.filter((spec) => spec !== undefined), problems };
+}
+
+/** Parses one entry, adding its problems; returns the spec only when the entry has none. */
+function parseEntry(
+  entry: unknown,
+  index: number,
+  namespace: string,
+  problems: ConfigProblem[],
+): CertificateSpec | undefined {
+  if (!isMapping(entry)) {
+    problems.push({
+      index,
+      message: `must be a mapping with secret, domains, email and tsigSecretName, got ${describe(entry)}`,
+    });
+    return undefined;
+  }
+  const found: ConfigProblem[] = [];
+  const problem = (field: string, message: string) => found.push({ index, field, message });
+  const attempt = <T>(field: string, parse: () => T): T | undefined => {
+    try {
+      return parse();
+    } catch (err) {
+      problem(field, (err as Error).message);
+      return undefined;
+    }
+  };
+
+  for (const key of Object.keys(entry)) {
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      const near = nearestField(key);
+      problem(key, `unknown field${near === undefined ? "" : ` (did you mean "${near}"?)`}`);
+    }
+  }
+
+  const secretText = requiredString(
+    entry,
+    "secret",
+    "the [namespace/]name of the kubernetes.io/tls Secret to keep",
+    problem,
+  );
+  const secret = secretText === undefined
+    ? undefined
+    : attempt("secret", () => parseSecretRef(secretText, namespace));
+
+  const domains = parseDomains(entry.domains, problem);
+
+  const emailText = requiredString(entry, "email", "the contact address of the ACME account", problem);
+  const email = emailText === undefined ? undefined : attempt("email", () => validateEmail(emailText));
+
+  const tsigText = requiredString(
+    entry,
+    "tsigSecretName",
+    'the [namespace/]name of the Secret whose key "key" holds the TSIG key',
+    problem,
+  );
+  const tsigSecret = tsigText === undefined
+    ? undefined
+    : attempt("tsigSecretName", () => parseSecretRef(tsigText, namespace));
+
+  const nameserver = optionalString(entry, "nameserver", problem);
+  if (nameserver !== undefined) attempt("nameserver", () => parseHostPort(nameserver));
+
+  const keyTypeText = optionalString(entry, "keyType", problem);
+  let keyType: KeyType = DEFAULT_KEY_TYPE;
+  if (keyTypeText !== undefined) {
+    if ((KEY_TYPES as readonly string[]).includes(keyTypeText)) keyType = keyTypeText as KeyType;
+    else {problem(
+        "keyType",
+        `"${keyTypeText}" is not a supported key type: use one of ${KEY_TYPES.join(", ")}`,
+      );}
+  }
+
+  if (secret !== undefined) found.forEach((p) => p.secret = formatRef(secret));
+  problems.push(...found);
+  if (
+    found.length > 0 || secret === undefined || domains === undefined || email === undefined ||
+    tsigSecret === undefined
+  ) {
+    return undefined;
+  }
+  const spec: CertificateSpec = { index, secret, domains, email, tsigSecret, keyType };
+  if (nameserver !== undefined) spec.nameserver = nameserver;
+  return spec;
+}
+
+/** `domains`: a non-empty list of names, normalized, duplicates dropped in configured order. */
+function parseDomains(
+  value: unknown,
+  problem: (field: string, message: string) => void,
+): string[] | undefined {
+  if (value === undefined || value === null) {
+    problem("domains", "is required: the list of DNS names the certificate is for");
+    return undefined;
+  }
+  if (!Array.isArray(value)) {
+    const hint = typeof value === "string" ? ` (write domains: [${value}])` : "";
+    problem("domains", `must be a list of domain names, got ${describe(value)}${hint}`);
+    return undefined;
+  }
+  if (value.length === 0) {
+    problem("domains", "must list at least one domain name");
+    return undefined;
+  }
+  const names: string[] = [];
+  let bad = false;
+  value.forEach((item, i) => {
+    if (typeof item !== "string") {
+      problem(`domains[${i}]`, `must be a string, got ${describe(item)}`);
+      bad = true;
+      return;
+    }
+    try {
+      const name = normalizeDomain(item);
+      if (!names.includes(name)) names.push(name);
+    } catch (err) {
+      problem(`domains[${i}]`, (err as Error).message);
+      bad = true;
+    }
+  });
+  return bad ? undefined : names;
+}
+
+/** Marks every entry that shares its Secret with another entry, and drops them all. */
+function rejectDuplicateSecrets(
+  entries: unknown[],
+  namespace: string,
+  candidates: (CertificateSpec | undefined)[],
+  problems: ConfigProblem[],
+): void {
+  const indexesBySecret = new Map<string, number[]>();
+  entries.forEach((entry, index) => {
+    if (!isMapping(entry) || typeof entry.secret !== "string") return;
+    let ref: string;
+    try {
+      ref = formatRef(parseSecretRef(entry.secret, namespace));
+    } catch {
+      return;
+    }
+    indexesBySecret.set(ref, [...indexesBySecret.get(ref) ?? [], index]);
+  });
+  for (const [secret, indexes] of indexesBySecret) {
+    if (indexes.length < 2) continue;
+    for (const index of indexes) {
+      const others = indexes.filter((i) => i !== index).map((i) => `${CERTIFICATES_KEY}[${i}]`).join(", ");
+      problems.push({
+        index,
+        secret,
+        field: "secret",
+        message:
+          `the same Secret is also listed in ${others}; list each Secret once (merge the domains into one entry)`,
+      });
+      candidates[index] = undefined;
+    }
+  }
+}
+
+function requiredString(
+  entry: Record<string, unknown>,
+  field: string,
+  meaning: string,
+  problem: (field: string, message: string) => void,
+): string | undefined {
+  const value = entry[field];
+  if (value === undefined || value === null || value === "") {
+    problem(field, `is required: ${meaning}`);
+    return undefined;
+  }
+  return stringValue(value, field, problem);
+}
+
+function optionalString(
+  entry: Record<string, unknown>,
+  field: string,
+  problem: (field: string, message: string) => void,
+): string | undefined {
+  const value = entry[field];
+  if (value === undefined || value === null) return undefined;
+  return stringValue(value, field, problem);
+}
+
+function stringValue(
+  value: unknown,
+  field: string,
+  problem: (field: string, message: string) => void,
+): string | undefined {
+  if (typeof value === "string") return value;
+  const hint = typeof value === "number" || typeof value === "boolean" ? ` (quote it: "${value}")` : "";
+  problem(field, `must be a string, got ${describe(value)}${hint}`);
+  return undefined;
+}
+
+/** The known field closest to a misspelt one, when it is close enough to be a likely typo. */
+function nearestField(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const field of FIELDS) {
+    const distance = editDistance(key.toLowerCase(), field.toLowerCase());
+    if (distance < bestDistance) {
+      best = field;
+      bestDistance = distance;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 4)) ? best : undefined;
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function yamlErrorMessage(err: unknown): string {
+  const yaml = err as { reason?: unknown; mark?: { line?: unknown; column?: unknown } };
+  if (
+    typeof yaml.reason === "string" && typeof yaml.mark?.line === "number" &&
+    typeof yaml.mark.column === "number"
+  ) {
+    return `YAML syntax error at line ${yaml.mark.line + 1}, column ${yaml.mark.column + 1}: ${yaml.reason}`;
+  }
+  return `YAML syntax error: ${typeof yaml.reason === "string" ? yaml.reason : String(err)}`;
+}
+
+function documentProblem(message: string): ParsedConfig {
+  return { specs: [], problems: [{ message }] };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  if (value instanceof Date) return "a timestamp";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") return "a string";
+  if (typeof value === "number") return `the number ${value}`;
+  if (typeof value === "boolean") return `the boolean ${value}`;
+  return typeof value;
+}
