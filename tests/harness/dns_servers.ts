@@ -10,7 +10,7 @@ import {
   type TsigKey,
 } from "../../src/dns/types.ts";
 import { freePort } from "./ports.ts";
-import { makeStateDir, removeStateDir, run, type Service, spawnService, waitUntil } from "./process.ts";
+import { makeStateDir, removeStateDir, run, type Service, spawnService, waitUntilReady } from "./process.ts";
 
 /** A TSIG key as the server knows it, and as a TSIG Secret's `key` field holds it ("hmac-sha256:name:base64"). */
 export interface TestKey {
@@ -158,7 +158,7 @@ export async function soaAnswers(server: ServerAddress, zone: string): Promise<b
 
 /** Waits until `server` answers SOA for every zone; fails with `service`'s log tail. */
 async function waitForZones(service: Service, server: ServerAddress, zones: string[]): Promise<void> {
-  await waitUntil(service, async () => {
+  await waitUntilReady(service, async () => {
     for (const zone of zones) if (!(await soaAnswers(server, zone))) return false;
     return true;
   }, 15_000);

@@ -4,7 +4,7 @@
  */
 import type { ServerAddress } from "../../src/dns/types.ts";
 import { freePort } from "./ports.ts";
-import { makeStateDir, removeStateDir, spawnService, waitUntil } from "./process.ts";
+import { makeStateDir, removeStateDir, spawnService, waitUntilReady } from "./process.ts";
 import { issueServerCert, makeTestCa } from "./tls.ts";
 
 /** A running pebble, stopped (and its state dir removed) by `stop`. */
@@ -77,7 +77,7 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
     client = httpClient;
     const directoryUrl = `https://127.0.0.1:${port}/dir`;
     try {
-      await waitUntil(service, async () => {
+      await waitUntilReady(service, async () => {
         const response = await fetch(directoryUrl, { client: httpClient });
         const body = await response.json();
         return response.ok && typeof body.newAccount === "string";

@@ -125,3 +125,27 @@ export async function run(
   }
   return text.decode(out.stdout);
 }
+
+/** Whether `pid` is a live process (not gone, not a zombie waiting to be reaped). Linux only: reads /proc. */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Field 3 (after the parenthesised command name) is the state; Z and X are exited processes.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Like `waitUntil`, but fails at once, with the log tail, when the service exits before it is ready. */
+export async function waitUntilReady(
+  service: Service,
+  ready: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitUntil(service, async () => !isRunning(service.pid) || await ready(), timeoutMs);
+  if (!isRunning(service.pid)) {
+    throw new Error(`${service.name} (pid ${service.pid}) exited before it was ready:\n${service.logTail()}`);
+  }
+}

@@ -13,20 +13,13 @@ import {
   startForwarder,
   startKnot,
 } from "./dns_servers.ts";
+import { startKube } from "./kube.ts";
 import { startPebble } from "./pebble.ts";
-
-function processExists(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isRunning } from "./process.ts";
 
 function assertAllGone(pids: number[]): void {
   assert.ok(pids.length > 0);
-  for (const pid of pids) assert.equal(processExists(pid), false, `pid ${pid} still running`);
+  for (const pid of pids) assert.equal(isRunning(pid), false, `pid ${pid} still running`);
 }
 
 async function timed<T>(label: string, start: () => Promise<T>): Promise<T> {
@@ -42,7 +35,7 @@ for (const [kind, start] of [["knot", startKnot], ["bind", startBind]] as const)
     try {
       assert.equal(server.kind, kind);
       assert.deepEqual(server.zones, ["alpha.test", "beta.test"]);
-      for (const pid of server.pids) assert.equal(processExists(pid), true);
+      for (const pid of server.pids) assert.equal(isRunning(pid), true);
 
       await t.step("answers SOA for both zones", async () => {
         assert.equal(await soaAnswers(server.address, "alpha.test"), true);
@@ -154,4 +147,81 @@ Deno.test("pebble: serves its ACME directory over TLS signed by caPem, hands out
     await pebble.stop();
   }
   assertAllGone(pebble.pids);
+});
+
+Deno.test("kube: stores objects, mints service-account tokens that RBAC limits, stops", async (t) => {
+  const kube = await timed("kube (etcd + kube-apiserver)", startKube);
+  try {
+    assert.match(kube.server, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(kube.pids.length, 2);
+
+    await t.step("the default namespace exists", async () => {
+      const response = await kube.request("GET", "/api/v1/namespaces/default");
+      assert.equal(response.status, 200);
+      assert.equal(response.body.metadata.name, "default");
+    });
+
+    await t.step("apply creates a ConfigMap, then replaces it", async () => {
+      const configMap = (value: string) => ({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "smoke", namespace: "default" },
+        data: { certificates: value },
+      });
+      await kube.apply([configMap("first")]);
+      const path = "/api/v1/namespaces/default/configmaps/smoke";
+      assert.deepEqual((await kube.request("GET", path)).body.data, { certificates: "first" });
+      await kube.apply([configMap("second")]);
+      assert.deepEqual((await kube.request("GET", path)).body.data, { certificates: "second" });
+    });
+
+    await t.step("a service account's token is allowed what its Role grants, and nothing else", async () => {
+      await kube.apply([
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: "smoke" } },
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "reader", namespace: "smoke" } },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "Role",
+          metadata: { name: "configmap-reader", namespace: "smoke" },
+          rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] }],
+        },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "RoleBinding",
+          metadata: { name: "reader", namespace: "smoke" },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "configmap-reader" },
+          subjects: [{ kind: "ServiceAccount", name: "reader", namespace: "smoke" }],
+        },
+      ]);
+      const token = await kube.mintToken("smoke", "reader");
+      const client = Deno.createHttpClient({ caCerts: [kube.caPem] });
+      try {
+        const get = async (path: string, bearer: string) => {
+          const response = await fetch(`${kube.server}${path}`, {
+            client,
+            headers: { authorization: `Bearer ${bearer}` },
+          });
+          await response.body?.cancel();
+          return response.status;
+        };
+        assert.equal(await get("/api/v1/namespaces/smoke/configmaps", token), 200);
+        assert.equal(await get("/api/v1/namespaces/smoke/secrets", token), 403);
+        assert.equal(await get("/api/v1/namespaces/default/configmaps", token), 403);
+        assert.equal(await get("/api/v1/namespaces/smoke/configmaps", "not-a-token"), 401);
+      } finally {
+        client.close();
+      }
+      const config = JSON.parse(Deno.readTextFileSync(kube.kubeconfigFor(token, "smoke")));
+      assert.equal(config.users[0].user.token, token);
+      assert.equal(config.contexts[0].context.namespace, "smoke");
+      assert.equal(config.clusters[0].cluster.server, kube.server);
+      assert.equal(atob(config.clusters[0].cluster["certificate-authority-data"]), kube.caPem);
+      const admin = JSON.parse(Deno.readTextFileSync(kube.adminKubeconfig));
+      assert.equal(admin.users[0].user.token, kube.adminToken);
+      assert.equal(admin.contexts[0].context.namespace, "default");
+    });
+  } finally {
+    await kube.stop();
+  }
+  assertAllGone(kube.pids);
 });
