@@ -1,0 +1,294 @@
+/**
+ * The Kubernetes adapter: the only module that imports @kubernetes/client-node. It turns the library's objects
+ * and exceptions into notariat's own types (src/kube/types.ts) and KubeError.
+ */
+import {
+  ApiException,
+  CoreV1Api,
+  type CoreV1Event,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1ConfigMap,
+  type V1ObjectMeta,
+  type V1Secret,
+  Watch,
+} from "@kubernetes/client-node";
+import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { POD_NAMESPACE_FILE, resolveNamespace } from "./namespace.ts";
+import {
+  type Kube,
+  type KubeConfigMap,
+  KubeError,
+  type KubeEvent,
+  type KubeSecret,
+  type ObjectMeta,
+  type WatchConnection,
+  type WatchedResource,
+  type WatchHandlers,
+} from "./types.ts";
+import { NotariatError } from "../errors.ts";
+
+/** How to reach the API server: a kubeconfig file, or (without one) the pod's service account. */
+export interface KubeConnectOptions {
+  /** Path of a kubeconfig file (-kubeconfig); absent: in-cluster configuration. */
+  kubeconfig?: string;
+  /** The -namespace flag. */
+  namespace?: string;
+  /** Where the pod's service account files are mounted; for tests of in-cluster mode. */
+  serviceAccountPathPrefix?: string;
+}
+
+/**
+ * Connects to Kubernetes from -kubeconfig or the in-cluster service account, and resolves notariat's
+ * namespace (flag > pod namespace file > kubeconfig context). Under Deno, in-cluster mode needs
+ * --allow-sys=uid (else client-node ignores the namespace file).
+ */
+export async function createKube(options: KubeConnectOptions): Promise<Kube> {
+  const config = new KubeConfig();
+  const prefix = options.serviceAccountPathPrefix ?? "";
+  try {
+    if (options.kubeconfig !== undefined && options.kubeconfig !== "") {
+      config.loadFromFile(options.kubeconfig);
+    } else if (Deno.env.get("KUBERNETES_SERVICE_HOST")) {
+      config.loadFromCluster(prefix);
+    } else {
+      throw new NotariatError(
+        "usage",
+        "not running in a cluster (KUBERNETES_SERVICE_HOST is unset): pass -kubeconfig",
+      );
+    }
+  } catch (err) {
+    if (err instanceof NotariatError) throw err;
+    throw new NotariatError("usage", `cannot load the Kubernetes configuration: ${message(err)}`, {
+      cause: err,
+    });
+  }
+  if (config.getCurrentCluster() === null) {
+    throw new NotariatError(
+      "usage",
+      `the kubeconfig ${options.kubeconfig ?? ""} has no current context with a cluster`,
+    );
+  }
+  const namespace = resolveNamespace({
+    flag: options.namespace,
+    podNamespaceFile: await readOptional(prefix + POD_NAMESPACE_FILE),
+    contextNamespace: config.getContextObject(config.getCurrentContext())?.namespace,
+  });
+  return kubeFromConfig(config, namespace);
+}
+
+function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
+  const core = config.makeApiClient(CoreV1Api);
+  const watcher = new Watch(config);
+  const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  return {
+    namespace,
+    async readConfigMap(ns, name) {
+      try {
+        return toConfigMap(await core.readNamespacedConfigMap({ namespace: ns, name }));
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw kubeError(`get ConfigMap ${ns}/${name}`, err);
+      }
+    },
+    async readSecret(ns, name) {
+      try {
+        return toSecret(await core.readNamespacedSecret({ namespace: ns, name }));
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw kubeError(`get Secret ${ns}/${name}`, err);
+      }
+    },
+    async createSecret(secret) {
+      try {
+        return toSecret(
+          await core.createNamespacedSecret({ namespace: secret.namespace, body: fromSecret(secret) }),
+        );
+      } catch (err) {
+        throw kubeError(`create Secret ${secret.namespace}/${secret.name}`, err);
+      }
+    },
+    async updateSecret(secret) {
+      const body = {
+        metadata: {
+          resourceVersion: secret.resourceVersion,
+          labels: secret.labels,
+          annotations: secret.annotations,
+        },
+        type: secret.type,
+        data: encodeData(secret.data),
+      };
+      try {
+        return toSecret(
+          await core.patchNamespacedSecret(
+            { namespace: secret.namespace, name: secret.name, body },
+            mergePatch,
+          ),
+        );
+      } catch (err) {
+        throw kubeError(`update Secret ${secret.namespace}/${secret.name}`, err);
+      }
+    },
+    async createEvent(event) {
+      try {
+        const created = await core.createNamespacedEvent({
+          namespace: event.namespace,
+          body: fromEvent(event),
+        });
+        return created.metadata?.name ?? "";
+      } catch (err) {
+        throw kubeError(`create Event in ${event.namespace}`, err);
+      }
+    },
+    async updateEventCount(ns, name, count, lastTimestamp) {
+      try {
+        await core.patchNamespacedEvent(
+          { namespace: ns, name, body: { count, lastTimestamp: lastTimestamp.toISOString() } },
+          mergePatch,
+        );
+      } catch (err) {
+        throw kubeError(`update Event ${ns}/${name}`, err);
+      }
+    },
+    watch(resource, ns, name, resourceVersion, handlers) {
+      return openWatch(watcher, resource, ns, name, resourceVersion, handlers);
+    },
+  };
+}
+
+async function openWatch(
+  watcher: Watch,
+  resource: WatchedResource,
+  namespace: string,
+  name: string,
+  resourceVersion: string | undefined,
+  handlers: WatchHandlers,
+): Promise<WatchConnection> {
+  let aborted = false;
+  let gone = false;
+  let serverError: KubeError | undefined;
+  const controller = await watcher.watch(
+    `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`,
+    { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true },
+    (type: string, object: { metadata?: V1ObjectMeta; code?: number; message?: string }) => {
+      if (aborted) return;
+      const version = object?.metadata?.resourceVersion ?? "";
+      if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+        handlers.change({ type, resourceVersion: version });
+      } else if (type === "BOOKMARK") {
+        handlers.progress?.(version);
+      } else if (type === "ERROR") {
+        // A Status object: 410 Gone means the resume version is too old; the server closes the stream next.
+        gone ||= object?.code === 410;
+        serverError = new KubeError(
+          object?.code ?? 0,
+          `watch ${resource} ${namespace}/${name}: ${object?.message}`,
+        );
+      }
+    },
+    (err: unknown) => {
+      if (aborted) return;
+      aborted = true;
+      handlers.closed(err ? kubeError(`watch ${resource} ${namespace}/${name}`, err) : serverError, gone);
+    },
+  );
+  return {
+    abort() {
+      aborted = true;
+      controller.abort();
+    },
+  };
+}
+
+function meta(object: { metadata?: V1ObjectMeta }): ObjectMeta {
+  const m = object.metadata ?? {};
+  return {
+    namespace: m.namespace ?? "",
+    name: m.name ?? "",
+    uid: m.uid,
+    resourceVersion: m.resourceVersion,
+    labels: { ...(m.labels ?? {}) },
+    annotations: { ...(m.annotations ?? {}) },
+  };
+}
+
+function toConfigMap(object: V1ConfigMap): KubeConfigMap {
+  return { ...meta(object), data: { ...(object.data ?? {}) } };
+}
+
+function toSecret(object: V1Secret): KubeSecret {
+  const data: Record<string, Uint8Array> = {};
+  for (const [key, value] of Object.entries(object.data ?? {})) data[key] = decodeBase64(value);
+  return { ...meta(object), type: object.type ?? "Opaque", data };
+}
+
+function encodeData(data: Record<string, Uint8Array>): Record<string, string> {
+  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, encodeBase64(value)]));
+}
+
+function fromSecret(secret: KubeSecret): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      namespace: secret.namespace,
+      name: secret.name,
+      labels: secret.labels,
+      annotations: secret.annotations,
+    },
+    type: secret.type,
+    data: encodeData(secret.data),
+  };
+}
+
+function fromEvent(event: KubeEvent): CoreV1Event {
+  return {
+    apiVersion: "v1",
+    kind: "Event",
+    metadata: { namespace: event.namespace, generateName: `${event.subject.name}.` },
+    involvedObject: { ...event.subject },
+    type: event.type,
+    reason: event.reason,
+    message: event.message,
+    count: event.count,
+    firstTimestamp: event.firstTimestamp,
+    lastTimestamp: event.lastTimestamp,
+    source: { component: "notariat" },
+    reportingComponent: "notariat",
+    reportingInstance: Deno.hostname(),
+  };
+}
+
+function kubeError(action: string, err: unknown): KubeError {
+  if (err instanceof KubeError) return err;
+  if (err instanceof ApiException) {
+    return new KubeError(err.code, `${action}: ${err.code} ${statusMessage(err.body)}`, { cause: err });
+  }
+  const status = (err as { statusCode?: unknown })?.statusCode;
+  return new KubeError(typeof status === "number" ? status : 0, `${action}: ${message(err)}`, { cause: err });
+}
+
+// client-node 2.x leaves the body as the raw JSON text of a Status.
+function statusMessage(body: unknown): string {
+  try {
+    const status = typeof body === "string" ? JSON.parse(body) : body;
+    if (typeof status?.message === "string") return status.message;
+  } catch {
+    // not JSON: use it as it is
+  }
+  return String(body ?? "").slice(0, 300);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,129 @@
+import { NotariatError } from "../errors.ts";
+
+/** The metadata notariat reads and writes; labels and annotations are never undefined here. */
+export interface ObjectMeta {
+  namespace: string;
+  name: string;
+  uid?: string;
+  /** The version a replace is checked against (optimistic concurrency); absent on objects not yet created. */
+  resourceVersion?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** A core/v1 Secret with its data decoded to bytes. */
+export interface KubeSecret extends ObjectMeta {
+  type: string;
+  data: Record<string, Uint8Array>;
+}
+
+/** A core/v1 ConfigMap (string data only; binaryData is not used by notariat). */
+export interface KubeConfigMap extends ObjectMeta {
+  data: Record<string, string>;
+}
+
+/** The object a core/v1 Event is about. */
+export interface EventSubject {
+  kind: string;
+  apiVersion: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** A core/v1 Event as notariat records it. */
+export interface KubeEvent {
+  /** The Event's own namespace (the subject's). */
+  namespace: string;
+  subject: EventSubject;
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+  count: number;
+  firstTimestamp: Date;
+  lastTimestamp: Date;
+}
+
+/** What a watch reports: the change and the object's version, so repeats after a reconnect can be told apart. */
+export interface WatchChange {
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  resourceVersion: string;
+}
+
+/** One open watch connection. */
+export interface WatchConnection {
+  /** Closes the connection; `closed` is not called afterwards. */
+  abort(): void;
+}
+
+/** Callbacks of one watch connection. */
+export interface WatchHandlers {
+  change(change: WatchChange): void;
+  /** Bookmarks and the like: the version to resume from, without a change of the object. */
+  progress?(resourceVersion: string): void;
+  /** The server ended the watch or the connection failed; `gone` when the resume version is too old (410). */
+  closed(error: unknown | undefined, gone: boolean): void;
+}
+
+/** The kinds notariat watches, always by name. */
+export type WatchedResource = "configmaps" | "secrets";
+
+/**
+ * Everything notariat asks of Kubernetes, in its own types. The client-node adapter implements it
+ * (src/kube/client.ts); tests may wrap it to provoke races against the real API server.
+ * Failures throw KubeError.
+ */
+export interface Kube {
+  /** notariat's own namespace (its ConfigMap, account Secrets, Events, and Secret references without one). */
+  readonly namespace: string;
+  readConfigMap(namespace: string, name: string): Promise<KubeConfigMap | undefined>;
+  /** The Secret, or undefined when it does not exist (404). */
+  readSecret(namespace: string, name: string): Promise<KubeSecret | undefined>;
+  /** Creates a Secret; KubeError status 409 when one of that name exists. */
+  createSecret(secret: KubeSecret): Promise<KubeSecret>;
+  /**
+   * Writes `secret`'s type, data, labels and annotations onto the stored Secret, checked against
+   * `secret.resourceVersion` (KubeError status 409 when it changed meanwhile). A merge: data keys, labels and
+   * annotations the Secret has and `secret` does not mention are kept, as are owner references and finalizers.
+   */
+  updateSecret(secret: KubeSecret): Promise<KubeSecret>;
+  /** Creates an Event; returns its name (for `updateEventCount`). */
+  createEvent(event: KubeEvent): Promise<string>;
+  /** Bumps the count and last timestamp of a recorded Event (aggregation of repeats); 404 when it expired. */
+  updateEventCount(namespace: string, name: string, count: number, lastTimestamp: Date): Promise<void>;
+  /**
+   * Opens one watch on the object `name` (fieldSelector metadata.name), from `resourceVersion` when given.
+   * Reconnection is the caller's job (see `watchObject`).
+   */
+  watch(
+    resource: WatchedResource,
+    namespace: string,
+    name: string,
+    resourceVersion: string | undefined,
+    handlers: WatchHandlers,
+  ): Promise<WatchConnection>;
+}
+
+/** A failed Kubernetes API call; `status` is the HTTP status (0 when no response came). */
+export class KubeError extends NotariatError {
+  readonly status: number;
+
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super("kube", message, options);
+    this.name = "KubeError";
+    this.status = status;
+  }
+}
+
+/** Whether `err` is a KubeError with this HTTP status. */
+export function isKubeStatus(err: unknown, status: number): boolean {
+  return err instanceof KubeError && err.status === status;
+}
+
+/** The label every object notariat creates carries, and the one it selects its own objects by. */
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_VALUE = "notariat";
+/** Which part of notariat an object belongs to ("certificate", "acme-account"). */
+export const COMPONENT_LABEL = "app.kubernetes.io/component";
+/** Prefix of notariat's annotations. */
+export const ANNOTATION_PREFIX = "notariat.io/";

@@ -1,0 +1,101 @@
+import type { Logger } from "../observe/log.ts";
+import type { Kube, WatchConnection, WatchedResource } from "./types.ts";
+
+/** What changed about a watched object; "RESYNC" when changes may have been missed (history expired). */
+export type ObjectChange = "ADDED" | "MODIFIED" | "DELETED" | "RESYNC";
+
+/** A running watch; `stop` closes it for good. */
+export interface ObjectWatch {
+  stop(): void;
+}
+
+/** Options of `watchObject`. */
+export interface ObjectWatchOptions {
+  logger?: Logger;
+  /** Delay before reconnecting after the n-th consecutive failure (default 1 s doubling to 30 s). */
+  retryDelayMs?: (failures: number) => number;
+}
+
+const defaultRetryDelay = (failures: number) => Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
+
+/**
+ * Watches one object by name (a fieldSelector, never the whole namespace) and calls `onChange` for each new
+ * version, across reconnects: the API server ends watches (and client-node after 30 s without data), so
+ * the watch resumes from the last version seen and drops versions it already reported. A failing watch
+ * (forbidden, server down) keeps retrying with backoff.
+ */
+export function watchObject(
+  kube: Kube,
+  resource: WatchedResource,
+  namespace: string,
+  name: string,
+  onChange: (change: ObjectChange) => void,
+  options: ObjectWatchOptions = {},
+): ObjectWatch {
+  const retryDelay = options.retryDelayMs ?? defaultRetryDelay;
+  const what = `${resource} ${namespace}/${name}`;
+  let stopped = false;
+  let connection: WatchConnection | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let resumeFrom: string | undefined;
+  let reported: string | undefined;
+  let failures = 0;
+
+  const connect = async () => {
+    timer = undefined;
+    if (stopped) return;
+    let closed = false;
+    try {
+      const opened = await kube.watch(resource, namespace, name, resumeFrom, {
+        change(change) {
+          failures = 0;
+          resumeFrom = change.resourceVersion;
+          if (change.type !== "DELETED" && change.resourceVersion === reported) return;
+          reported = change.resourceVersion;
+          onChange(change.type);
+        },
+        progress(version) {
+          failures = 0;
+          resumeFrom = version;
+        },
+        closed(error, gone) {
+          closed = true;
+          connection = undefined;
+          if (stopped) return;
+          if (gone) {
+            resumeFrom = undefined;
+            onChange("RESYNC");
+          }
+          // client-node ends a quiet watch after 30 s: a normal reconnect, not a failure.
+          const quiet = error instanceof Error && /timeout/i.test(error.message);
+          if (error === undefined || quiet) {
+            schedule(0);
+          } else {
+            failures++;
+            options.logger?.warn("watch failed, reconnecting", { watch: what, error, attempt: failures });
+            schedule(retryDelay(failures));
+          }
+        },
+      });
+      // The watch may have ended before it was handed over (a refused request ends at once).
+      if (stopped) opened.abort();
+      else if (!closed) connection = opened;
+    } catch (error) {
+      failures++;
+      options.logger?.warn("watch failed, reconnecting", { watch: what, error, attempt: failures });
+      schedule(retryDelay(failures));
+    }
+  };
+  const schedule = (delayMs: number) => {
+    if (stopped || timer !== undefined) return;
+    timer = setTimeout(connect, delayMs);
+  };
+  connect();
+  return {
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      connection?.abort();
+    },
+  };
+}
