@@ -1,0 +1,128 @@
+import { NotariatError } from "../errors.ts";
+
+/** An RFC 8555 section 6.7 problem document, reduced to what messages need. */
+export interface AcmeProblem {
+  /** Full type URN, e.g. "urn:ietf:params:acme:error:rateLimited". */
+  type: string;
+  detail: string;
+  /** The identifier a subproblem is about, when the CA names one. */
+  identifier?: string;
+  subproblems: AcmeProblem[];
+}
+
+/** One HTTP answer of the CA, as the ACME adapter returns it. */
+export interface AcmeResponse {
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+const ACME_ERROR = "urn:ietf:params:acme:error:";
+
+/** The problem document in a response body or a challenge's `error` field; undefined when there is none. */
+export function parseProblem(body: unknown): AcmeProblem | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const record = body as Record<string, unknown>;
+  if (typeof record.type !== "string") return undefined;
+  const identifier = record.identifier as { value?: unknown } | undefined;
+  return {
+    type: record.type,
+    detail: typeof record.detail === "string" ? record.detail.replace(/\s+/g, " ").trim() : "",
+    identifier: typeof identifier?.value === "string" ? identifier.value : undefined,
+    subproblems: Array.isArray(record.subproblems)
+      ? record.subproblems.map(parseProblem).filter((p): p is AcmeProblem => p !== undefined)
+      : [],
+  };
+}
+
+/** "rateLimited" for an ACME error URN, the type unchanged otherwise. */
+export function shortType(type: string): string {
+  return type.startsWith(ACME_ERROR) ? type.slice(ACME_ERROR.length) : type;
+}
+
+/** Retry-After (RFC 9110 section 10.2.3): delay seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | undefined, now: Date): Date | undefined {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return new Date(now.getTime() + Number(value) * 1000);
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** "type: detail", followed by the subproblems per identifier, as the CA wrote them. */
+export function describeProblem(problem: AcmeProblem): string {
+  const main = problem.detail === ""
+    ? shortType(problem.type)
+    : `${shortType(problem.type)}: ${problem.detail}`;
+  if (problem.subproblems.length === 0) return main;
+  const subs = problem.subproblems.map((sub) => `${sub.identifier ?? "?"}: ${describeProblem(sub)}`);
+  return `${main} (${subs.join("; ")})`;
+}
+
+/**
+ * The error for a failed ACME request: `step` says what notariat was doing ("creating the order"). A rate
+ * limit carries the CA's Retry-After in the message and in `retryAfter`.
+ */
+export function responseError(step: string, response: AcmeResponse, now: Date): NotariatError {
+  const retryAfter = parseRetryAfter(response.headers["retry-after"], now);
+  const problem = parseProblem(response.body);
+  if (!problem) {
+    const text = typeof response.body === "string" ? response.body : JSON.stringify(response.body ?? "");
+    return new NotariatError(
+      "acme",
+      `${step}: the CA answered HTTP ${response.status} without a problem document: ${text.slice(0, 200)}`,
+      { retryAfter },
+    );
+  }
+  const type = shortType(problem.type);
+  if (type === "rateLimited") {
+    const until = retryAfter ? `retry after ${retryAfter.toISOString()}` : "no Retry-After given";
+    return new NotariatError("acme", `${step}: rate limited by the CA (${until}): ${problem.detail}`, {
+      retryAfter,
+    });
+  }
+  if (type === "badNonce") {
+    return new NotariatError(
+      "acme",
+      `${step}: the CA kept rejecting fresh nonces (${describeProblem(problem)})`,
+      {
+        retryAfter,
+      },
+    );
+  }
+  return new NotariatError(
+    "acme",
+    `${step}: the CA answered HTTP ${response.status} ${describeProblem(problem)}`,
+    {
+      retryAfter,
+    },
+  );
+}
+
+/**
+ * The error for an authorization the CA declared invalid. `txtName` names where the CA looked (the
+ * _acme-challenge name, and where a CNAME led), so the message says which record was wrong or missing.
+ */
+export function validationError(
+  domain: string,
+  txtName: string,
+  problem: AcmeProblem | undefined,
+): NotariatError {
+  if (!problem) {
+    return new NotariatError(
+      "acme",
+      `dns-01 validation of ${domain} failed: the CA declared the authorization invalid without a reason`,
+    );
+  }
+  const type = shortType(problem.type);
+  const what = type === "unauthorized" || type === "incorrectResponse"
+    ? `the CA did not find the expected TXT value at ${txtName}`
+    : type === "dns"
+    ? `the CA's DNS lookup of ${txtName} failed`
+    : `the CA could not validate the TXT record at ${txtName}`;
+  return new NotariatError(
+    "acme",
+    `dns-01 validation of ${domain} failed: ${what} (${describeProblem(problem)})`,
+  );
+}

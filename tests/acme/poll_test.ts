@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import { pollDelayMs } from "../../src/acme/poll.ts";
+
+const POLICY = { initialMs: 500, maxMs: 10_000 };
+const NOW = new Date("2026-01-02T03:04:05Z");
+
+Deno.test("polling backs off exponentially up to the maximum when the CA gives no Retry-After", () => {
+  const delays = [0, 1, 2, 3, 4, 5, 6].map((attempt) => pollDelayMs(attempt, undefined, NOW, POLICY));
+  assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+});
+
+Deno.test("polling waits exactly as long as Retry-After says, even beyond the backoff maximum", () => {
+  assert.equal(pollDelayMs(0, new Date(NOW.getTime() + 3000), NOW, POLICY), 3000);
+  assert.equal(pollDelayMs(5, new Date(NOW.getTime() + 60_000), NOW, POLICY), 60_000);
+});
+
+Deno.test("a Retry-After in the past cannot make a tight loop", () => {
+  assert.equal(pollDelayMs(3, new Date(NOW.getTime() - 5000), NOW, POLICY), 500);
+});
