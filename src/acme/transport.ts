@@ -127,7 +127,13 @@ export function transportError(method: string, url: string, err: unknown, timeou
       },
     );
   }
-  return new NotariatError("acme", `${method} ${url}: ${causeChain(err)}`, { cause: err });
+  // Deno words a failed fetch as "fetch failed: error sending request for url (URL): <cause>"; the URL is
+  // already in front, so keep only the cause.
+  const cause = causeChain(err).replace(/^fetch failed: /, "").replace(
+    /^error sending request for url \([^)]*\): /,
+    "",
+  );
+  return new NotariatError("acme", `${method} ${url}: ${cause}`, { cause: err });
 }
 
 function causeChain(err: unknown): string {
