@@ -271,18 +271,21 @@ function stringValue(
   return undefined;
 }
 
-/** The known field closest to a misspelt one, when it is close enough to be a likely typo. */
+/** The known field a misspelt one most likely meant: a close spelling, or a field it abbreviates. */
 function nearestField(key: string): string | undefined {
+  const lower = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const field of FIELDS) {
-    const distance = editDistance(key.toLowerCase(), field.toLowerCase());
+    const distance = lower.length >= 3 && field.toLowerCase().startsWith(lower)
+      ? 0
+      : editDistance(lower, field.toLowerCase());
     if (distance < bestDistance) {
       best = field;
       bestDistance = distance;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 4)) ? best : undefined;
+  return bestDistance <= 2 ? best : undefined;
 }
 
 /** Levenshtein distance. */
