@@ -78,7 +78,31 @@ export async function createKube(options: KubeConnectOptions): Promise<Kube> {
   return kubeFromConfig(config, namespace);
 }
 
+/** What undici's Agent offers for shutting down (client-node keeps it typed as private). */
+interface Dispatcher {
+  destroy(): Promise<void>;
+}
+
+/**
+ * client-node 2.x builds a new connection pool (undici Agent) for every request, each keeping its TLS
+ * connection alive: many calls leave many idle connections, and a process that exits while the server closes
+ * them can crash. Here all requests share one pool; the returned function ends it.
+ */
+function shareConnections(config: KubeConfig): () => Promise<void> {
+  // createDispatcher is private in client-node's types; its behaviour (options → Agent) is kept.
+  const internals = config as unknown as { createDispatcher(...args: unknown[]): Dispatcher | undefined };
+  const create = internals.createDispatcher.bind(config);
+  let shared: Dispatcher | undefined;
+  internals.createDispatcher = (...args) => (shared ??= create(...args));
+  return async () => {
+    const dispatcher = shared;
+    shared = undefined;
+    await dispatcher?.destroy().catch(() => {});
+  };
+}
+
 function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
+  const closeConnections = shareConnections(config);
   const core = config.makeApiClient(CoreV1Api);
   const watcher = new Watch(config);
   const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -153,6 +177,9 @@ function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
     },
     watch(resource, ns, name, resourceVersion, handlers) {
       return openWatch(watcher, resource, ns, name, resourceVersion, handlers);
+    },
+    close() {
+      return closeConnections();
     },
   };
 }

@@ -102,6 +102,8 @@ export interface Kube {
     resourceVersion: string | undefined,
     handlers: WatchHandlers,
   ): Promise<WatchConnection>;
+  /** Closes idle connections to the API server; call after stopping every watch, before exiting. */
+  close(): Promise<void>;
 }
 
 /** A failed Kubernetes API call; `status` is the HTTP status (0 when no response came). */

@@ -71,9 +71,7 @@ export function watchObject(
           if (error === undefined || quiet) {
             schedule(0);
           } else {
-            failures++;
-            options.logger?.warn("watch failed, reconnecting", { watch: what, error, attempt: failures });
-            schedule(retryDelay(failures));
+            fail(error);
           }
         },
       });
@@ -81,10 +79,15 @@ export function watchObject(
       if (stopped) opened.abort();
       else if (!closed) connection = opened;
     } catch (error) {
-      failures++;
-      options.logger?.warn("watch failed, reconnecting", { watch: what, error, attempt: failures });
-      schedule(retryDelay(failures));
+      fail(error);
     }
+  };
+  const fail = (error: unknown) => {
+    failures++;
+    // A watch that keeps failing (e.g. forbidden) is reported at the 1st, 2nd, 4th, 8th... attempt, not each.
+    const level = (failures & (failures - 1)) === 0 ? "warn" : "debug";
+    options.logger?.[level]("watch failed, reconnecting", { watch: what, error, attempt: failures });
+    schedule(retryDelay(failures));
   };
   const schedule = (delayMs: number) => {
     if (stopped || timer !== undefined) return;

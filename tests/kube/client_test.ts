@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import { createKubeAccountStore } from "../../src/kube/account_store.ts";
+import { createKube } from "../../src/kube/client.ts";
+import { isKubeStatus, type Kube, KubeError, type KubeSecret } from "../../src/kube/types.ts";
+import { type ObjectChange, watchObject } from "../../src/kube/watch.ts";
+import { startKube } from "../harness/kube.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const KEY_PEM =
+  "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+
+function secret(name: string, data: Record<string, string>, namespace = "kt"): KubeSecret {
+  const bytes = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, text(v)]));
+  return { namespace, name, type: "Opaque", labels: {}, annotations: {}, data: bytes };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("the Kubernetes adapter against a real API server", async (t) => {
+  const cluster = await startKube();
+  const clients: Kube[] = [];
+  // Every client's connections are closed before the server stops (see Kube.close).
+  const connect = async (options: Parameters<typeof createKube>[0]) => {
+    const kube = await createKube(options);
+    clients.push(kube);
+    return kube;
+  };
+  try {
+    await cluster.apply([
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "kt" } },
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "other" } },
+      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "limited", namespace: "kt" } },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "limited", namespace: "kt" },
+        rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }],
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: "limited", namespace: "kt" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "limited" },
+        subjects: [{ kind: "ServiceAccount", name: "limited", namespace: "kt" }],
+      },
+    ]);
+    const admin = await connect({ kubeconfig: cluster.kubeconfigFor(cluster.adminToken, "kt") });
+
+    await t.step("the namespace comes from the flag, else the kubeconfig context", async () => {
+      assert.equal(admin.namespace, "kt");
+      const flagged = await connect({ kubeconfig: cluster.adminKubeconfig, namespace: "other" });
+      assert.equal(flagged.namespace, "other");
+    });
+
+    await t.step("a missing Secret or ConfigMap reads as undefined", async () => {
+      assert.equal(await admin.readSecret("kt", "absent"), undefined);
+      assert.equal(await admin.readConfigMap("kt", "absent"), undefined);
+    });
+
+    await t.step("a ConfigMap is read with its data", async () => {
+      await cluster.apply([{
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "cfg", namespace: "kt" },
+        data: { certificates: "- secret: x\n" },
+      }]);
+      const cm = await admin.readConfigMap("kt", "cfg");
+      assert.deepEqual(cm?.data, { certificates: "- secret: x\n" });
+      assert.match(cm?.uid ?? "", /^[0-9a-f-]{36}$/);
+    });
+
+    await t.step("a Secret round-trips its bytes; creating it twice is a 409", async () => {
+      const created = await admin.createSecret({
+        ...secret("s1", { a: "one" }),
+        data: { bin: new Uint8Array([0, 255, 7]) },
+      });
+      assert.equal(created.name, "s1");
+      const read = await admin.readSecret("kt", "s1");
+      assert.deepEqual(read?.data, { bin: new Uint8Array([0, 255, 7]) });
+      assert.equal(read?.type, "Opaque");
+      await assert.rejects(() => admin.createSecret(secret("s1", {})), (err) => isKubeStatus(err, 409));
+    });
+
+    await t.step("an update merges data, labels and annotations and keeps the rest", async () => {
+      await cluster.request("PATCH", "/api/v1/namespaces/kt/secrets/s1", {
+        metadata: { labels: { user: "kept" }, annotations: { "user/note": "kept" } },
+        data: { extra: btoa("user") },
+      }, "application/merge-patch+json");
+      const current = (await admin.readSecret("kt", "s1"))!;
+      const updated = await admin.updateSecret({
+        ...current,
+        labels: { mine: "1" },
+        annotations: { "notariat.io/x": "y" },
+        data: { bin: text("new") },
+      });
+      assert.notEqual(updated.resourceVersion, current.resourceVersion);
+      assert.deepEqual(updated.labels, { user: "kept", mine: "1" });
+      assert.deepEqual(updated.annotations, { "user/note": "kept", "notariat.io/x": "y" });
+      assert.deepEqual(Object.keys(updated.data).sort(), ["bin", "extra"]);
+      assert.equal(new TextDecoder().decode(updated.data.bin), "new");
+    });
+
+    await t.step("an update against a stale resourceVersion is a 409 and changes nothing", async () => {
+      const stale = (await admin.readSecret("kt", "s1"))!;
+      await admin.updateSecret({ ...stale, data: { bin: text("first") } });
+      await assert.rejects(
+        () => admin.updateSecret({ ...stale, data: { bin: text("second") } }),
+        (err) => isKubeStatus(err, 409) && /update Secret kt\/s1: 409/.test((err as Error).message),
+      );
+      assert.equal(new TextDecoder().decode((await admin.readSecret("kt", "s1"))!.data.bin), "first");
+    });
+
+    await t.step("a forbidden request is a KubeError 403 naming the object", async () => {
+      const token = await cluster.mintToken("kt", "limited");
+      const limited = await connect({ kubeconfig: cluster.kubeconfigFor(token, "kt") });
+      assert.equal((await limited.readSecret("kt", "s1"))?.name, "s1");
+      await assert.rejects(() => limited.readSecret("other", "s1"), (err) => {
+        assert.ok(err instanceof KubeError);
+        assert.equal(err.status, 403);
+        assert.equal(err.kind, "kube");
+        assert.match(err.message, /^get Secret other\/s1: 403 secrets "s1" is forbidden/);
+        return true;
+      });
+    });
+
+    await t.step("events are created on a subject and their count is bumped", async () => {
+      const cm = (await admin.readConfigMap("kt", "cfg"))!;
+      const first = new Date("2026-01-01T00:00:00Z");
+      const name = await admin.createEvent({
+        namespace: "kt",
+        subject: { kind: "ConfigMap", apiVersion: "v1", namespace: "kt", name: "cfg", uid: cm.uid },
+        type: "Warning",
+        reason: "Failed",
+        message: "certificates[0] (secret kt/x): failed",
+        count: 1,
+        firstTimestamp: first,
+        lastTimestamp: first,
+      });
+      assert.match(name, /^cfg\./);
+      await admin.updateEventCount("kt", name, 2, new Date("2026-01-01T00:01:00Z"));
+      const event = (await cluster.request("GET", `/api/v1/namespaces/kt/events/${name}`)).body;
+      assert.deepEqual(
+        [event.involvedObject.name, event.involvedObject.uid, event.reason, event.type, event.count],
+        ["cfg", cm.uid, "Failed", "Warning", 2],
+      );
+      assert.equal(event.lastTimestamp, "2026-01-01T00:01:00Z");
+      assert.equal(event.source.component, "notariat");
+    });
+
+    await t.step("a watch by name reports creation, change and deletion of that object only", async () => {
+      const seen: ObjectChange[] = [];
+      const watch = watchObject(admin, "secrets", "kt", "watched", (change) => seen.push(change));
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        await admin.createSecret(secret("unrelated", {}));
+        await admin.createSecret(secret("watched", { a: "1" }));
+        await until(() => seen.length === 1, "ADDED");
+        const current = (await admin.readSecret("kt", "watched"))!;
+        await admin.updateSecret({ ...current, data: { a: text("2") } });
+        await until(() => seen.length === 2, "MODIFIED");
+        await cluster.request("DELETE", "/api/v1/namespaces/kt/secrets/watched");
+        await until(() => seen.length === 3, "DELETED");
+        assert.deepEqual(seen, ["ADDED", "MODIFIED", "DELETED"]);
+      } finally {
+        watch.stop();
+      }
+    });
+
+    await t.step("a watch survives a dropped connection without reporting old versions again", async () => {
+      const seen: ObjectChange[] = [];
+      let connections = 0;
+      const dropping: Kube = {
+        ...admin,
+        async watch(resource, ns, name, version, handlers) {
+          connections++;
+          const connection = await admin.watch(resource, ns, name, version, handlers);
+          // Drop the first connection soon after it opens, as a server restart would.
+          if (connections === 1) {
+            setTimeout(() => {
+              connection.abort();
+              handlers.closed(new Error("connection reset"), false);
+            }, 500);
+          }
+          return connection;
+        },
+      };
+      await admin.createSecret(secret("resumed", { a: "1" }));
+      const watch = watchObject(dropping, "secrets", "kt", "resumed", (change) => seen.push(change), {
+        retryDelayMs: () => 100,
+      });
+      try {
+        await until(() => seen.length === 1, "initial ADDED");
+        await until(() => connections === 2, "reconnect");
+        await new Promise((r) => setTimeout(r, 300));
+        assert.deepEqual(seen, ["ADDED"]);
+        const current = (await admin.readSecret("kt", "resumed"))!;
+        await admin.updateSecret({ ...current, data: { a: text("2") } });
+        await until(() => seen.length === 2, "MODIFIED after reconnect");
+        assert.deepEqual(seen, ["ADDED", "MODIFIED"]);
+      } finally {
+        watch.stop();
+      }
+    });
+
+    await t.step(
+      "the account store creates once, reads back, and rejects a Secret without a key",
+      async () => {
+        const store = createKubeAccountStore(admin, "kt");
+        assert.equal(await store.read("notariat-acme-x"), undefined);
+        const info = { email: "ops@alpha.test", directoryUrl: "https://127.0.0.1:14000/dir" };
+        assert.equal(await store.create("notariat-acme-x", KEY_PEM, info), true);
+        assert.equal(
+          await store.create("notariat-acme-x", "-----BEGIN PRIVATE KEY-----\nother", info),
+          false,
+        );
+        assert.equal(await store.read("notariat-acme-x"), KEY_PEM);
+        const stored = (await admin.readSecret("kt", "notariat-acme-x"))!;
+        assert.equal(stored.type, "Opaque");
+        assert.deepEqual(stored.labels, {
+          "app.kubernetes.io/managed-by": "notariat",
+          "app.kubernetes.io/component": "acme-account",
+        });
+        assert.deepEqual(stored.annotations, {
+          "notariat.io/acme-email": "ops@alpha.test",
+          "notariat.io/acme-directory": "https://127.0.0.1:14000/dir",
+        });
+        await admin.createSecret(secret("notariat-acme-broken", { "account.key": "not a key" }));
+        await assert.rejects(
+          () => store.read("notariat-acme-broken"),
+          /ACME account Secret kt\/notariat-acme-broken has no PEM private key under account\.key/,
+        );
+      },
+    );
+  } finally {
+    for (const kube of clients) await kube.close();
+    await cluster.stop();
+  }
+});
