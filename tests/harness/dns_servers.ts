@@ -1,7 +1,7 @@
 /**
  * Real authoritative DNS servers for tests: Knot and BIND serving the same two zones, each with one TSIG key
  * per HMAC algorithm allowed to update TXT records, plus a key the server knows but never lets update. Also a
- * forward-only BIND resolver, because pebble's resolver does not chase a CNAME into another zone.
+ * forwarding resolver, because pebble's resolver does not chase a CNAME into another zone.
  */
 import {
   type ServerAddress,
@@ -9,6 +9,7 @@ import {
   type TsigAlgorithm,
   type TsigKey,
 } from "../../src/dns/types.ts";
+import { startCnameForwarder } from "./forwarder.ts";
 import { freePort } from "./ports.ts";
 import { makeStateDir, removeStateDir, run, type Service, spawnService, waitUntilReady } from "./process.ts";
 
@@ -36,7 +37,6 @@ export interface DnsServerHandle {
 /** A running forwarding resolver. */
 export interface ForwarderHandle {
   address: ServerAddress;
-  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -292,7 +292,7 @@ function bindKeyBlock(k: TestKey): string {
   return `key "${k.key.name}" { algorithm ${k.key.algorithm}; secret "${k.text.split(":")[2]}"; };`;
 }
 
-/** The options every BIND instance here shares: its files in its state dir, one port, no control channel. */
+/** BIND's options: its files in its state dir, one port, no control channel, no NOTIFY to port 53. */
 function bindOptions(stateDir: string, port: number, extra: string[]): string {
   return [
     "options {",
@@ -346,38 +346,28 @@ export async function startBind(): Promise<DnsServerHandle> {
 }
 
 /**
- * A BIND forward-only resolver in front of `upstream` (no caching), so a client following CNAMEs across zones
- * works. BIND's clock has one-second granularity: with every TTL capped at 0 an answer is still reused until the
- * end of the second it was fetched in, so a value removed upstream can show through here up to 1 s later.
+ * A resolver in front of `upstream` with no cache, so a client following CNAMEs across zones works (pebble
+ * validating a CNAME-delegated challenge). It runs inside the test process; see forwarder.ts for why it is not
+ * a BIND instance. Resolves once it answers SOA for the test zones through the upstream.
  */
 export async function startForwarder(upstream: ServerAddress): Promise<ForwarderHandle> {
-  const stateDir = makeStateDir("forwarder");
+  const forwarder = startCnameForwarder(upstream);
   try {
-    const port = freePort();
-    const config = bindOptions(stateDir, port, [
-      "recursion yes;",
-      "allow-recursion { any; };",
-      "forward only;",
-      `forwarders { ${upstream.host} port ${upstream.port}; };`,
-      "max-cache-ttl 0;",
-      "max-ncache-ttl 0;",
-    ]) + "\n";
-    Deno.writeTextFileSync(`${stateDir}/named.conf`, config);
-    const service = startNamed("forwarder", stateDir);
-    const address = { host: "127.0.0.1", port };
-    return await startOrCleanUp(service, async () => {
-      await waitForZones(service, address, TEST_ZONES);
-      return {
-        address,
-        pids: [service.pid],
-        async stop() {
-          await service.stop();
-          removeStateDir(service.stateDir);
-        },
-      };
-    });
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const answers = await Promise.all(
+        TEST_ZONES.map((zone) => soaAnswers(forwarder.address, zone).catch(() => false)),
+      );
+      if (answers.every((ok) => ok)) return forwarder;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `forwarder on port ${forwarder.address.port} cannot reach ${upstream.host}:${upstream.port}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } catch (err) {
-    removeStateDir(stateDir);
+    await forwarder.stop();
     throw err;
   }
 }
