@@ -89,7 +89,7 @@ function validate(fields: KeyFields, source: string): TsigKey {
   if (nameProblem !== undefined) {
     throw failure(source, `the key name is not a valid DNS name: ${nameProblem}`);
   }
-  const secret = decodeSecret(fields.secret.replace(/^"(.*)"$/, "$1"), source, name);
+  const secret = decodeSecret(fields.secret.replace(/^"(.*)"$/, "$1"), source);
   return { algorithm, name, secret };
 }
 
@@ -110,9 +110,10 @@ function parseAlgorithm(text: string | undefined, source: string): TsigAlgorithm
   throw failure(source, `the first field is not a known algorithm: ${SHAPES}; ${choices}`);
 }
 
-function decodeSecret(text: string, source: string, name: string): Uint8Array {
+/** The key name stays out of these messages too: with the fields swapped, the "name" is the secret. */
+function decodeSecret(text: string, source: string): Uint8Array {
   const base64 = text.replace(/\s+/g, "");
-  if (base64 === "") throw failure(source, `the secret of key "${name}" is empty`);
+  if (base64 === "") throw failure(source, "the secret is empty");
   let binary: string | undefined;
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) {
     try {
@@ -122,7 +123,7 @@ function decodeSecret(text: string, source: string, name: string): Uint8Array {
     }
   }
   if (binary === undefined || binary.length === 0) {
-    throw failure(source, `the secret of key "${name}" is not valid base64`);
+    throw failure(source, "the secret is not valid base64");
   }
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
