@@ -3,6 +3,7 @@
  * skipped, never stopping the good ones: one typo must not stop the renewal of every other certificate.
  */
 import { load } from "js-yaml";
+import { NotariatError } from "../errors.ts";
 import { type CertificateSpec, DEFAULT_KEY_TYPE, formatRef, KEY_TYPES, type KeyType } from "./types.ts";
 import { normalizeDomain, parseHostPort, parseSecretRef, validateEmail } from "./names.ts";
 
@@ -143,26 +144,32 @@ function parseEntry(
   if (nameserver !== undefined) attempt("nameserver", () => parseHostPort(nameserver));
 
   const keyTypeText = optionalString(entry, "keyType", problem);
-  let keyType: KeyType = DEFAULT_KEY_TYPE;
-  if (keyTypeText !== undefined) {
-    if ((KEY_TYPES as readonly string[]).includes(keyTypeText)) keyType = keyTypeText as KeyType;
-    else {problem(
-        "keyType",
-        `"${keyTypeText}" is not a supported key type: use one of ${KEY_TYPES.join(", ")}`,
-      );}
-  }
+  const keyType = keyTypeText === undefined
+    ? DEFAULT_KEY_TYPE
+    : attempt("keyType", () => parseKeyType(keyTypeText));
 
-  if (secret !== undefined) found.forEach((p) => p.secret = formatRef(secret));
-  problems.push(...found);
+  const secretName = secret === undefined ? undefined : formatRef(secret);
+  problems.push(...found.map((p) => secretName === undefined ? p : { ...p, secret: secretName }));
   if (
     found.length > 0 || secret === undefined || domains === undefined || email === undefined ||
-    tsigSecret === undefined
+    tsigSecret === undefined || keyType === undefined
   ) {
     return undefined;
   }
   const spec: CertificateSpec = { index, secret, domains, email, tsigSecret, keyType };
   if (nameserver !== undefined) spec.nameserver = nameserver;
   return spec;
+}
+
+function parseKeyType(text: string): KeyType {
+  const keyType = KEY_TYPES.find((known) => known === text);
+  if (keyType === undefined) {
+    throw new NotariatError(
+      "config",
+      `"${text}" is not a supported key type: use one of ${KEY_TYPES.join(", ")}`,
+    );
+  }
+  return keyType;
 }
 
 /** `domains`: a non-empty list of names, normalized, duplicates dropped in configured order. */
