@@ -20,7 +20,8 @@ const defaultRetryDelay = (failures: number) => Math.min(30_000, 1000 * 2 ** Mat
 
 /**
  * Watches one object by name (a fieldSelector, never the whole namespace) and calls `onChange` for each new
- * version, across reconnects: the API server ends watches (and client-node after 30 s without data), so
+ * version (with the object's resourceVersion, so a caller can skip versions it wrote or read itself), across
+ * reconnects: the API server ends watches (and client-node after 30 s without data), so
  * the watch resumes from the last version seen and drops versions it already reported. A failing watch
  * (forbidden, server down) keeps retrying with backoff.
  */
@@ -29,7 +30,7 @@ export function watchObject(
   resource: WatchedResource,
   namespace: string,
   name: string,
-  onChange: (change: ObjectChange) => void,
+  onChange: (change: ObjectChange, resourceVersion: string | undefined) => void,
   options: ObjectWatchOptions = {},
 ): ObjectWatch {
   const retryDelay = options.retryDelayMs ?? defaultRetryDelay;
@@ -52,7 +53,7 @@ export function watchObject(
           resumeFrom = change.resourceVersion;
           if (change.type !== "DELETED" && change.resourceVersion === reported) return;
           reported = change.resourceVersion;
-          onChange(change.type);
+          onChange(change.type, change.resourceVersion);
         },
         progress(version) {
           failures = 0;
@@ -64,7 +65,7 @@ export function watchObject(
           if (stopped) return;
           if (gone) {
             resumeFrom = undefined;
-            onChange("RESYNC");
+            onChange("RESYNC", undefined);
           }
           // client-node ends a quiet watch after 30 s: a normal reconnect, not a failure.
           const quiet = error instanceof Error && /timeout/i.test(error.message);
