@@ -11,7 +11,15 @@ import {
 } from "../../src/dns/types.ts";
 import { startCnameForwarder } from "./forwarder.ts";
 import { freePort } from "./ports.ts";
-import { makeStateDir, removeStateDir, run, type Service, spawnService, waitUntilReady } from "./process.ts";
+import {
+  killedWithTestProcess,
+  makeStateDir,
+  removeStateDir,
+  run,
+  type Service,
+  spawnService,
+  waitUntilReady,
+} from "./process.ts";
 
 /** A TSIG key as the server knows it, and as a TSIG Secret's `key` field holds it ("hmac-sha256:name:base64"). */
 export interface TestKey {
@@ -276,7 +284,11 @@ export async function startKnot(): Promise<DnsServerHandle> {
       ...TEST_ZONES.map((zone) => `  - domain: ${zone}`),
     ].join("\n") + "\n";
     Deno.writeTextFileSync(`${stateDir}/knot.conf`, config);
-    const service = spawnService("knot", stateDir, "knotd", ["-c", `${stateDir}/knot.conf`]);
+    const service = spawnService(
+      "knot",
+      stateDir,
+      ...killedWithTestProcess("knotd", ["-c", `${stateDir}/knot.conf`]),
+    );
     const address = { host: "127.0.0.1", port };
     return await startOrCleanUp(service, async () => {
       await waitForZones(service, address, TEST_ZONES);
@@ -313,7 +325,11 @@ function bindOptions(stateDir: string, port: number, extra: string[]): string {
 
 function startNamed(name: string, stateDir: string): Service {
   // -g: foreground, log to stderr; -4: no IPv6 sockets; -n 1: one worker, the machine is shared.
-  return spawnService(name, stateDir, "named", ["-g", "-4", "-n", "1", "-c", `${stateDir}/named.conf`]);
+  return spawnService(
+    name,
+    stateDir,
+    ...killedWithTestProcess("named", ["-g", "-4", "-n", "1", "-c", `${stateDir}/named.conf`]),
+  );
 }
 
 /** Starts BIND on a free port, authoritative (no recursion) for the test zones. */

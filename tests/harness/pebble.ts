@@ -4,7 +4,13 @@
  */
 import type { ServerAddress } from "../../src/dns/types.ts";
 import { freePort } from "./ports.ts";
-import { makeStateDir, removeStateDir, spawnService, waitUntilReady } from "./process.ts";
+import {
+  killedWithTestProcess,
+  makeStateDir,
+  removeStateDir,
+  spawnService,
+  waitUntilReady,
+} from "./process.ts";
 import { issueServerCert, makeTestCa } from "./tls.ts";
 
 /** A running pebble, stopped (and its state dir removed) by `stop`. */
@@ -59,14 +65,13 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
     const service = spawnService(
       "pebble",
       stateDir,
-      "pebble",
-      [
+      ...killedWithTestProcess("pebble", [
         "-config",
         `${stateDir}/pebble.json`,
         "-dnsserver",
         `${opts.dnsServer.host}:${opts.dnsServer.port}`,
         "-strict=false",
-      ],
+      ]),
       {
         PEBBLE_VA_NOSLEEP: "1",
         PEBBLE_WFE_NONCEREJECT: String(opts.nonceReject ?? 0),

@@ -149,3 +149,12 @@ export async function waitUntilReady(
     throw new Error(`${service.name} (pid ${service.pid}) exited before it was ready:\n${service.logTail()}`);
   }
 }
+
+/**
+ * `command args` wrapped in util-linux's setpriv so the kernel sends SIGKILL to the server when the test
+ * process dies (killed, crashed, or a test that never called stop), instead of leaving it running. setpriv
+ * execs the command, so the PID stays the server's.
+ */
+export function killedWithTestProcess(command: string, args: string[]): [string, string[]] {
+  return ["setpriv", ["--pdeathsig", "SIGKILL", "--", command, ...args]];
+}
