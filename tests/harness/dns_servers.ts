@@ -172,13 +172,14 @@ async function waitForZones(service: Service, server: ServerAddress, zones: stri
   }, 15_000);
 }
 
-/** Parses `kdig +short` TXT output: one record a line, each a sequence of quoted strings with \DDD escapes. */
-function parseShortTxt(output: string): string[] {
+/** The TXT records of kdig's answer section, each a sequence of quoted strings with \DDD escapes, joined. */
+function parseTxtAnswers(output: string): string[] {
   const records: string[] = [];
   for (const line of output.split("\n")) {
-    if (!line.startsWith('"')) continue;
+    const data = /^\S+\s+\d+\s+IN\s+TXT\s+(".*)$/.exec(line)?.[1];
+    if (data === undefined) continue;
     let value = "";
-    for (const [, body] of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
+    for (const [, body] of data.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
       value += body.replace(
         /\\(\d{3}|.)/g,
         (_, esc: string) => /^\d{3}$/.test(esc) ? String.fromCharCode(Number(esc)) : esc,
@@ -190,20 +191,18 @@ function parseShortTxt(output: string): string[] {
 }
 
 /**
- * The TXT values `server` serves at `name`, each record's strings joined, sorted; empty when there are none.
- * Uses kdig so tests can check a server's contents independently of notariat's DNS code.
+ * The TXT values `server` serves at `name` (at the end of the CNAME chain when the server follows it), each
+ * record's strings joined, sorted; empty for NODATA and NXDOMAIN. Throws on any other status (SERVFAIL,
+ * REFUSED) so a broken lookup never passes for an empty one. Uses kdig over TCP, so tests can check a server's
+ * contents independently of notariat's DNS code.
  */
 export async function queryTxt(server: ServerAddress, name: string): Promise<string[]> {
-  const output = await run("kdig", [
-    `@${server.host}`,
-    "-p",
-    String(server.port),
-    "+short",
-    "+tcp",
-    "TXT",
-    name,
-  ]);
-  return parseShortTxt(output).sort();
+  const output = await run("kdig", [`@${server.host}`, "-p", String(server.port), "+tcp", "TXT", name]);
+  const status = /status: (\w+)/.exec(output)?.[1];
+  if (status !== "NOERROR" && status !== "NXDOMAIN") {
+    throw new Error(`TXT ${name} at ${server.host}:${server.port} answered ${status ?? "nothing"}`);
+  }
+  return parseTxtAnswers(output).sort();
 }
 
 function startedHandle(

@@ -66,6 +66,23 @@ for (const [kind, start] of [["knot", startKnot], ["bind", startBind]] as const)
         assert.equal((await queryTxt(server.address, "www.alpha.test")).includes("v-hmac-md5"), false);
       });
 
+      await t.step(
+        "a lookup returns values with quotes and spaces intact, and fails on REFUSED",
+        async () => {
+          const value = 'a "quoted" \\ value';
+          await nsupdateTxt(
+            server.address,
+            server.keys["hmac-sha512"],
+            "beta.test",
+            "add",
+            "ns1.beta.test",
+            value,
+          );
+          assert.deepEqual(await queryTxt(server.address, "ns1.beta.test"), [value]);
+          await assert.rejects(queryTxt(server.address, "www.gamma.test"), /answered REFUSED/);
+        },
+      );
+
       await t.step("the unauthorized key is refused and changes nothing", async () => {
         await assert.rejects(
           nsupdateTxt(server.address, server.unauthorizedKey, "beta.test", "add", "www.beta.test", "nope"),
