@@ -287,21 +287,25 @@ export function startCnameForwarder(upstream: ServerAddress): CnameForwarder {
     }
   };
   const loops = Promise.all([serveUdp(), serveTcp()]);
+  let stopping: Promise<void> | undefined;
 
   return {
     address: { host: "127.0.0.1", port },
-    async stop() {
-      udp.close();
-      tcp.close();
-      for (const conn of connections) {
-        try {
-          conn.close();
-        } catch {
-          // closed meanwhile
+    stop() {
+      stopping ??= (async () => {
+        udp.close();
+        tcp.close();
+        for (const conn of connections) {
+          try {
+            conn.close();
+          } catch {
+            // closed meanwhile
+          }
         }
-      }
-      await loops;
-      await Promise.all(pending);
+        await loops;
+        await Promise.all(pending);
+      })();
+      return stopping;
     },
   };
 }

@@ -107,10 +107,15 @@ async function startEtcd(stateDir: string): Promise<{ service: Service; url: str
       "warn",
     ]),
   );
-  await waitUntilReady(service, async () => {
-    const response = await fetch(`${url}/health`);
-    return response.ok && (await response.json()).health === "true";
-  }, 15_000);
+  try {
+    await waitUntilReady(service, async () => {
+      const response = await fetch(`${url}/health`);
+      return response.ok && (await response.json()).health === "true";
+    }, 15_000);
+  } catch (err) {
+    await service.stop();
+    throw err;
+  }
   return { service, url };
 }
 
@@ -139,16 +144,23 @@ export async function startKube(): Promise<KubeHandle> {
   const stateDir = makeStateDir("kube");
   const services: Service[] = [];
   let client: Deno.HttpClient | undefined;
-  const stopAll = async () => {
-    // The API server keeps no state of its own (etcd does, and goes with the state dir): killing it skips
-    // its graceful shutdown, a second per stop.
-    for (const service of services) {
-      if (service.name === "kube-apiserver" && isRunning(service.pid)) Deno.kill(service.pid, "SIGKILL");
-    }
-    await Promise.all(services.map((service) => service.stop()));
-    client?.close();
-    removeStateDir(stateDir);
-  };
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    stopping ??= (async () => {
+      // The API server keeps no state of its own (etcd does, and goes with the state dir): killing it skips
+      // its graceful shutdown, a second per stop.
+      for (const service of services) {
+        if (service.name !== "kube-apiserver" || !isRunning(service.pid)) continue;
+        try {
+          Deno.kill(service.pid, "SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+      }
+      await Promise.all(services.map((service) => service.stop()));
+      client?.close();
+      removeStateDir(stateDir);
+    })();
   try {
     const ca = await makeTestCa(stateDir, "kube");
     const cert = await issueServerCert(ca, stateDir, "kube-apiserver");

@@ -81,6 +81,7 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
     const httpClient = Deno.createHttpClient({ caCerts: [ca.certPem] });
     client = httpClient;
     const directoryUrl = `https://127.0.0.1:${port}/dir`;
+    let stopping: Promise<void> | undefined;
     try {
       await waitUntilReady(service, async () => {
         const response = await fetch(directoryUrl, { client: httpClient });
@@ -102,10 +103,13 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
         if (!response.ok) throw new Error(`pebble /roots/0 answered ${response.status}: ${pem}`);
         return pem;
       },
-      async stop() {
-        await service.stop();
-        httpClient.close();
-        removeStateDir(stateDir);
+      stop() {
+        stopping ??= (async () => {
+          await service.stop();
+          httpClient.close();
+          removeStateDir(stateDir);
+        })();
+        return stopping;
       },
     };
   } catch (err) {

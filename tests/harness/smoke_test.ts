@@ -141,11 +141,13 @@ for (const [kind, start] of [["knot", startKnot], ["bind", startBind]] as const)
             await forwarder.stop();
           }
           await assert.rejects(soaAnswers(forwarder.address, "alpha.test"));
+          await assert.doesNotReject(forwarder.stop());
         },
       );
     } finally {
       await server.stop();
     }
+    await assert.doesNotReject(server.stop()); // a second stop is harmless
     assertAllGone(server.pids);
   });
 }
@@ -174,6 +176,7 @@ Deno.test("pebble: serves its ACME directory over TLS signed by caPem, hands out
   } finally {
     await pebble.stop();
   }
+  await assert.doesNotReject(pebble.stop()); // a second stop is harmless
   assertAllGone(pebble.pids);
 });
 
@@ -251,5 +254,6 @@ Deno.test("kube: stores objects, mints service-account tokens that RBAC limits, 
   } finally {
     await kube.stop();
   }
+  await assert.doesNotReject(kube.stop()); // a second stop is harmless
   assertAllGone(kube.pids);
 });
