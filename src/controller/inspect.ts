@@ -1,0 +1,44 @@
+import type { KubeSecret } from "../kube/types.ts";
+import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
+import type { PolicyInput } from "./policy.ts";
+
+/** The data keys of a kubernetes.io/tls Secret. */
+export const TLS_CERT_KEY = "tls.crt";
+export const TLS_KEY_KEY = "tls.key";
+
+/**
+ * Gathers what the reissue policy looks at from a Secret (or its absence): type, whether tls.crt and tls.key
+ * are PEM and parse, the leaf certificate, and whether the key belongs to it. Never throws for bad data:
+ * bad data is a reason to reissue, not an error.
+ */
+export async function inspectSecret(
+  secret: KubeSecret | undefined,
+  domains: string[],
+  now: Date,
+  renewBeforeMs: number,
+): Promise<PolicyInput> {
+  const base = { domains, now, renewBeforeMs };
+  if (secret === undefined) return { ...base, exists: false };
+  const input: PolicyInput = { ...base, exists: true, type: secret.type };
+  const decoder = new TextDecoder("utf-8", { fatal: false });
+  const crt = secret.data[TLS_CERT_KEY];
+  const key = secret.data[TLS_KEY_KEY];
+  if (crt === undefined || crt.length === 0) return { ...input, dataProblem: `${TLS_CERT_KEY} is missing` };
+  if (key === undefined || key.length === 0) return { ...input, dataProblem: `${TLS_KEY_KEY} is missing` };
+  const crtPem = decoder.decode(crt);
+  const keyPem = decoder.decode(key);
+  if (!crtPem.includes("-----BEGIN CERTIFICATE-----")) {
+    return { ...input, dataProblem: `${TLS_CERT_KEY} is not a PEM certificate` };
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyPem)) {
+    return { ...input, dataProblem: `${TLS_KEY_KEY} is not a PEM private key` };
+  }
+  let leaf;
+  try {
+    [leaf] = parseCertificateChain(crtPem);
+  } catch (err) {
+    return { ...input, dataProblem: `${TLS_CERT_KEY} does not parse: ${(err as Error).message}` };
+  }
+  const keyMatches = await privateKeyMatchesCertificate(keyPem, crtPem).catch(() => false);
+  return { ...input, certificate: leaf, keyMatches };
+}

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { inspectSecret } from "../../src/controller/inspect.ts";
+import type { KubeSecret } from "../../src/kube/types.ts";
+import { generatePrivateKey } from "../../src/pki/keys.ts";
+import { run } from "../harness/process.ts";
+
+const now = new Date("2026-01-01T00:00:00Z");
+const renewBeforeMs = 30 * 24 * 3600 * 1000;
+const encoder = new TextEncoder();
+
+function tls(data: Record<string, string>, type = "kubernetes.io/tls"): KubeSecret {
+  const bytes = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, encoder.encode(v)]));
+  return { namespace: "web", name: "site", type, labels: {}, annotations: {}, data: bytes };
+}
+
+/** A self-signed certificate for `domains` made by openssl, with its key. */
+async function selfSigned(domains: string[]): Promise<{ cert: string; key: string }> {
+  const dir = Deno.makeTempDirSync({ prefix: "notariat-inspect-" });
+  try {
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "30",
+      "-subj",
+      `/CN=${domains[0]}`,
+      "-addext",
+      `subjectAltName=${domains.map((d) => `DNS:${d}`).join(",")}`,
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ]);
+    return { cert: Deno.readTextFileSync(`${dir}/cert.pem`), key: Deno.readTextFileSync(`${dir}/key.pem`) };
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+const pair = await selfSigned(["a.alpha.test", "*.alpha.test"]);
+
+Deno.test("an absent Secret is reported as not existing", async () => {
+  assert.equal((await inspectSecret(undefined, ["a.alpha.test"], now, renewBeforeMs)).exists, false);
+});
+
+Deno.test("a sound Secret yields its leaf and a matching key", async () => {
+  const input = await inspectSecret(
+    tls({ "tls.crt": pair.cert, "tls.key": pair.key }),
+    ["a.alpha.test"],
+    now,
+    renewBeforeMs,
+  );
+  assert.deepEqual([input.exists, input.type, input.dataProblem, input.keyMatches], [
+    true,
+    "kubernetes.io/tls",
+    undefined,
+    true,
+  ]);
+  assert.deepEqual(input.certificate?.dnsNames, ["a.alpha.test", "*.alpha.test"]);
+});
+
+Deno.test("missing or non-PEM data is named as the problem", async () => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ "tls.key": pair.key }, "tls.crt is missing"],
+    [{ "tls.crt": pair.cert }, "tls.key is missing"],
+    [{ "tls.crt": "garbage", "tls.key": pair.key }, "tls.crt is not a PEM certificate"],
+    [{ "tls.crt": pair.cert, "tls.key": "garbage" }, "tls.key is not a PEM private key"],
+  ];
+  for (const [data, problem] of cases) {
+    assert.equal((await inspectSecret(tls(data), [], now, renewBeforeMs)).dataProblem, problem);
+  }
+  const broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  const input = await inspectSecret(tls({ "tls.crt": broken, "tls.key": pair.key }), [], now, renewBeforeMs);
+  assert.match(input.dataProblem ?? "", /^tls\.crt does not parse: /);
+});
+
+Deno.test("another key is reported as not matching", async () => {
+  const other = await generatePrivateKey("ecdsa-p256");
+  const input = await inspectSecret(tls({ "tls.crt": pair.cert, "tls.key": other }), [], now, renewBeforeMs);
+  assert.equal(input.keyMatches, false);
+});
+
+Deno.test("the type is passed on as it is", async () => {
+  assert.equal((await inspectSecret(tls({}, "Opaque"), [], now, renewBeforeMs)).type, "Opaque");
+});
