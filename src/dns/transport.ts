@@ -1,0 +1,160 @@
+/**
+ * Sending one DNS message and receiving its answer, over UDP or TCP, IPv4 or IPv6, with a timeout per attempt
+ * and a bounded number of attempts. Only answers whose id and question match the request are accepted, so a
+ * late or spoofed datagram cannot stand in for the real answer.
+ */
+import dgram from "node:dgram";
+import { formatServer } from "./address.ts";
+import type { ServerAddress } from "./types.ts";
+import { answersRequest } from "./wire.ts";
+
+/** The protocol of one exchange: queries use UDP (TCP after truncation), updates TCP. */
+export type Protocol = "udp" | "tcp";
+
+/** Sends DNS messages; the one dependency the query and update code needs for the network. */
+export interface Transport {
+  /** Sends `request` to `server` and resolves with the first answer that matches it; throws TransportError. */
+  exchange(server: ServerAddress, request: Uint8Array, protocol: Protocol): Promise<Uint8Array>;
+}
+
+/** How long one attempt may take and how many attempts an exchange makes. */
+export interface TransportOptions {
+  timeoutMs: number;
+  /** Attempts per exchange (default 2). */
+  attempts?: number;
+}
+
+/** The network failed: no answer in time, connection refused or closed. The message names the server. */
+export class TransportError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TransportError";
+  }
+}
+
+class Timeout extends Error {}
+
+function udpAttempt(server: ServerAddress, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  const socket = dgram.createSocket(server.host.includes(":") ? "udp6" : "udp4");
+  return new Promise<Uint8Array>((resolve, reject) => {
+    let done = false;
+    const finish = (action: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      action();
+    };
+    const timer = setTimeout(() => finish(() => reject(new Timeout())), timeoutMs);
+    socket.on("message", (message: Uint8Array, remote: { port: number }) => {
+      const bytes = new Uint8Array(message);
+      if (remote.port === server.port && answersRequest(request, bytes)) finish(() => resolve(bytes));
+    });
+    socket.on("error", (err: Error) => finish(() => reject(err)));
+    socket.send(request, server.port, server.host, (err: Error | null) => {
+      if (err) finish(() => reject(err));
+    });
+  });
+}
+
+async function readExactly(conn: Deno.Conn, length: number): Promise<Uint8Array | undefined> {
+  const buffer = new Uint8Array(length);
+  let received = 0;
+  while (received < length) {
+    const n = await conn.read(buffer.subarray(received));
+    if (n === null) return undefined;
+    received += n;
+  }
+  return buffer;
+}
+
+async function tcpAttempt(
+  server: ServerAddress,
+  request: Uint8Array,
+  timeoutMs: number,
+): Promise<Uint8Array> {
+  let conn: Deno.Conn | undefined;
+  let timedOut = false;
+  let expire: (err: Error) => void = () => {};
+  const deadline = new Promise<never>((_, reject) => (expire = reject));
+  deadline.catch(() => {});
+  const timer = setTimeout(() => {
+    timedOut = true;
+    expire(new Timeout());
+    try {
+      conn?.close();
+    } catch {
+      // already closed
+    }
+  }, timeoutMs);
+  const connecting = Deno.connect({ hostname: server.host, port: server.port, transport: "tcp" });
+  try {
+    conn = await Promise.race([connecting, deadline]);
+    // RFC 1035 4.2.2: over TCP each message is preceded by its length as two bytes.
+    const framed = new Uint8Array(request.length + 2);
+    framed[0] = request.length >> 8;
+    framed[1] = request.length & 0xff;
+    framed.set(request, 2);
+    const exchange = async () => {
+      let written = 0;
+      while (written < framed.length) written += await conn!.write(framed.subarray(written));
+      const prefix = await readExactly(conn!, 2);
+      return prefix && await readExactly(conn!, (prefix[0] << 8) | prefix[1]);
+    };
+    const response = await Promise.race([exchange(), deadline]);
+    if (response === undefined) throw new Error("the server closed the connection without an answer");
+    if (!answersRequest(request, response)) {
+      throw new Error("the answer's id or question does not match the request");
+    }
+    return response;
+  } catch (err) {
+    if (timedOut) throw new Timeout();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    connecting.then((c) => {
+      try {
+        c.close();
+      } catch {
+        // closed already
+      }
+    }, () => {});
+  }
+}
+
+function reason(err: unknown): string {
+  if (err instanceof Deno.errors.ConnectionRefused) return "connection refused";
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A transport over the real network with the given timeout per attempt and number of attempts. */
+export function createTransport(options: TransportOptions): Transport {
+  const attempts = Math.max(1, options.attempts ?? 2);
+  return {
+    async exchange(server, request, protocol) {
+      let last: unknown;
+      let timeouts = 0;
+      for (let attempt = 0; attempt < attempts; attempt++) {
+        try {
+          return protocol === "udp"
+            ? await udpAttempt(server, request, options.timeoutMs)
+            : await tcpAttempt(server, request, options.timeoutMs);
+        } catch (err) {
+          last = err;
+          if (err instanceof Timeout) timeouts++;
+        }
+      }
+      const what = timeouts === attempts
+        ? `did not answer within ${options.timeoutMs} ms`
+        : `could not be reached (${reason(last)})`;
+      throw new TransportError(
+        `server ${formatServer(server)} ${what} over ${protocol.toUpperCase()} (${attempts} attempts)`,
+        { cause: last },
+      );
+    },
+  };
+}

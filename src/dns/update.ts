@@ -1,0 +1,107 @@
+/**
+ * DNS UPDATE (RFC 2136) of TXT values: adding values, and deleting exactly those values with class NONE
+ * (RFC 2136 2.5.4) so other values at the same name (the apex and wildcard challenges of one order, other
+ * orders, other tools) survive.
+ */
+import { NotariatError } from "../errors.ts";
+import { formatServer } from "./address.ts";
+import { diagnoseUpdate } from "./diagnose.ts";
+import type { Transport } from "./transport.ts";
+import { signMessage, verifyMessage } from "./tsig.ts";
+import type { ServerAddress, TsigKey } from "./types.ts";
+import {
+  canonicalName,
+  decodeMessage,
+  encodeMessage,
+  type Message,
+  Opcode,
+  RecordClass,
+  RecordType,
+  requestHeader,
+} from "./wire.ts";
+
+/** TTL of added challenge values: short, so resolvers do not keep a stale value across attempts. */
+export const CHALLENGE_TTL_SECONDS = 60;
+
+/** One TXT value at one owner name. */
+export interface TxtValue {
+  owner: string;
+  value: string;
+}
+
+/** Add or delete. */
+export type UpdateOperation = "add" | "delete";
+
+/** Splits a value into 255-byte character-strings (RFC 1035 3.3.14); ACME values are 43 bytes, one string. */
+function txtStrings(value: string): string[] {
+  const strings: string[] = [];
+  for (let i = 0; i < value.length; i += 255) strings.push(value.slice(i, i + 255));
+  return strings.length > 0 ? strings : [""];
+}
+
+/** The unsigned UPDATE message that adds or deletes `values` in `zone` (pure; the id is random). */
+export function buildTxtUpdate(zone: string, operation: UpdateOperation, values: TxtValue[]): Message {
+  return {
+    header: requestHeader(Opcode.UPDATE, false),
+    // RFC 2136 2.3: the zone section names the zone, type SOA.
+    questions: [{ name: canonicalName(zone), type: RecordType.SOA, class: RecordClass.IN }],
+    answers: [],
+    authority: values.map(({ owner, value }) => ({
+      name: canonicalName(owner),
+      type: RecordType.TXT,
+      class: operation === "add" ? RecordClass.IN : RecordClass.NONE,
+      ttl: operation === "add" ? CHALLENGE_TTL_SECONDS : 0,
+      data: { kind: "txt" as const, strings: txtStrings(value) },
+    })),
+    additional: [],
+  };
+}
+
+/**
+ * Sends one signed UPDATE over TCP to `server` and checks the signed answer. Throws NotariatError kind "dns"
+ * with the decoded reason (see diagnoseUpdate) or the transport failure.
+ */
+export async function sendTxtUpdate(
+  transport: Transport,
+  server: ServerAddress,
+  key: TsigKey,
+  zone: string,
+  operation: UpdateOperation,
+  values: TxtValue[],
+  clock: () => number = Date.now,
+): Promise<void> {
+  const signed = signMessage(
+    encodeMessage(buildTxtUpdate(zone, operation, values)),
+    key,
+    Math.floor(clock() / 1000),
+  );
+  let response: Uint8Array;
+  try {
+    response = await transport.exchange(server, signed.bytes, "tcp");
+  } catch (err) {
+    throw new NotariatError("dns", `update of zone '${zone}': ${err instanceof Error ? err.message : err}`, {
+      cause: err,
+    });
+  }
+  const now = Math.floor(clock() / 1000);
+  let rcode: number;
+  try {
+    rcode = decodeMessage(response).header.rcode;
+  } catch (err) {
+    throw new NotariatError(
+      "dns",
+      `server ${formatServer(server)} sent a malformed answer to the update of zone '${zone}': ${
+        err instanceof Error ? err.message : err
+      }`,
+    );
+  }
+  const problem = diagnoseUpdate({
+    server: formatServer(server),
+    zone: canonicalName(zone),
+    key,
+    rcode,
+    verdict: verifyMessage(response, key, now, signed.mac),
+    now,
+  });
+  if (problem !== undefined) throw new NotariatError("dns", problem);
+}
