@@ -6,7 +6,7 @@
 import { NotariatError } from "../errors.ts";
 import { formatServer } from "./address.ts";
 import { diagnoseUpdate } from "./diagnose.ts";
-import type { Transport } from "./transport.ts";
+import type { Protocol, Transport } from "./transport.ts";
 import { signMessage, verifyMessage } from "./tsig.ts";
 import type { ServerAddress, TsigKey } from "./types.ts";
 import {
@@ -57,9 +57,16 @@ export function buildTxtUpdate(zone: string, operation: UpdateOperation, values:
   };
 }
 
+/** How an update is sent: TCP unless asked otherwise (an UPDATE answer is small, but TCP is never truncated). */
+export interface UpdateOptions {
+  protocol?: Protocol;
+  /** Milliseconds since the epoch; the TSIG time. */
+  clock?: () => number;
+}
+
 /**
- * Sends one signed UPDATE over TCP to `server` and checks the signed answer. Throws NotariatError kind "dns"
- * with the decoded reason (see diagnoseUpdate) or the transport failure.
+ * Sends one signed UPDATE to `server` and checks the signed answer. Throws NotariatError kind "dns" with the
+ * decoded reason (see diagnoseUpdate) or the transport failure.
  */
 export async function sendTxtUpdate(
   transport: Transport,
@@ -68,8 +75,9 @@ export async function sendTxtUpdate(
   zone: string,
   operation: UpdateOperation,
   values: TxtValue[],
-  clock: () => number = Date.now,
+  options: UpdateOptions = {},
 ): Promise<void> {
+  const clock = options.clock ?? Date.now;
   const signed = signMessage(
     encodeMessage(buildTxtUpdate(zone, operation, values)),
     key,
@@ -77,7 +85,7 @@ export async function sendTxtUpdate(
   );
   let response: Uint8Array;
   try {
-    response = await transport.exchange(server, signed.bytes, "tcp");
+    response = await transport.exchange(server, signed.bytes, options.protocol ?? "tcp");
   } catch (err) {
     throw new NotariatError("dns", `update of zone '${zone}': ${err instanceof Error ? err.message : err}`, {
       cause: err,
