@@ -1,0 +1,128 @@
+import type { Issuer } from "../acme/issuer.ts";
+import { type CertificateSpec, formatRef } from "../config/types.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
+import type { Kube } from "../kube/types.ts";
+import { parseCertificateChain } from "../pki/certificate.ts";
+import { inspectSecret } from "./inspect.ts";
+import { decide, type ReissueReason } from "./policy.ts";
+import { renewalTime } from "./renewal.ts";
+import { writeCertificate } from "./write.ts";
+import { loadZoneAccess } from "./zone_access.ts";
+
+/**
+ * What reconciling one entry came to:
+ * - "valid": nothing to do until `renewAt`;
+ * - "issued" / "renewed": a new certificate was written (renewed: the old one was expiring);
+ * - "kept": a new certificate was obtained, but a better one appeared in the Secret meanwhile;
+ * - "would-issue": dry run, a certificate would have been requested;
+ * - "failed": see `error`; retried with backoff.
+ */
+export interface Outcome {
+  spec: CertificateSpec;
+  result: "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
+  /** Why a certificate was (or would be) requested, or "Valid"; for a failure before the policy ran, the error kind. */
+  reason: ReissueReason | "Valid" | string;
+  message: string;
+  durationMs: number;
+  /** When the certificate in the Secret is next due (results valid, issued, renewed, kept). */
+  renewAt?: Date;
+  /** The Secret's resourceVersion as last read or written, so the watch can ignore versions already seen. */
+  secretVersion?: string;
+  error?: unknown;
+}
+
+/** What reconciling needs; `issuer` is unused in a dry run. */
+export interface ReconcileDeps {
+  kube: Kube;
+  issuer: Issuer;
+  now: () => Date;
+  renewBeforeMs: number;
+  dryRun: boolean;
+  /** The ACME directory URL, recorded on written Secrets. */
+  acmeDirectory: string;
+}
+
+/** How an entry is named in messages, the label of issuance requests and Events: `certificates[0] (secret ns/name)`. */
+export function entryLabel(spec: CertificateSpec): string {
+  return `certificates[${spec.index}] (secret ${formatRef(spec.secret)})`;
+}
+
+/**
+ * Brings one entry's Secret up to date: reads it, asks the policy whether it needs a certificate, and if so
+ * reads the TSIG Secret, obtains a certificate and writes it. Never throws: a failure is an outcome.
+ */
+export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps): Promise<Outcome> {
+  const started = performance.now();
+  let secretVersion: string | undefined;
+  const done = (
+    result: Outcome["result"],
+    reason: string,
+    message: string,
+    extra: Partial<Outcome> = {},
+  ) => ({
+    spec,
+    result,
+    reason,
+    message,
+    durationMs: Math.round(performance.now() - started),
+    secretVersion,
+    ...extra,
+  });
+  let reason: string | undefined;
+  try {
+    const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
+    secretVersion = existing?.resourceVersion;
+    const decision = decide(await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs));
+    reason = decision.reason;
+    if (decision.action === "keep") {
+      return done("valid", decision.reason, decision.message, { renewAt: decision.renewAt });
+    }
+    if (decision.action === "refuse") {
+      const error = new NotariatError("config", decision.message);
+      return done("failed", decision.reason, decision.message, { error });
+    }
+    const zoneAccess = await loadZoneAccess(deps.kube, spec);
+    if (deps.dryRun) {
+      return done("would-issue", decision.reason, `would request a certificate: ${decision.message}`);
+    }
+    const issued = await deps.issuer.issue({
+      label: entryLabel(spec),
+      domains: spec.domains,
+      email: spec.email,
+      keyType: spec.keyType,
+      zoneAccess,
+    });
+    const [leaf] = parseCertificateChain(issued.certificatePem);
+    const written = await writeCertificate(deps.kube, spec.secret, issued, {
+      existing,
+      domains: spec.domains,
+      renewBeforeMs: deps.renewBeforeMs,
+      now: deps.now,
+      facts: {
+        issuer: leaf.issuer,
+        serialNumber: leaf.serialNumber,
+        acmeDirectory: deps.acmeDirectory,
+        issuedAt: deps.now(),
+      },
+    });
+    const renewAt = renewalTime(issued.notBefore, issued.notAfter, deps.renewBeforeMs);
+    if (!written.written) {
+      return done("kept", decision.reason, written.reason, {
+        renewAt,
+        secretVersion: written.resourceVersion,
+      });
+    }
+    const verb = decision.reason === "Expiring" ? "renewed" : "issued";
+    const conflicts = written.conflicts > 0 ? ` after ${written.conflicts} write conflict(s)` : "";
+    return done(
+      verb,
+      decision.reason,
+      `${verb} a certificate for ${spec.domains.join(", ")} valid until ${issued.notAfter.toISOString()} ` +
+        `(${decision.message})${conflicts}`,
+      { renewAt, secretVersion: written.secret.resourceVersion },
+    );
+  } catch (error) {
+    const kind = error instanceof NotariatError ? error.kind : "internal";
+    return done("failed", reason ?? kind, errorMessage(error), { error });
+  }
+}

@@ -1,0 +1,46 @@
+import type { ZoneAccess } from "../dns/challenges.ts";
+import { parseTsigKey } from "../dns/tsig_key.ts";
+import { type CertificateSpec, formatRef } from "../config/types.ts";
+import { NotariatError } from "../errors.ts";
+import type { Kube } from "../kube/types.ts";
+
+/** The TSIG Secret's data key holding the key, in any form parseTsigKey reads. */
+export const TSIG_KEY_DATA_KEY = "key";
+/** The TSIG Secret's optional data key naming the server that takes updates for the key's zones. */
+export const TSIG_NAMESERVER_DATA_KEY = "nameserver";
+
+/**
+ * The server an entry's updates go to: the entry's own `nameserver`, else the TSIG Secret's, else none
+ * (the DNS module then asks the zone's SOA MNAME). Blank values count as absent.
+ */
+export function chooseNameserver(
+  entry: string | undefined,
+  fromSecret: string | undefined,
+): string | undefined {
+  for (const candidate of [entry, fromSecret]) {
+    const value = candidate?.trim();
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Reads the entry's TSIG Secret (in any namespace notariat may read) into what the DNS module needs.
+ * Errors name the entry's Secret and the TSIG Secret, never the key.
+ */
+export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise<ZoneAccess> {
+  const ref = formatRef(spec.tsigSecret);
+  const secret = await kube.readSecret(spec.tsigSecret.namespace, spec.tsigSecret.name).catch((err) => {
+    throw new NotariatError("kube", `cannot read TSIG Secret: ${(err as Error).message}`, { cause: err });
+  });
+  if (secret === undefined) throw new NotariatError("config", `TSIG Secret ${ref} does not exist`);
+  const keyBytes = secret.data[TSIG_KEY_DATA_KEY];
+  if (keyBytes === undefined) {
+    throw new NotariatError("config", `TSIG Secret ${ref} has no data key "${TSIG_KEY_DATA_KEY}"`);
+  }
+  const decoder = new TextDecoder();
+  const key = parseTsigKey(decoder.decode(keyBytes), `secret ${ref} key "${TSIG_KEY_DATA_KEY}"`);
+  const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
+  const nameserver = chooseNameserver(spec.nameserver, fromSecret && decoder.decode(fromSecret));
+  return nameserver === undefined ? { key } : { key, nameserver };
+}

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import type { CertificateSpec } from "../../src/config/types.ts";
+import type { Outcome } from "../../src/controller/reconcile.ts";
+import { createOutcomeRecorder } from "../../src/controller/record.ts";
+import type { EventRecorder } from "../../src/observe/events.ts";
+import { createLogger } from "../../src/observe/log.ts";
+
+const spec: CertificateSpec = {
+  index: 2,
+  secret: { namespace: "web", name: "site" },
+  domains: ["a.alpha.test", "b.alpha.test"],
+  email: "ops@alpha.test",
+  tsigSecret: { namespace: "notariat", name: "tsig" },
+  keyType: "ecdsa-p256",
+};
+
+function setup(withEvents = true) {
+  const lines: Record<string, unknown>[] = [];
+  const recorded: string[] = [];
+  const logger = createLogger({
+    format: "json",
+    write: (line) => lines.push(JSON.parse(line)),
+    now: () => new Date("2026-01-01T00:00:00Z"),
+  });
+  const events: EventRecorder = {
+    record(type, reason, message) {
+      recorded.push(`${type} ${reason} ${message}`);
+      return Promise.resolve();
+    },
+    setSubject() {},
+  };
+  return { lines, recorded, recorder: createOutcomeRecorder(logger, withEvents ? events : undefined) };
+}
+
+const outcome = (o: Partial<Outcome>): Outcome => ({
+  spec,
+  result: "valid",
+  reason: "Valid",
+  message: "",
+  durationMs: 1234,
+  ...o,
+});
+
+Deno.test("a failure is an error line with the entry's fields and a Warning Event naming Secret and reason", async () => {
+  const { lines, recorded, recorder } = setup();
+  await recorder.outcome(
+    outcome({
+      result: "failed",
+      reason: "DoesNotExist",
+      message: "TSIG Secret notariat/tsig does not exist",
+    }),
+  );
+  assert.deepEqual(lines, [{
+    time: "2026-01-01T00:00:00.000Z",
+    level: "error",
+    msg: "certificate failed",
+    entry: "certificates[2]",
+    secret: "web/site",
+    domains: "a.alpha.test,b.alpha.test",
+    reason: "DoesNotExist",
+    duration: "1.234s",
+    error: "TSIG Secret notariat/tsig does not exist",
+  }]);
+  assert.deepEqual(recorded, [
+    "Warning Failed certificates[2] (secret web/site): DoesNotExist: TSIG Secret notariat/tsig does not exist",
+  ]);
+});
+
+Deno.test("issued and renewed certificates are Normal Events Issued and Renewed", async () => {
+  const { recorded, recorder } = setup();
+  await recorder.outcome(outcome({ result: "issued", reason: "DomainsMismatch", message: "issued x" }));
+  await recorder.outcome(outcome({ result: "renewed", reason: "Expiring", message: "renewed x" }));
+  assert.deepEqual(recorded, [
+    "Normal Issued certificates[2] (secret web/site): DomainsMismatch: issued x",
+    "Normal Renewed certificates[2] (secret web/site): Expiring: renewed x",
+  ]);
+});
+
+Deno.test("a valid certificate is logged with its renewal time and makes no Event", async () => {
+  const { lines, recorded, recorder } = setup();
+  await recorder.outcome(outcome({ renewAt: new Date("2026-03-02T00:00:00Z") }));
+  assert.deepEqual([lines[0].msg, lines[0].reason, lines[0].renew_at], [
+    "certificate is valid",
+    "Valid",
+    "2026-03-02T00:00:00.000Z",
+  ]);
+  assert.deepEqual(recorded, []);
+});
+
+Deno.test("an invalid entry is an error line and an InvalidConfig Event", async () => {
+  const { lines, recorded, recorder } = setup();
+  await recorder.invalidConfig("certificates[1] (secret web/x): email: missing");
+  assert.equal(lines[0].level, "error");
+  assert.deepEqual(recorded, ["Warning InvalidConfig certificates[1] (secret web/x): email: missing"]);
+});
+
+Deno.test("without an Event recorder (dry run) outcomes are only logged", async () => {
+  const { lines, recorded, recorder } = setup(false);
+  await recorder.outcome(outcome({ result: "failed", reason: "dns", message: "refused" }));
+  await recorder.invalidConfig("certificates: empty");
+  assert.equal(lines.length, 2);
+  assert.deepEqual(recorded, []);
+});

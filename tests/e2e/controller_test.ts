@@ -1,0 +1,355 @@
+/**
+ * The controller end to end, on one stack for the whole file: a real kube-apiserver (RBAC from manifests/),
+ * Knot taking signed updates, and pebble validating over DNS-01. notariat runs in-process with a kubeconfig
+ * for a service-account token minted under the manifests' RBAC, so what it may do is exactly what it gets.
+ */
+import assert from "node:assert/strict";
+import { loadAll } from "js-yaml";
+import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
+import type { RunOptions } from "../../src/cli/options.ts";
+import { runController } from "../../src/controller/controller.ts";
+import { createKubeAccountStore } from "../../src/kube/account_store.ts";
+import { createKube } from "../../src/kube/client.ts";
+import type { Kube } from "../../src/kube/types.ts";
+import { createLogger } from "../../src/observe/log.ts";
+import {
+  parseCertificateChain,
+  privateKeyMatchesCertificate,
+  verifyChain,
+} from "../../src/pki/certificate.ts";
+import { generatePrivateKey } from "../../src/pki/keys.ts";
+import { startKnot } from "../harness/dns_servers.ts";
+import { startKube } from "../harness/kube.ts";
+import { startPebble } from "../harness/pebble.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+const MANIFESTS = ["namespace", "serviceaccount", "rbac", "secrets-access", "deployment"];
+
+function manifests(): Json[] {
+  const dir = new URL("../../manifests/", import.meta.url);
+  return MANIFESTS.flatMap((name) => loadAll(Deno.readTextFileSync(new URL(`${name}.yaml`, dir))) as Json[]);
+}
+
+const b64 = (text: string) => btoa(text);
+const unb64 = (text: string) => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and pebble", async (t) => {
+  const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
+  const pebble = await startPebble({ dnsServer: knot.address }).catch(async (err) => {
+    await Promise.all([cluster.stop(), knot.stop()]);
+    throw err;
+  });
+  let kube: Kube | undefined;
+  const lines: string[] = [];
+  try {
+    const admin = cluster.request;
+    const apply = cluster.apply;
+    const nameserver = `127.0.0.1:${knot.address.port}`;
+    const tsigSecret = (namespace: string, name: string, withNameserver: boolean) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { namespace, name },
+      type: "Opaque",
+      data: {
+        key: b64(knot.keys["hmac-sha256"].text),
+        ...(withNameserver ? { nameserver: b64(nameserver) } : {}),
+      },
+    });
+    const secretsAccess = manifests().find((m) =>
+      m.kind === "RoleBinding" && m.metadata.name === "notariat-secrets"
+    );
+    await apply(manifests());
+    await apply([
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "web" } },
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: "private" } },
+      // An administrator grants notariat the Secrets of "web" as manifests/secrets-access.yaml says; not "private".
+      { ...secretsAccess, metadata: { ...secretsAccess.metadata, namespace: "web" } },
+      tsigSecret("notariat", "tsig", true),
+      tsigSecret("web", "tsig-web", false),
+      tsigSecret("private", "tsig", true),
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { namespace: "notariat", name: "opaque" },
+        data: { a: b64("b") },
+      },
+    ]);
+
+    const entries = (siteDomains: string[]) => [
+      { secret: "web/site-tls", domains: siteDomains, email: "ops@alpha.test", tsigSecretName: "tsig" },
+      {
+        secret: "wild-tls",
+        domains: ["*.beta.test", "beta.test"],
+        email: "ops@alpha.test",
+        tsigSecretName: "web/tsig-web",
+        nameserver,
+      },
+      { secret: "no-tsig-tls", domains: ["n.alpha.test"], email: "ops@alpha.test", tsigSecretName: "absent" },
+      {
+        secret: "private/hidden-tls",
+        domains: ["h.alpha.test"],
+        email: "ops@alpha.test",
+        tsigSecretName: "tsig",
+      },
+      { secret: "opaque", domains: ["o.alpha.test"], email: "ops@alpha.test", tsigSecretName: "tsig" },
+    ];
+    const setConfig = (list: unknown[]) =>
+      apply([{
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "notariat", namespace: "notariat" },
+        data: { certificates: JSON.stringify(list) },
+      }]);
+    const invalidEntry = {
+      secret: "bad-tls",
+      domains: ["not a domain"],
+      email: "ops@alpha.test",
+      tsigSecretName: "tsig",
+    };
+    await setConfig([...entries(["site.alpha.test", "www.alpha.test"]), invalidEntry]);
+
+    const token = await cluster.mintToken("notariat", "notariat");
+    kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat") });
+    const real = createIssuer({
+      directoryUrl: pebble.directoryUrl,
+      caPem: pebble.caPem,
+      accounts: createKubeAccountStore(kube, kube.namespace),
+      dns: {
+        resolver: knot.address,
+        propagation: "update-server",
+        propagationTimeoutMs: 10_000,
+        timeoutMs: 2_000,
+      },
+      concurrency: 2,
+    });
+    let issueCalls = 0;
+    const issuer: Issuer = {
+      issue(request) {
+        issueCalls++;
+        return real.issue(request);
+      },
+    };
+    const options: RunOptions = {
+      acme: pebble.directoryUrl,
+      config: "notariat",
+      propagationCheck: "update-server",
+      propagationTimeoutMs: 10_000,
+      dnsTimeoutMs: 2_000,
+      concurrency: 2,
+      renewBeforeMs: 30 * 24 * 3600 * 1000,
+      // Long, so every change below is seen through the watches, not the periodic pass.
+      resyncMs: 3600 * 1000,
+      logFormat: "json",
+      once: true,
+      dryRun: false,
+    };
+    const logger = createLogger({ format: "json", level: "debug", write: (line) => lines.push(line) });
+    const root = await pebble.issuingRoot();
+
+    const readSecret = async (ns: string, name: string): Promise<Json | undefined> => {
+      const response = await admin("GET", `/api/v1/namespaces/${ns}/secrets/${name}`);
+      return response.status === 200 ? response.body : undefined;
+    };
+    const events = async (): Promise<Json[]> =>
+      (await admin("GET", "/api/v1/namespaces/notariat/events")).body.items;
+    const accountSecrets = async (): Promise<string[]> =>
+      (await admin("GET", "/api/v1/namespaces/notariat/secrets")).body.items
+        .map((s: Json) => s.metadata.name)
+        .filter((n: string) => n.startsWith("notariat-acme-"));
+    const assertValidTls = async (secret: Json, domains: string[]) => {
+      assert.equal(secret.type, "kubernetes.io/tls");
+      const crt = unb64(secret.data["tls.crt"]);
+      const key = unb64(secret.data["tls.key"]);
+      assert.equal(await verifyChain(crt, root), true, "chain verifies against pebble's root");
+      assert.equal(await privateKeyMatchesCertificate(key, crt), true, "tls.key matches");
+      assert.deepEqual(parseCertificateChain(crt)[0].dnsNames.sort(), [...domains].sort());
+      assert.equal(secret.metadata.labels["app.kubernetes.io/managed-by"], "notariat");
+      assert.equal(secret.metadata.annotations["notariat.io/domains"], domains.join(","));
+    };
+
+    await t.step("the manifests' Deployment is accepted by the API server as written", async () => {
+      const deployment = (await admin("GET", "/apis/apps/v1/namespaces/notariat/deployments/notariat")).body;
+      assert.deepEqual(deployment.spec.template.spec.containers[0].args, ["-config", "notariat"]);
+      assert.equal(deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
+    });
+
+    await t.step("-dry-run -once reports what it would do and writes nothing, calls no CA", async () => {
+      const code = await runController({
+        kube: kube!,
+        issuer,
+        options: { ...options, dryRun: true },
+        logger,
+      });
+      assert.equal(code, 1, "failing entries and the invalid entry make -once fail");
+      assert.equal(issueCalls, 0);
+      assert.equal(await readSecret("web", "site-tls"), undefined);
+      assert.equal(await readSecret("notariat", "wild-tls"), undefined);
+      assert.deepEqual(await accountSecrets(), []);
+      assert.deepEqual(await events(), []);
+      const wouldIssue = lines.map((l) => JSON.parse(l)).filter((l) =>
+        l.msg.startsWith("dry run: would request")
+      );
+      assert.deepEqual(wouldIssue.map((l) => [l.secret, l.reason]).sort(), [
+        ["notariat/wild-tls", "DoesNotExist"],
+        ["web/site-tls", "DoesNotExist"],
+      ]);
+    });
+
+    await t.step("-once issues the good entries, reports the bad ones, and exits 1", async () => {
+      const code = await runController({ kube: kube!, issuer, options, logger });
+      assert.equal(code, 1);
+      assert.equal(issueCalls, 2);
+      await assertValidTls(await readSecret("web", "site-tls"), ["site.alpha.test", "www.alpha.test"]);
+      await assertValidTls(await readSecret("notariat", "wild-tls"), ["*.beta.test", "beta.test"]);
+      assert.equal((await accountSecrets()).length, 1, "one ACME account for the one email");
+      const seen = (await events()).map((e: Json) => [e.reason, e.type, e.involvedObject.name, e.message]);
+      const find = (reason: string, text: string) =>
+        seen.filter(([r, , , m]) => r === reason && m.includes(text));
+      assert.equal(find("Issued", "certificates[0] (secret web/site-tls): DoesNotExist").length, 1);
+      assert.equal(find("Issued", "certificates[1] (secret notariat/wild-tls): DoesNotExist").length, 1);
+      assert.deepEqual(find("Failed", "certificates[2] (secret notariat/no-tsig-tls)").map((e) => e[3]), [
+        "certificates[2] (secret notariat/no-tsig-tls): DoesNotExist: TSIG Secret notariat/absent does not exist",
+      ]);
+      const forbidden = find("Failed", "certificates[3] (secret private/hidden-tls)");
+      assert.equal(forbidden.length, 1);
+      assert.match(forbidden[0][3], /get Secret private\/hidden-tls: 403 secrets "hidden-tls" is forbidden/);
+      const wrongType = find("Failed", "certificates[4] (secret notariat/opaque): WrongType");
+      assert.equal(wrongType.length, 1);
+      assert.match(wrongType[0][3], /type "Opaque", not kubernetes\.io\/tls; notariat does not convert it/);
+      const opaque = await readSecret("notariat", "opaque");
+      assert.deepEqual([opaque.type, opaque.data], ["Opaque", { a: b64("b") }]);
+      const invalid = find("InvalidConfig", "certificates[5]");
+      assert.equal(invalid.length, 1);
+      assert.match(invalid[0][3], /^certificates\[5\] \(secret notariat\/bad-tls\): domains\[0\]/);
+      for (const [, , subject] of seen) assert.equal(subject, "notariat");
+      for (const line of lines) assert.doesNotMatch(line, /PRIVATE KEY|BEGIN CERT/);
+    });
+
+    await t.step("-once with only valid Secrets touches nothing and exits 0", async () => {
+      await setConfig(entries(["site.alpha.test", "www.alpha.test"]).slice(0, 2));
+      const before = [
+        (await readSecret("web", "site-tls")).metadata.resourceVersion,
+        (await readSecret("notariat", "wild-tls")).metadata.resourceVersion,
+      ];
+      const code = await runController({ kube: kube!, issuer, options, logger });
+      assert.equal(code, 0);
+      assert.equal(issueCalls, 2, "no ACME request");
+      assert.deepEqual(
+        [
+          (await readSecret("web", "site-tls")).metadata.resourceVersion,
+          (await readSecret("notariat", "wild-tls")).metadata.resourceVersion,
+        ],
+        before,
+        "no write",
+      );
+    });
+
+    // From here on notariat runs as a service; every step changes something and waits for the fix.
+    let armConflict = false;
+    let conflictsProvoked = 0;
+    const racing: Kube = {
+      ...kube,
+      namespace: kube.namespace,
+      async updateSecret(secret) {
+        if (armConflict && secret.name === "site-tls") {
+          armConflict = false;
+          // Someone else writes the Secret between notariat's read and its write: the API server answers 409.
+          const patched = await admin("PATCH", "/api/v1/namespaces/web/secrets/site-tls", {
+            metadata: { annotations: { "example.com/racer": "was here" } },
+          }, "application/merge-patch+json");
+          assert.equal(patched.status, 200);
+          conflictsProvoked++;
+        }
+        return kube!.updateSecret(secret);
+      },
+    };
+    const stop = new AbortController();
+    const running = runController({
+      kube: racing,
+      issuer,
+      options: { ...options, once: false },
+      logger,
+      signal: stop.signal,
+    });
+    try {
+      await t.step("a running controller leaves valid Secrets alone", async () => {
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(issueCalls, 2);
+      });
+
+      await t.step("a changed domain list in the ConfigMap reissues the certificate", async () => {
+        const domains = ["site.alpha.test", "www.alpha.test", "api.alpha.test"];
+        await setConfig(entries(domains).slice(0, 2));
+        const secret = await waitFor("reissue with api.alpha.test", async () => {
+          const s = await readSecret("web", "site-tls");
+          return s.metadata.annotations["notariat.io/domains"] === domains.join(",") ? s : undefined;
+        });
+        await assertValidTls(secret, domains);
+        assert.equal(issueCalls, 3);
+      });
+
+      await t.step("a deleted Secret is recreated", async () => {
+        assert.equal((await admin("DELETE", "/api/v1/namespaces/notariat/secrets/wild-tls")).status, 200);
+        const secret = await waitFor("wild-tls recreated", () => readSecret("notariat", "wild-tls"));
+        await assertValidTls(secret, ["*.beta.test", "beta.test"]);
+        assert.equal(issueCalls, 4);
+      });
+
+      await t.step(
+        "a corrupted tls.key is reissued through a real 409, keeping what users added",
+        async () => {
+          const before = await readSecret("web", "site-tls");
+          const otherKey = await generatePrivateKey("ecdsa-p256");
+          armConflict = true;
+          const patched = await admin("PATCH", "/api/v1/namespaces/web/secrets/site-tls", {
+            metadata: { labels: { team: "web" }, annotations: { "example.com/owner": "web" } },
+            data: { "tls.key": b64(otherKey), "extra.txt": b64("kept") },
+          }, "application/merge-patch+json");
+          assert.equal(patched.status, 200);
+          const secret = await waitFor("site-tls reissued", async () => {
+            const s = await readSecret("web", "site-tls");
+            return s.data["tls.crt"] !== before.data["tls.crt"] ? s : undefined;
+          });
+          assert.equal(conflictsProvoked, 1);
+          await assertValidTls(secret, ["site.alpha.test", "www.alpha.test", "api.alpha.test"]);
+          assert.equal(unb64(secret.data["extra.txt"]), "kept");
+          assert.equal(secret.metadata.labels.team, "web");
+          assert.equal(secret.metadata.annotations["example.com/owner"], "web");
+          assert.equal(secret.metadata.annotations["example.com/racer"], "was here");
+          assert.equal(issueCalls, 5);
+          const issued = (await events()).filter((e: Json) =>
+            e.reason === "Issued" && e.message.includes("InvalidKeyPair") &&
+            e.message.includes("1 write conflict")
+          );
+          assert.equal(issued.length, 1);
+        },
+      );
+
+      await t.step("after all that, a quiet controller makes no further ACME request", async () => {
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(issueCalls, 5);
+      });
+    } finally {
+      stop.abort();
+      assert.equal(await running, 0);
+    }
+  } catch (err) {
+    console.error(lines.slice(-40).join("\n"));
+    throw err;
+  } finally {
+    await kube?.close();
+    await Promise.all([pebble.stop(), knot.stop(), cluster.stop()]);
+  }
+});
