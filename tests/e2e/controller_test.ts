@@ -234,7 +234,12 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       assert.equal(invalid.length, 1);
       assert.match(invalid[0][3], /^certificates\[5\] \(secret notariat\/bad-tls\): domains\[0\]/);
       for (const [, , subject] of seen) assert.equal(subject, "notariat");
-      for (const line of lines) assert.doesNotMatch(line, /PRIVATE KEY|BEGIN CERT/);
+      const tsigSecretText = knot.keys["hmac-sha256"].text.split(":")[2];
+      for (const line of lines) {
+        assert.doesNotMatch(line, /PRIVATE KEY|BEGIN CERT/);
+        assert.equal(line.includes(tsigSecretText), false, "the TSIG secret never reaches a log line");
+      }
+      for (const [, , , message] of seen) assert.equal(message.includes(tsigSecretText), false);
     });
 
     await t.step("-once with only valid Secrets touches nothing and exits 0", async () => {
@@ -254,6 +259,23 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
         before,
         "no write",
       );
+    });
+
+    await t.step("-once inside the renewal window renews, with a Renewed Event", async () => {
+      const before = await readSecret("notariat", "wild-tls");
+      const notAfter = parseCertificateChain(unb64(before.data["tls.crt"]))[0].notAfter;
+      const insideWindow = new Date(notAfter.getTime() - 10 * 24 * 3600 * 1000);
+      const code = await runController({ kube: kube!, issuer, options, logger, now: () => insideWindow });
+      assert.equal(code, 0);
+      assert.equal(issueCalls, 4, "both certificates are inside the window at that time");
+      const after = await readSecret("notariat", "wild-tls");
+      assert.notEqual(after.data["tls.crt"], before.data["tls.crt"]);
+      await assertValidTls(after, ["*.beta.test", "beta.test"]);
+      const renewed = (await events()).filter((e: Json) =>
+        e.reason === "Renewed" &&
+        e.message.startsWith("certificates[1] (secret notariat/wild-tls): Expiring: renewed")
+      );
+      assert.equal(renewed.length, 1);
     });
 
     // From here on notariat runs as a service; every step changes something and waits for the fix.
@@ -286,7 +308,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
     try {
       await t.step("a running controller leaves valid Secrets alone", async () => {
         await new Promise((r) => setTimeout(r, 1500));
-        assert.equal(issueCalls, 2);
+        assert.equal(issueCalls, 4);
       });
 
       await t.step("a changed domain list in the ConfigMap reissues the certificate", async () => {
@@ -297,14 +319,14 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
           return s.metadata.annotations["notariat.io/domains"] === domains.join(",") ? s : undefined;
         });
         await assertValidTls(secret, domains);
-        assert.equal(issueCalls, 3);
+        assert.equal(issueCalls, 5);
       });
 
       await t.step("a deleted Secret is recreated", async () => {
         assert.equal((await admin("DELETE", "/api/v1/namespaces/notariat/secrets/wild-tls")).status, 200);
         const secret = await waitFor("wild-tls recreated", () => readSecret("notariat", "wild-tls"));
         await assertValidTls(secret, ["*.beta.test", "beta.test"]);
-        assert.equal(issueCalls, 4);
+        assert.equal(issueCalls, 6);
       });
 
       await t.step(
@@ -328,7 +350,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
           assert.equal(secret.metadata.labels.team, "web");
           assert.equal(secret.metadata.annotations["example.com/owner"], "web");
           assert.equal(secret.metadata.annotations["example.com/racer"], "was here");
-          assert.equal(issueCalls, 5);
+          assert.equal(issueCalls, 7);
           const issued = (await events()).filter((e: Json) =>
             e.reason === "Issued" && e.message.includes("InvalidKeyPair") &&
             e.message.includes("1 write conflict")
@@ -339,7 +361,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
 
       await t.step("after all that, a quiet controller makes no further ACME request", async () => {
         await new Promise((r) => setTimeout(r, 1500));
-        assert.equal(issueCalls, 5);
+        assert.equal(issueCalls, 7);
       });
     } finally {
       stop.abort();
