@@ -58,6 +58,36 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
       assert.equal(flagged.namespace, "other");
     });
 
+    await t.step("in a pod, the service account's token, CA and namespace file are used", async () => {
+      const prefix = Deno.makeTempDirSync({ prefix: "notariat-pod-" });
+      const dir = `${prefix}/var/run/secrets/kubernetes.io/serviceaccount`;
+      Deno.mkdirSync(dir, { recursive: true });
+      Deno.writeTextFileSync(`${dir}/token`, await cluster.mintToken("kt", "limited"));
+      Deno.writeTextFileSync(`${dir}/ca.crt`, cluster.caPem);
+      Deno.writeTextFileSync(`${dir}/namespace`, "kt");
+      const url = new URL(cluster.server);
+      Deno.env.set("KUBERNETES_SERVICE_HOST", url.hostname);
+      Deno.env.set("KUBERNETES_SERVICE_PORT", url.port);
+      try {
+        const inPod = await connect({ serviceAccountPathPrefix: prefix });
+        assert.equal(inPod.namespace, "kt");
+        // The limited account may get Secrets in kt only: the answer proves its token was used.
+        assert.equal(await inPod.readSecret("kt", "absent"), undefined);
+        await assert.rejects(() => inPod.readSecret("other", "absent"), (err) => isKubeStatus(err, 403));
+      } finally {
+        Deno.env.delete("KUBERNETES_SERVICE_HOST");
+        Deno.env.delete("KUBERNETES_SERVICE_PORT");
+        Deno.removeSync(prefix, { recursive: true });
+      }
+    });
+
+    await t.step("outside a pod and without -kubeconfig, the error says what to pass", async () => {
+      await assert.rejects(
+        () => createKube({}),
+        /not running in a cluster \(KUBERNETES_SERVICE_HOST is unset\): pass -kubeconfig/,
+      );
+    });
+
     await t.step("a missing Secret or ConfigMap reads as undefined", async () => {
       assert.equal(await admin.readSecret("kt", "absent"), undefined);
       assert.equal(await admin.readConfigMap("kt", "absent"), undefined);
