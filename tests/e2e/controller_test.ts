@@ -8,6 +8,7 @@ import { loadAll } from "js-yaml";
 import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
+import { renewalTime } from "../../src/controller/renewal.ts";
 import { createKubeAccountStore } from "../../src/kube/account_store.ts";
 import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
@@ -367,6 +368,53 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       stop.abort();
       assert.equal(await running, 0);
     }
+
+    await t.step(
+      "a running controller renews a certificate when its renewal time comes, not before",
+      async () => {
+        // One entry, so no other certificate's time interferes.
+        await setConfig(entries(["site.alpha.test", "www.alpha.test", "api.alpha.test"]).slice(0, 1));
+        const [leaf] = parseCertificateChain(unb64((await readSecret("web", "site-tls")).data["tls.crt"]));
+        const renewAt = renewalTime(leaf.notBefore, leaf.notAfter, options.renewBeforeMs).getTime();
+        const renewedEvents = async (): Promise<string[]> =>
+          (await events()).filter((e: Json) => e.reason === "Renewed").map((e: Json) => e.message);
+        const renewedBefore = await renewedEvents();
+        // The clock is set 1.5 s before the first renewal time, and back to real time once issuance starts (so
+        // the renewed certificate, and the other one, are years away again).
+        let offset = renewAt - Date.now() - 1500;
+        const before = issueCalls;
+        const renewing: Issuer = {
+          issue(request) {
+            offset = 0;
+            return issuer.issue(request);
+          },
+        };
+        const stopRenewing = new AbortController();
+        const loop = runController({
+          kube: kube!,
+          issuer: renewing,
+          options: { ...options, once: false },
+          logger,
+          signal: stopRenewing.signal,
+          now: () => new Date(Date.now() + offset),
+        });
+        try {
+          await new Promise((r) => setTimeout(r, 1000));
+          assert.equal(issueCalls, before, "nothing happens before the renewal time");
+          const renewed = await waitFor("a new Renewed Event", async () => {
+            const messages = (await renewedEvents()).filter((m) => !renewedBefore.includes(m));
+            return messages.length > 0 ? messages : undefined;
+          }, 10_000);
+          assert.equal(renewed.length, 1);
+          assert.match(renewed[0], /^certificates\[0\] \(secret web\/site-tls\): Expiring: renewed/);
+          await new Promise((r) => setTimeout(r, 500));
+          assert.equal(issueCalls, before + 1, "one renewal, then quiet");
+        } finally {
+          stopRenewing.abort();
+          assert.equal(await loop, 0);
+        }
+      },
+    );
   } catch (err) {
     console.error(lines.slice(-40).join("\n"));
     throw err;
