@@ -1,0 +1,370 @@
+import type { KeyType } from "../config/types.ts";
+import {
+  type DnsContext,
+  publishChallenges,
+  type PublishedChallenge,
+  type PublishedChallenges,
+  type ZoneAccess,
+} from "../dns/challenges.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
+import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
+import { createCsr, generatePrivateKey } from "../pki/keys.ts";
+import { type AcmeAccount, createAccountCache } from "./account.ts";
+import type { AccountKeyStore } from "./account_store.ts";
+import { type AcmeSession, openAcmeSession } from "./client.ts";
+import { createLimiter } from "./limit.ts";
+import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
+import {
+  type AcmeResponse,
+  parseProblem,
+  parseRetryAfter,
+  responseError,
+  validationError,
+} from "./problem.ts";
+import { trustCa } from "./transport.ts";
+
+/** How the issuer reaches the CA and the DNS, and how much it may do at once. */
+export interface IssuerOptions {
+  directoryUrl: string;
+  /** Extra trust for the ACME server's TLS (a private CA); works while NODE_EXTRA_CA_CERTS is set. */
+  caPem?: string;
+  accounts: AccountKeyStore;
+  dns: DnsContext;
+  /** At most this many issuances run at once; the rest queue. */
+  concurrency: number;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Overall limit for waiting on authorizations and on the order (default 3 min). */
+  pollTimeoutMs?: number;
+  /** Poll timing when the CA sends no Retry-After (default: 0.5 s doubling to 10 s). */
+  pollPolicy?: PollPolicy;
+}
+
+/** One certificate to obtain. */
+export interface IssueRequest {
+  /** Names the entry in every message, e.g. "certificates[0] (secret ns/name)". */
+  label: string;
+  domains: string[];
+  email: string;
+  keyType: KeyType;
+  zoneAccess: ZoneAccess;
+}
+
+/** A certificate and the new key it was issued for. */
+export interface IssuedCertificate {
+  /** Leaf first, then intermediates, as the CA sent them. */
+  certificatePem: string;
+  /** PKCS#8 PEM. */
+  privateKeyPem: string;
+  notBefore: Date;
+  notAfter: Date;
+  domains: string[];
+}
+
+/** Obtains certificates over DNS-01. */
+export interface Issuer {
+  /**
+   * A new key and a certificate for exactly `request.domains`. Throws NotariatError kind "acme", "dns" or
+   * "pki" whose message starts with the request's label; `retryAfter` is set when the CA asked for a delay.
+   */
+  issue(request: IssueRequest): Promise<IssuedCertificate>;
+}
+
+const DEFAULT_POLL_TIMEOUT_MS = 180_000;
+
+/**
+ * An issuer for one ACME CA. Accounts are created once per email and shared by concurrent issuances;
+ * challenge records are always removed again, whether validation succeeded or not.
+ */
+export function createIssuer(options: IssuerOptions): Issuer {
+  const limiter = createLimiter(options.concurrency);
+  const accounts = createAccountCache({
+    directoryUrl: options.directoryUrl,
+    store: options.accounts,
+    openSession: (accountKeyPem) => openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem }),
+    log: options.log,
+  });
+  return {
+    issue(request) {
+      return limiter.run(async () => {
+        const release = options.caPem ? trustCa(options.directoryUrl, options.caPem) : () => {};
+        try {
+          const account = await accounts.get(request.email);
+          return await issueWith(account, request, options);
+        } catch (err) {
+          throw labelled(request.label, err);
+        } finally {
+          release();
+        }
+      });
+    },
+  };
+}
+
+interface OrderBody {
+  status: string;
+  authorizations: string[];
+  finalize: string;
+  certificate?: string;
+  error?: unknown;
+}
+
+interface AuthorizationBody {
+  status: string;
+  identifier: { type: string; value: string };
+  wildcard?: boolean;
+  challenges: { type: string; url: string; token: string; status: string; error?: unknown }[];
+}
+
+interface PendingChallenge {
+  domain: string;
+  authorizationUrl: string;
+  challengeUrl: string;
+  value: string;
+}
+
+async function issueWith(
+  account: AcmeAccount,
+  request: IssueRequest,
+  options: IssuerOptions,
+): Promise<IssuedCertificate> {
+  const session = account.session;
+  const log = (message: string, fields: Record<string, unknown> = {}) =>
+    options.log?.(message, { entry: request.label, ...fields });
+  const timeoutMs = options.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
+  const poller: Poller = {
+    session,
+    policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
+    deadline: Date.now() + timeoutMs,
+    timeoutMs,
+  };
+
+  const privateKeyPem = await generatePrivateKey(request.keyType);
+  const csrPem = await createCsr(privateKeyPem, request.domains);
+
+  const identifiers = request.domains.map((value) => ({ type: "dns", value }));
+  const created = await step("creating the order", () => session.newOrder({ identifiers }));
+  expectStatus("creating the order", created, [201]);
+  const orderUrl = created.headers.location;
+  if (!orderUrl) throw new NotariatError("acme", "creating the order: the CA sent no order URL");
+  log("ACME order created", { order: orderUrl, domains: request.domains });
+
+  const pending = await pendingChallenges(session, (created.body as OrderBody).authorizations ?? []);
+  if (pending.length > 0) await validate(pending, request, options, poller, log);
+
+  let order = await poll(poller, orderUrl, "waiting for the order to become ready", (body: OrderBody) => {
+    if (body.status === "invalid") throw orderInvalid(body);
+    return body.status !== "pending";
+  });
+  if (order.status === "ready") {
+    const finalized = await step(
+      "finalizing the order",
+      () => session.post(order.finalize, { csr: pemBody(csrPem) }),
+    );
+    expectStatus("finalizing the order", finalized, [200]);
+    order = finalized.body as OrderBody;
+  }
+  order = await poll(poller, orderUrl, "waiting for the certificate", (body: OrderBody) => {
+    if (body.status === "invalid") throw orderInvalid(body);
+    return body.status === "valid";
+  });
+  if (!order.certificate) throw new NotariatError("acme", "the valid order has no certificate URL");
+  const certificateUrl = order.certificate;
+  const downloaded = await step("downloading the certificate", () => session.post(certificateUrl, null));
+  expectStatus("downloading the certificate", downloaded, [200]);
+  if (typeof downloaded.body !== "string") {
+    throw new NotariatError("acme", "downloading the certificate: the CA did not send a PEM chain");
+  }
+  const certificatePem = downloaded.body;
+  const issued = await checkIssued(certificatePem, privateKeyPem, request.domains);
+  log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains: request.domains });
+  return issued;
+}
+
+async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<PendingChallenge[]> {
+  const authorizations = await Promise.all(urls.map(async (url) => {
+    const response = await step("fetching an authorization", () => session.post(url, null));
+    expectStatus(`fetching the authorization ${url}`, response, [200]);
+    return { url, body: response.body as AuthorizationBody };
+  }));
+  const pending: PendingChallenge[] = [];
+  for (const { url, body } of authorizations) {
+    const domain = `${body.wildcard ? "*." : ""}${body.identifier.value}`;
+    if (body.status === "valid") continue;
+    if (body.status !== "pending") {
+      throw new NotariatError("acme", `the authorization for ${domain} is ${body.status}, not pending`);
+    }
+    const challenge = body.challenges.find((c) => c.type === "dns-01");
+    if (!challenge) {
+      const offered = body.challenges.map((c) => c.type).join(", ") || "none";
+      throw new NotariatError(
+        "acme",
+        `the CA offers no dns-01 challenge for ${domain} (offered: ${offered})`,
+      );
+    }
+    pending.push({
+      domain,
+      authorizationUrl: url,
+      challengeUrl: challenge.url,
+      value: await session.dnsChallengeValue(challenge.token),
+    });
+  }
+  return pending;
+}
+
+/** Publishes every TXT value in one batch, answers the challenges, waits for the CA; always removes the records. */
+async function validate(
+  pending: PendingChallenge[],
+  request: IssueRequest,
+  options: IssuerOptions,
+  poller: Poller,
+  log: (message: string, fields?: Record<string, unknown>) => void,
+): Promise<void> {
+  const records = pending.map(({ domain, value }) => ({ domain, value }));
+  const published: PublishedChallenges = await publishChallenges(records, request.zoneAccess, options.dns);
+  log("challenge records published", {
+    records: published.records.map((r) => ({ domain: r.domain, owner: r.owner, zone: r.zone })),
+  });
+  let failed = false;
+  try {
+    await Promise.all(pending.map(async (challenge) => {
+      const what = `answering the dns-01 challenge for ${challenge.domain}`;
+      const answered = await step(what, () => poller.session.post(challenge.challengeUrl, {}));
+      expectStatus(what, answered, [200]);
+    }));
+    await Promise.all(
+      pending.map((challenge) =>
+        poll(
+          poller,
+          challenge.authorizationUrl,
+          `validation of ${challenge.domain}`,
+          (body: AuthorizationBody) => {
+            if (body.status === "valid") return true;
+            if (body.status === "pending") return false;
+            const error = body.challenges.find((c) => c.type === "dns-01")?.error;
+            throw validationError(
+              challenge.domain,
+              txtName(challenge.domain, published.records),
+              parseProblem(error),
+            );
+          },
+        )
+      ),
+    );
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    try {
+      await published.remove();
+      log("challenge records removed");
+    } catch (err) {
+      // The issuance's own outcome matters more; a leftover TXT value is harmless and logged.
+      log("removing challenge records failed", { error: errorMessage(err), afterFailure: failed });
+    }
+  }
+}
+
+interface Poller {
+  session: AcmeSession;
+  policy: PollPolicy;
+  deadline: number;
+  timeoutMs: number;
+}
+
+/** POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After. */
+async function poll<T>(poller: Poller, url: string, what: string, done: (body: T) => boolean): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    const response = await step(what, () => poller.session.post(url, null));
+    expectStatus(what, response, [200]);
+    const body = response.body as T & { status?: string };
+    if (done(body)) return body;
+    const now = new Date();
+    const retryAfter = parseRetryAfter(response.headers["retry-after"], now);
+    const delay = pollDelayMs(attempt, retryAfter, now, poller.policy);
+    if (now.getTime() + delay > poller.deadline) {
+      throw new NotariatError(
+        "acme",
+        `${what}: still ${body.status ?? "unfinished"} after ${poller.timeoutMs} ms, giving up`,
+        { retryAfter },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+function orderInvalid(body: OrderBody): NotariatError {
+  const problem = parseProblem(body.error);
+  const reason = problem
+    ? `${problem.type.replace("urn:ietf:params:acme:error:", "")}: ${problem.detail}`
+    : "no reason given";
+  return new NotariatError("acme", `the CA declared the order invalid (${reason})`);
+}
+
+/** Where the CA looks for a domain's TXT record, and where a CNAME sent it, for messages. */
+function txtName(domain: string, records: PublishedChallenge[]): string {
+  const name = `_acme-challenge.${domain.replace(/^\*\./, "")}`;
+  const owner = records.find((r) => r.domain === domain)?.owner.replace(/\.$/, "");
+  return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
+}
+
+/** The issued chain must be for the new key and name exactly the requested domains. */
+async function checkIssued(
+  certificatePem: string,
+  privateKeyPem: string,
+  domains: string[],
+): Promise<IssuedCertificate> {
+  const [leaf] = parseCertificateChain(certificatePem);
+  const wanted = [...domains].map((d) => d.toLowerCase()).sort();
+  const got = [...leaf.dnsNames].sort();
+  if (wanted.join(",") !== got.join(",")) {
+    throw new NotariatError(
+      "pki",
+      `the CA issued a certificate for ${got.join(", ")} instead of ${wanted.join(", ")}`,
+    );
+  }
+  if (!(await privateKeyMatchesCertificate(privateKeyPem, certificatePem))) {
+    throw new NotariatError("pki", "the CA issued a certificate for a different key than the request's");
+  }
+  return {
+    certificatePem,
+    privateKeyPem,
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
+    domains: [...domains],
+  };
+}
+
+function expectStatus(what: string, response: AcmeResponse, ok: number[]): void {
+  if (!ok.includes(response.status)) throw responseError(what, response, new Date());
+}
+
+/** Runs one exchange; a transport or library failure gets `what` in front of its cause. */
+async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
+  try {
+    return await exchange();
+  } catch (err) {
+    if (err instanceof NotariatError) {
+      throw new NotariatError(err.kind, `${what}: ${err.message}`, {
+        cause: err,
+        retryAfter: err.retryAfter,
+      });
+    }
+    throw new NotariatError("acme", `${what}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function labelled(label: string, err: unknown): NotariatError {
+  if (err instanceof NotariatError) {
+    return new NotariatError(err.kind, `${label}: ${err.message}`, {
+      cause: err,
+      retryAfter: err.retryAfter,
+    });
+  }
+  return new NotariatError("acme", `${label}: ${errorMessage(err)}`, { cause: err });
+}
+
+/** The base64url DER inside a PEM block, as finalize wants the CSR (RFC 8555 section 7.4). */
+function pemBody(pem: string): string {
+  return pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "").replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
