@@ -186,6 +186,63 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       assert.equal(deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
     });
 
+    await t.step("the manifests' RBAC grants what notariat needs and nothing more", async () => {
+      const can = async (verb: string, resource: string, namespace: string | undefined, name?: string) => {
+        const review = await admin("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+          apiVersion: "authorization.k8s.io/v1",
+          kind: "SubjectAccessReview",
+          spec: {
+            user: "system:serviceaccount:notariat:notariat",
+            groups: ["system:serviceaccounts", "system:serviceaccounts:notariat", "system:authenticated"],
+            resourceAttributes: { verb, resource, namespace, name },
+          },
+        });
+        return `${verb} ${resource} ${namespace ?? "*"}/${name ?? "*"}: ${
+          review.body.status.allowed === true
+        }`;
+      };
+      const checks = await Promise.all([
+        can("get", "configmaps", "notariat", "notariat"),
+        can("watch", "configmaps", "notariat", "notariat"),
+        can("create", "events", "notariat"),
+        can("patch", "events", "notariat"),
+        can("create", "secrets", "notariat"),
+        can("get", "secrets", "web", "site-tls"),
+        can("watch", "secrets", "web", "site-tls"),
+        can("patch", "secrets", "web", "site-tls"),
+        can("get", "configmaps", "notariat", "other"),
+        can("list", "configmaps", "notariat"),
+        can("update", "configmaps", "notariat", "notariat"),
+        can("get", "secrets", "private", "hidden-tls"),
+        can("get", "secrets", "default", "x"),
+        can("list", "secrets", undefined),
+        can("delete", "secrets", "web", "site-tls"),
+        can("update", "secrets", "web", "site-tls"),
+        can("create", "events", "web"),
+        can("list", "namespaces", undefined),
+      ]);
+      assert.deepEqual(checks, [
+        "get configmaps notariat/notariat: true",
+        "watch configmaps notariat/notariat: true",
+        "create events notariat/*: true",
+        "patch events notariat/*: true",
+        "create secrets notariat/*: true",
+        "get secrets web/site-tls: true",
+        "watch secrets web/site-tls: true",
+        "patch secrets web/site-tls: true",
+        "get configmaps notariat/other: false",
+        "list configmaps notariat/*: false",
+        "update configmaps notariat/notariat: false",
+        "get secrets private/hidden-tls: false",
+        "get secrets default/x: false",
+        "list secrets */*: false",
+        "delete secrets web/site-tls: false",
+        "update secrets web/site-tls: false",
+        "create events web/*: false",
+        "list namespaces */*: false",
+      ]);
+    });
+
     await t.step("-dry-run -once reports what it would do and writes nothing, calls no CA", async () => {
       const code = await runController({
         kube: kube!,
