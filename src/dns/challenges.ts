@@ -272,10 +272,20 @@ export async function publishChallenges(
       });
     }
   } catch (err) {
-    await removeBatches(transport, added, access.key, ctx).catch((cleanup) =>
-      ctx.log?.("dns cleanup after failure failed", { error: errorMessage(cleanup) })
-    );
-    throw err instanceof NotariatError ? err : dnsError("publishing challenges", err);
+    const failure = err instanceof NotariatError ? err : dnsError("publishing challenges", err);
+    try {
+      await removeBatches(transport, added, access.key, ctx);
+    } catch (cleanup) {
+      // Left-over values do no harm to later orders, but the operator should know they are there.
+      throw new NotariatError(
+        "dns",
+        `${failure.message}; and removing what was added failed: ${errorMessage(cleanup)}`,
+        {
+          cause: failure,
+        },
+      );
+    }
+    throw failure;
   }
   let removal: Promise<void> | undefined;
   return {

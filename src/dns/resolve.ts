@@ -35,6 +35,8 @@ export async function chaseCname(
   for (;;) {
     const current = chain[chain.length - 1];
     const answer = await query(transport, server, current, RecordType.CNAME);
+    // A server that serves no zone holding the name refuses; the SOA walk that follows explains that better.
+    if (chain.length === 1 && answer.header.rcode === Rcode.REFUSED) return { owner: current, chain };
     if (failedAnswer(answer.header.rcode)) {
       throw new NotariatError(
         "dns",
