@@ -283,7 +283,7 @@ function fromEvent(event: KubeEvent): CoreV1Event {
     lastTimestamp: event.lastTimestamp,
     source: { component: "notariat" },
     reportingComponent: "notariat",
-    reportingInstance: Deno.hostname(),
+    reportingInstance: hostname(),
   };
 }
 
@@ -309,6 +309,15 @@ function statusMessage(body: unknown): string {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+// The pod name in a cluster; optional, since it needs --allow-sys=hostname.
+function hostname(): string | undefined {
+  try {
+    return Deno.hostname();
+  } catch {
+    return undefined;
+  }
 }
 
 async function readOptional(path: string): Promise<string | undefined> {
