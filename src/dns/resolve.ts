@@ -31,37 +31,45 @@ export async function chaseCname(
   server: ServerAddress,
   name: string,
 ): Promise<CnameChase> {
-  const chain = [canonicalName(name)];
+  let chain = [canonicalName(name)];
   for (;;) {
     const current = chain[chain.length - 1];
     const answer = await query(transport, server, current, RecordType.CNAME);
+    const rcode = answer.header.rcode;
     // A server that serves no zone holding the name refuses; the SOA walk that follows explains that better.
-    if (chain.length === 1 && answer.header.rcode === Rcode.REFUSED) return { owner: current, chain };
-    if (failedAnswer(answer.header.rcode)) {
+    if (chain.length === 1 && rcode === Rcode.REFUSED) return { owner: current, chain };
+    if (failedAnswer(rcode)) {
+      const reached = chain.length > 1 ? ` (reached from ${chain[0]})` : "";
       throw new NotariatError(
         "dns",
         `server ${formatServer(server)} answered ${
-          rcodeName(answer.header.rcode)
-        } when asked for the CNAME of ` +
-          `${current}` + (chain.length > 1 ? ` (reached from ${chain[0]})` : ""),
+          rcodeName(rcode)
+        } when asked for the CNAME of ${current}${reached}`,
       );
     }
     const link = answer.answers.find((rr) =>
-      rr.type === RecordType.CNAME && canonicalName(rr.name) === current && rr.data.kind === "name"
+      rr.type === RecordType.CNAME && canonicalName(rr.name) === current
     );
     if (link === undefined || link.data.kind !== "name") return { owner: current, chain };
-    const target = canonicalName(link.data.target);
-    if (chain.includes(target)) {
-      throw new NotariatError("dns", `CNAME loop: ${[...chain, target].join(" -> ")}`);
-    }
-    chain.push(target);
-    if (chain.length - 1 > MAX_CNAME_LINKS) {
-      throw new NotariatError(
-        "dns",
-        `CNAME chain from ${chain[0]} is longer than ${MAX_CNAME_LINKS} links: ${chain.join(" -> ")}`,
-      );
-    }
+    chain = extendChain(chain, link.data.target);
   }
+}
+
+/**
+ * `chain` followed by `target`; throws NotariatError kind "dns" when `target` closes a loop or the chain would
+ * have more than MAX_CNAME_LINKS links. Pure, so the limits are tested without a zone that long.
+ */
+export function extendChain(chain: string[], target: string): string[] {
+  const next = canonicalName(target);
+  if (chain.includes(next)) throw new NotariatError("dns", `CNAME loop: ${[...chain, next].join(" -> ")}`);
+  const extended = [...chain, next];
+  if (extended.length - 1 > MAX_CNAME_LINKS) {
+    throw new NotariatError(
+      "dns",
+      `CNAME chain from ${chain[0]} is longer than ${MAX_CNAME_LINKS} links: ${extended.join(" -> ")}`,
+    );
+  }
+  return extended;
 }
 
 /** A zone and its primary server's name (SOA MNAME). */

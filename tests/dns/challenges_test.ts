@@ -356,6 +356,52 @@ async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: 
     },
   );
 
+  await t.step(`${k}: "update-server" propagation asks only the server that took the update`, async () => {
+    const silent = silentServer();
+    try {
+      // The NS set points at the silent port: "all" would time out, "update-server" never asks it.
+      const ctx = context(server, {
+        authoritativePort: silent.port,
+        propagation: "update-server",
+        timeoutMs: 250,
+      });
+      const published = await publishChallenges(
+        [{ domain: "quick.alpha.test", value: "q" }],
+        viaNameserver,
+        ctx,
+      );
+      assert.deepEqual(await queryTxt(server.address, "_acme-challenge.quick.alpha.test"), ["q"]);
+      await published.remove();
+      assert.deepEqual(await queryTxt(server.address, "_acme-challenge.quick.alpha.test"), []);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  await t.step(`${k}: a nameserver given by name is resolved through the resolver`, async () => {
+    const byName = `ns1.alpha.test:${server.address.port}`;
+    const published = await publishChallenges([{ domain: "named.beta.test", value: "n" }], {
+      key,
+      nameserver: byName,
+    }, context(server));
+    assert.deepEqual(published.records.map((r) => [r.zone, r.server]), [["beta.test", server.address]]);
+    assert.deepEqual(await queryTxt(server.address, "_acme-challenge.named.beta.test"), ["n"]);
+    await published.remove();
+    assert.deepEqual(await queryTxt(server.address, "_acme-challenge.named.beta.test"), []);
+    await assert.rejects(
+      publishChallenges([{ domain: "named.beta.test", value: "n" }], {
+        key,
+        nameserver: "nowhere.alpha.test",
+      }, context(server)),
+      {
+        kind: "dns",
+        message:
+          `nameserver 'nowhere.alpha.test' cannot be resolved: nowhere.alpha.test has no A or AAAA record at ` +
+          `server ${at}`,
+      },
+    );
+  });
+
   await t.step(`${k}: a truncated UDP answer is asked again over TCP`, async () => {
     const owner = "_acme-challenge.big.alpha.test";
     const values = Array.from(
