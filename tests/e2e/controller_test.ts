@@ -472,6 +472,44 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
         }
       },
     );
+
+    await t.step(
+      "the periodic pass retries an entry whose TSIG Secret appeared later, before its backoff ends",
+      async () => {
+        const late = {
+          secret: "late-tls",
+          domains: ["late.alpha.test"],
+          email: "ops@alpha.test",
+          tsigSecretName: "late-tsig",
+        };
+        await setConfig([late]);
+        const before = issueCalls;
+        const stopLate = new AbortController();
+        const loop = runController({
+          kube: kube!,
+          issuer,
+          options: { ...options, once: false, resyncMs: 1000 },
+          logger,
+          signal: stopLate.signal,
+        });
+        try {
+          await waitFor("the Failed Event", async () => {
+            const failed = (await events()).filter((e: Json) =>
+              e.reason === "Failed" && e.message.includes("TSIG Secret notariat/late-tsig does not exist")
+            );
+            return failed.length > 0 ? true : undefined;
+          });
+          await apply([tsigSecret("notariat", "late-tsig", true)]);
+          // The first retry after a failure is 12-18 s away; the 1 s periodic pass comes first.
+          const secret = await waitFor("late-tls issued", () => readSecret("notariat", "late-tls"), 5000);
+          await assertValidTls(secret, ["late.alpha.test"]);
+          assert.equal(issueCalls, before + 1);
+        } finally {
+          stopLate.abort();
+          assert.equal(await loop, 0);
+        }
+      },
+    );
   } catch (err) {
     console.error(lines.slice(-40).join("\n"));
     throw err;
