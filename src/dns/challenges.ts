@@ -182,7 +182,11 @@ async function expectationsFor(
     const servers = new Map([[formatServer(batch.server), batch.server]]);
     if (ctx.propagation === "all") {
       for (const ns of await zoneNameservers(transport, discovery, batch.zone)) {
-        for (const host of await resolveHost(transport, discovery, ns)) {
+        // A configured authoritative server may not resolve name servers outside its zones; the resolver does.
+        const addresses = await resolveHost(transport, discovery, ns).catch((err) =>
+          discovery === ctx.resolver ? Promise.reject(err) : resolveHost(transport, ctx.resolver, ns)
+        );
+        for (const host of addresses) {
           servers.set(formatServer({ host, port }), { host, port });
         }
       }

@@ -99,6 +99,16 @@ export async function findZone(transport: Transport, server: ServerAddress, name
     if (soa !== undefined && soa.data.kind === "soa") {
       return { zone: canonicalName(soa.name), primary: canonicalName(soa.data.mname) };
     }
+    // A referral (RFC 1034 4.3.2): the server holds the parent and delegates the name's zone. That child zone is
+    // the one to update; only its own servers know its SOA, so its first name server stands in for the primary.
+    const cut = answer.header.authoritative
+      ? undefined
+      : answer.authority.find((rr) =>
+        rr.type === RecordType.NS && rr.data.kind === "name" && isSubdomain(candidate, rr.name)
+      );
+    if (cut !== undefined && cut.data.kind === "name") {
+      return { zone: canonicalName(cut.name), primary: canonicalName(cut.data.target) };
+    }
   }
   throw new NotariatError(
     "dns",
