@@ -86,8 +86,9 @@ export function createIssuer(options: IssuerOptions): Issuer {
   return {
     issue(request) {
       return limiter.run(async () => {
-        const release = options.caPem ? trustCa(options.directoryUrl, options.caPem) : () => {};
+        let release = () => {};
         try {
+          if (options.caPem) release = trustCaPem(options.directoryUrl, options.caPem);
           const account = await accounts.get(request.email);
           return await issueWith(account, request, options);
         } catch (err) {
@@ -350,6 +351,19 @@ async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
       });
     }
     throw new NotariatError("acme", `${what}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function trustCaPem(directoryUrl: string, caPem: string): () => void {
+  try {
+    // Deno's HTTP client silently ignores text without certificates; check first, so the cause is named.
+    parseCertificateChain(caPem);
+    return trustCa(directoryUrl, caPem);
+  } catch (err) {
+    throw new NotariatError(
+      "acme",
+      `the CA certificate given for the ACME server is unusable: ${errorMessage(err)}`,
+    );
   }
 }
 

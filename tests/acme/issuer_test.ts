@@ -288,6 +288,16 @@ Deno.test("ACME issuance over DNS-01 against pebble with Knot and BIND", async (
       assert.match(err.message, /invalid peer certificate: UnknownIssuer$/);
     });
 
+    await t.step("an unusable CA certificate for the ACME server is reported per entry", async () => {
+      const broken = createIssuer(options(createMemoryAccountStore(), { caPem: "not a certificate" }));
+      const err = await rejection(broken.issue(request(knot, ["badca.alpha.test"])));
+      assert.equal(err.kind, "acme");
+      assert.match(
+        err.message,
+        /^certificates\[0\] \(secret default\/badca\.alpha\.test\): the CA certificate given for the ACME server is unusable: no PEM certificate found$/,
+      );
+    });
+
     await t.step("a refused connection fails at once with the connection cause", async () => {
       const nowhere = `https://127.0.0.1:${freePort()}/dir`;
       const unreachable = createIssuer(options(createMemoryAccountStore(), { directoryUrl: nowhere }));
