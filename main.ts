@@ -77,13 +77,6 @@ async function run(options: RunOptions): Promise<number> {
     Deno.addSignalListener("SIGTERM", onSignal);
     Deno.addSignalListener("SIGINT", onSignal);
     try {
-      logger.info("starting", {
-        namespace: kube.namespace,
-        config: options.config,
-        acme: options.acme,
-        once: options.once,
-        dryRun: options.dryRun,
-      });
       return await runController({ kube, issuer, options, logger, signal: stop.signal });
     } finally {
       Deno.removeSignalListener("SIGTERM", onSignal);

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The demo: installs what it needs, then runs notariat against an embedded local stack (Knot DNS, pebble,
+# a real kube-apiserver + etcd), all on 127.0.0.1, and stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DENO_NO_UPDATE_CHECK=1
+bash scripts/install-deps.sh
+bash scripts/build-kube-apiserver.sh >/dev/null
+deno install --frozen --quiet
+exec deno run --allow-all scripts/demo.ts "$@"
