@@ -1,0 +1,101 @@
+/**
+ * The whole program on N certificates: `main.ts -once` in a subprocess against a local kube-apiserver, Knot
+ * and pebble. Prints wall time and peak resident memory of a first pass (issues every certificate) and of a
+ * second pass (every Secret valid: reads only). Run: deno run -A bench/controller_bench.ts [N] [concurrency]
+ */
+import { loadAll } from "js-yaml";
+import { startKnot } from "../tests/harness/dns_servers.ts";
+import { startKube } from "../tests/harness/kube.ts";
+import { startPebble } from "../tests/harness/pebble.ts";
+
+const count = Number(Deno.args[0] ?? 50);
+const concurrency = Number(Deno.args[1] ?? 4);
+const root = new URL("../", import.meta.url);
+const manifests = ["namespace", "serviceaccount", "rbac", "secrets-access"].flatMap((name) =>
+  loadAll(Deno.readTextFileSync(new URL(`manifests/${name}.yaml`, root))) as unknown[]
+);
+
+/** Runs the program once; returns wall time and the peak RSS read from /proc while it ran. */
+async function pass(args: string[]): Promise<{ code: number; ms: number; peakMiB: number }> {
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      new URL("main.ts", root).pathname,
+      ...args,
+    ],
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let peakKiB = 0;
+  const sample = setInterval(() => {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      peakKiB = Math.max(peakKiB, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+    } catch {
+      // exited
+    }
+  }, 20);
+  const { code } = await child.status;
+  clearInterval(sample);
+  return { code, ms: performance.now() - started, peakMiB: peakKiB / 1024 };
+}
+
+const [kube, knot] = await Promise.all([startKube(), startKnot()]);
+const pebble = await startPebble({ dnsServer: knot.address });
+try {
+  const dns = `127.0.0.1:${knot.address.port}`;
+  const entries = Array.from({ length: count }, (_, i) => ({
+    secret: `cert-${i}`,
+    domains: [`c${i}.alpha.test`, `c${i}.beta.test`],
+    email: `ops${i % 3}@alpha.test`,
+    tsigSecretName: "tsig",
+  }));
+  await kube.apply([
+    ...manifests,
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { namespace: "notariat", name: "tsig" },
+      stringData: { key: knot.keys["hmac-sha256"].text, nameserver: dns },
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { namespace: "notariat", name: "notariat" },
+      data: { certificates: entries.map((e) => `- ${JSON.stringify(e)}`).join("\n") },
+    },
+  ]);
+  const token = await kube.mintToken("notariat", "notariat");
+  const args = [
+    "-once",
+    "-config=notariat",
+    `-kubeconfig=${kube.kubeconfigFor(token, "notariat")}`,
+    `-acme=${pebble.directoryUrl}`,
+    `-acme-ca=${pebble.caFile}`,
+    `-dns-resolver=${dns}`,
+    "-propagation-check=update-server",
+    `-concurrency=${concurrency}`,
+  ];
+  const first = await pass(args);
+  console.log(
+    `${count} certificates (2 names each, 3 accounts), concurrency ${concurrency}: first pass issued all in ` +
+      `${(first.ms / 1000).toFixed(2)} s (${(first.ms / count).toFixed(0)} ms per certificate), ` +
+      `peak RSS ${first.peakMiB.toFixed(0)} MiB, exit ${first.code}`,
+  );
+  const second = await pass(args);
+  console.log(
+    `second pass, all valid: ${(second.ms / 1000).toFixed(2)} s, peak RSS ${
+      second.peakMiB.toFixed(0)
+    } MiB, ` +
+      `exit ${second.code}`,
+  );
+} finally {
+  await Promise.all([kube.stop(), pebble.stop(), knot.stop()]);
+}
