@@ -34,6 +34,9 @@ export class TransportError extends Error {
 
 class Timeout extends Error {}
 
+/** The server answered, but not with a usable answer; the message completes "server X ...". */
+class BadAnswer extends Error {}
+
 function udpAttempt(server: ServerAddress, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
   const socket = dgram.createSocket(server.host.includes(":") ? "udp6" : "udp4");
   return new Promise<Uint8Array>((resolve, reject) => {
@@ -103,12 +106,21 @@ async function tcpAttempt(
       let written = 0;
       while (written < framed.length) written += await conn!.write(framed.subarray(written));
       const prefix = await readExactly(conn!, 2);
-      return prefix && await readExactly(conn!, (prefix[0] << 8) | prefix[1]);
+      if (prefix === undefined) throw new Error("the server closed the connection without an answer");
+      const length = (prefix[0] << 8) | prefix[1];
+      const body = await readExactly(conn!, length);
+      if (body === undefined) {
+        throw new BadAnswer(
+          `closed the TCP connection in the middle of the answer (${length} bytes announced)`,
+        );
+      }
+      return body;
     };
     const response = await Promise.race([exchange(), deadline]);
-    if (response === undefined) throw new Error("the server closed the connection without an answer");
     if (!answersRequest(request, response)) {
-      throw new Error("the answer's id or question does not match the request");
+      throw new BadAnswer(
+        "answered over TCP with a message that is not the answer to the request (its id or question differ)",
+      );
     }
     return response;
   } catch (err) {
@@ -148,13 +160,16 @@ export function createTransport(options: TransportOptions): Transport {
           if (err instanceof Timeout) timeouts++;
         }
       }
+      const where = `server ${formatServer(server)}`;
+      if (last instanceof BadAnswer) {
+        throw new TransportError(`${where} ${last.message} (${attempts} attempts)`, { cause: last });
+      }
       const what = timeouts === attempts
         ? `did not answer within ${options.timeoutMs} ms`
         : `could not be reached (${reason(last)})`;
-      throw new TransportError(
-        `server ${formatServer(server)} ${what} over ${protocol.toUpperCase()} (${attempts} attempts)`,
-        { cause: last },
-      );
+      throw new TransportError(`${where} ${what} over ${protocol.toUpperCase()} (${attempts} attempts)`, {
+        cause: last,
+      });
     },
   };
 }

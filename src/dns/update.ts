@@ -15,6 +15,7 @@ import {
   encodeMessage,
   type Message,
   Opcode,
+  Rcode,
   RecordClass,
   RecordType,
   requestHeader,
@@ -57,6 +58,17 @@ export function buildTxtUpdate(zone: string, operation: UpdateOperation, values:
   };
 }
 
+/**
+ * An update whose outcome is unknown: no answer, a malformed one, or a NOERROR that does not verify. The server
+ * may have applied it, so a caller that added values removes them again.
+ */
+export class UnconfirmedUpdateError extends NotariatError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("dns", message, options);
+    this.name = "UnconfirmedUpdateError";
+  }
+}
+
 /** How an update is sent: TCP unless asked otherwise (an UPDATE answer is small, but TCP is never truncated). */
 export interface UpdateOptions {
   protocol?: Protocol;
@@ -66,7 +78,8 @@ export interface UpdateOptions {
 
 /**
  * Sends one signed UPDATE to `server` and checks the signed answer. Throws NotariatError kind "dns" with the
- * decoded reason (see diagnoseUpdate) or the transport failure.
+ * decoded reason (see diagnoseUpdate) or the transport failure; UnconfirmedUpdateError when the server may have
+ * applied the update all the same.
  */
 export async function sendTxtUpdate(
   transport: Transport,
@@ -87,17 +100,19 @@ export async function sendTxtUpdate(
   try {
     response = await transport.exchange(server, signed.bytes, options.protocol ?? "tcp");
   } catch (err) {
-    throw new NotariatError("dns", `update of zone '${zone}': ${err instanceof Error ? err.message : err}`, {
-      cause: err,
-    });
+    throw new UnconfirmedUpdateError(
+      `update of zone '${zone}': ${err instanceof Error ? err.message : err}`,
+      {
+        cause: err,
+      },
+    );
   }
   const now = Math.floor(clock() / 1000);
   let rcode: number;
   try {
     rcode = decodeMessage(response).header.rcode;
   } catch (err) {
-    throw new NotariatError(
-      "dns",
+    throw new UnconfirmedUpdateError(
       `server ${formatServer(server)} sent a malformed answer to the update of zone '${zone}': ${
         err instanceof Error ? err.message : err
       }`,
@@ -111,5 +126,8 @@ export async function sendTxtUpdate(
     verdict: verifyMessage(response, key, now, signed.mac),
     now,
   });
-  if (problem !== undefined) throw new NotariatError("dns", problem);
+  if (problem === undefined) return;
+  // RFC 2136 3.7: an error RCODE means nothing was applied; a NOERROR that does not verify proves nothing.
+  if (rcode === Rcode.NOERROR) throw new UnconfirmedUpdateError(problem);
+  throw new NotariatError("dns", problem);
 }
