@@ -39,6 +39,14 @@ export async function inspectSecret(
   } catch (err) {
     return { ...input, dataProblem: `${TLS_CERT_KEY} does not parse: ${(err as Error).message}` };
   }
+  // A CA certificate first means the chain is in the wrong order or holds no server certificate at all.
+  if (leaf.isCa) {
+    return {
+      ...input,
+      dataProblem: `${TLS_CERT_KEY} begins with a CA certificate (${leaf.subject}), not the server's ` +
+        "certificate: the leaf must come first",
+    };
+  }
   const keyMatches = await privateKeyMatchesCertificate(keyPem, crtPem).catch(() => false);
   return { ...input, certificate: leaf, keyMatches };
 }

@@ -14,6 +14,8 @@ export interface CertificateInfo {
   notAfter: Date;
   /** SAN DNS names, lower-case, in certificate order. */
   dnsNames: string[];
+  /** Whether it is a CA certificate (basic constraints CA:TRUE): an intermediate or root, never a leaf. */
+  isCa: boolean;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -45,6 +47,7 @@ function describe(cert: x509.X509Certificate): CertificateInfo {
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     dnsNames,
+    isCa: isCa(cert),
   };
 }
 

@@ -13,7 +13,7 @@ function tls(data: Record<string, string>, type = "kubernetes.io/tls"): KubeSecr
   return { namespace: "web", name: "site", type, labels: {}, annotations: {}, data: bytes };
 }
 
-/** A self-signed certificate for `domains` made by openssl, with its key. */
+/** A self-signed leaf certificate for `domains` made by openssl, with its key. */
 async function selfSigned(domains: string[]): Promise<{ cert: string; key: string }> {
   const dir = Deno.makeTempDirSync({ prefix: "notariat-inspect-" });
   try {
@@ -29,6 +29,9 @@ async function selfSigned(domains: string[]): Promise<{ cert: string; key: strin
       "30",
       "-subj",
       `/CN=${domains[0]}`,
+      // openssl marks a self-signed certificate as a CA unless told otherwise; a server certificate is not one.
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
       "-addext",
       `subjectAltName=${domains.map((d) => `DNS:${d}`).join(",")}`,
       "-keyout",
