@@ -16,6 +16,7 @@ import { createLimiter } from "./limit.ts";
 import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
   type AcmeResponse,
+  expectJsonObject,
   parseProblem,
   parseRetryAfter,
   responseError,
@@ -149,7 +150,12 @@ async function issueWith(
   if (!orderUrl) throw new NotariatError("acme", "creating the order: the CA sent no order URL");
   log("ACME order created", { order: orderUrl, domains: request.domains });
 
-  const pending = await pendingChallenges(session, (created.body as OrderBody).authorizations ?? []);
+  const createdOrder = jsonBody<OrderBody>("creating the order", created, [
+    "status",
+    "authorizations",
+    "finalize",
+  ]);
+  const pending = await pendingChallenges(session, createdOrder.authorizations);
   if (pending.length > 0) await validate(pending, request, options, poller, log);
 
   let order = await poll(poller, orderUrl, "waiting for the order to become ready", (body: OrderBody) => {
@@ -162,7 +168,7 @@ async function issueWith(
       () => session.post(order.finalize, { csr: pemBody(csrPem) }),
     );
     expectStatus("finalizing the order", finalized, [200]);
-    order = finalized.body as OrderBody;
+    order = jsonBody<OrderBody>("finalizing the order", finalized, ["status"]);
   }
   order = await poll(poller, orderUrl, "waiting for the certificate", (body: OrderBody) => {
     if (body.status === "invalid") throw orderInvalid(body);
@@ -184,8 +190,9 @@ async function issueWith(
 async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<PendingChallenge[]> {
   const authorizations = await Promise.all(urls.map(async (url) => {
     const response = await step("fetching an authorization", () => session.post(url, null));
-    expectStatus(`fetching the authorization ${url}`, response, [200]);
-    return { url, body: response.body as AuthorizationBody };
+    const what = `fetching the authorization ${url}`;
+    expectStatus(what, response, [200]);
+    return { url, body: jsonBody<AuthorizationBody>(what, response, ["status", "identifier", "challenges"]) };
   }));
   const pending: PendingChallenge[] = [];
   for (const { url, body } of authorizations) {
@@ -272,20 +279,36 @@ interface Poller {
   timeoutMs: number;
 }
 
-/** POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After. */
-async function poll<T>(poller: Poller, url: string, what: string, done: (body: T) => boolean): Promise<T> {
+// "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
+const BUSY_STATUSES = [429, 503];
+
+/**
+ * POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After, also
+ * when the CA is busy (429, 503) rather than the resource pending.
+ */
+async function poll<T extends { status: string }>(
+  poller: Poller,
+  url: string,
+  what: string,
+  done: (body: T) => boolean,
+): Promise<T> {
   for (let attempt = 0;; attempt++) {
     const response = await step(what, () => poller.session.post(url, null));
-    expectStatus(what, response, [200]);
-    const body = response.body as T & { status?: string };
-    if (done(body)) return body;
+    const busy = BUSY_STATUSES.includes(response.status);
+    let body: T | undefined;
+    if (!busy) {
+      expectStatus(what, response, [200]);
+      body = jsonBody<T>(what, response, ["status"]);
+      if (done(body)) return body;
+    }
     const now = new Date();
     const retryAfter = parseRetryAfter(response.headers["retry-after"], now);
     const delay = pollDelayMs(attempt, retryAfter, now, poller.policy);
     if (now.getTime() + delay > poller.deadline) {
+      if (!body) throw responseError(what, response, now);
       throw new NotariatError(
         "acme",
-        `${what}: still ${body.status ?? "unfinished"} after ${poller.timeoutMs} ms, giving up`,
+        `${what}: still ${body.status} after ${poller.timeoutMs} ms, giving up`,
         { retryAfter },
       );
     }
@@ -337,6 +360,11 @@ async function checkIssued(
 
 function expectStatus(what: string, response: AcmeResponse, ok: number[]): void {
   if (!ok.includes(response.status)) throw responseError(what, response, new Date());
+}
+
+/** The answer's JSON object with `fields` present, typed as the step expects it. */
+function jsonBody<T>(what: string, response: AcmeResponse, fields: (keyof T & string)[]): T {
+  return expectJsonObject(what, response, fields) as T;
 }
 
 /** Runs one exchange; a transport or library failure gets `what` in front of its cause. */

@@ -68,12 +68,11 @@ export function responseError(step: string, response: AcmeResponse, now: Date): 
   const retryAfter = parseRetryAfter(response.headers["retry-after"], now);
   const problem = parseProblem(response.body);
   if (!problem) {
-    const text = typeof response.body === "string" ? response.body : JSON.stringify(response.body ?? "");
-    return new NotariatError(
-      "acme",
-      `${step}: the CA answered HTTP ${response.status} without a problem document: ${text.slice(0, 200)}`,
-      { retryAfter },
-    );
+    const excerpt = bodyExcerpt(response.body);
+    const what = excerpt === "" ? "with an empty body" : `without a problem document: ${excerpt}`;
+    return new NotariatError("acme", `${step}: the CA answered HTTP ${response.status} ${what}`, {
+      retryAfter,
+    });
   }
   const type = shortType(problem.type);
   if (type === "rateLimited") {
@@ -98,6 +97,44 @@ export function responseError(step: string, response: AcmeResponse, now: Date): 
       retryAfter,
     },
   );
+}
+
+/**
+ * A body that is not what was expected, for messages: an HTML error page or a cut-off text on one line, at
+ * most 200 characters; "" when there was no body.
+ */
+export function bodyExcerpt(body: unknown): string {
+  if (body === undefined || body === null) return "";
+  const text = (typeof body === "string" ? body : JSON.stringify(body)).replace(/\s+/g, " ").trim();
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+/**
+ * The JSON object a successful answer must carry, with at least `fields`. A CA (or something in front of it)
+ * answering a maintenance page or a truncated body gets an error naming the step, the status and what came,
+ * instead of a TypeError deep in the issuer or a wait for a status that never comes.
+ */
+export function expectJsonObject(
+  step: string,
+  response: AcmeResponse,
+  fields: string[],
+): Record<string, unknown> {
+  const body = response.body;
+  if (typeof body === "object" && body !== null && !Array.isArray(body)) {
+    const missing = fields.filter((field) => !(field in body));
+    if (missing.length === 0) return body as Record<string, unknown>;
+    return unexpected(step, response, `JSON without ${missing.map((f) => `"${f}"`).join(", ")}`);
+  }
+  const excerpt = bodyExcerpt(body);
+  return unexpected(
+    step,
+    response,
+    excerpt === "" ? "an empty body" : `a body that is not a JSON object: ${excerpt}`,
+  );
+}
+
+function unexpected(step: string, response: AcmeResponse, what: string): never {
+  throw new NotariatError("acme", `${step}: the CA answered HTTP ${response.status} with ${what}`);
 }
 
 /**

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  bodyExcerpt,
   describeProblem,
+  expectJsonObject,
   parseProblem,
   parseRetryAfter,
   responseError,
   validationError,
 } from "../../src/acme/problem.ts";
+import { NotariatError } from "../../src/errors.ts";
 
 const NOW = new Date("2026-01-02T03:04:05Z");
 
@@ -124,5 +127,61 @@ Deno.test("a failed validation names the domain, the TXT name the CA looked at a
   assert.equal(
     validationError("x.test", "_acme-challenge.x.test", undefined).message,
     "dns-01 validation of x.test failed: the CA declared the authorization invalid without a reason",
+  );
+});
+
+Deno.test("an answer without a problem document: an empty body is said so, a page is shown on one line", () => {
+  const empty = responseError("validation of x.test", { status: 503, headers: {}, body: "" }, NOW);
+  assert.equal(empty.message, "validation of x.test: the CA answered HTTP 503 with an empty body");
+  const page = responseError("finalizing the order", {
+    status: 500,
+    headers: { "retry-after": "30" },
+    body: "<html>\n  <body>Internal\tError</body>\n</html>\n",
+  }, NOW);
+  assert.equal(
+    page.message,
+    "finalizing the order: the CA answered HTTP 500 without a problem document: <html> <body>Internal Error</body> </html>",
+  );
+  assert.equal(page.retryAfter?.toISOString(), "2026-01-02T03:04:35.000Z");
+});
+
+Deno.test("bodyExcerpt: one line, at most 200 characters, empty for no body", () => {
+  assert.equal(bodyExcerpt(undefined), "");
+  assert.equal(bodyExcerpt(null), "");
+  assert.equal(bodyExcerpt("  a\n b  "), "a b");
+  assert.equal(bodyExcerpt({ a: [1] }), '{"a":[1]}');
+  assert.equal(bodyExcerpt("x".repeat(250)), `${"x".repeat(200)}...`);
+});
+
+Deno.test("expectJsonObject returns the object with the fields, else names the step, status and what came", () => {
+  const order = { status: "pending", authorizations: [], finalize: "https://ca/f" };
+  const ok = { status: 201, headers: {}, body: order };
+  assert.equal(expectJsonObject("creating the order", ok, ["status", "authorizations"]), order);
+  const failure = (body: unknown, fields: string[]) => {
+    try {
+      expectJsonObject("creating the order", { status: 200, headers: {}, body }, fields);
+    } catch (err) {
+      assert.ok(err instanceof NotariatError);
+      assert.equal(err.kind, "acme");
+      return err.message;
+    }
+    assert.fail("expected a NotariatError");
+  };
+  assert.equal(
+    failure("<p>maintenance</p>", ["status"]),
+    "creating the order: the CA answered HTTP 200 with a body that is not a JSON object: <p>maintenance</p>",
+  );
+  assert.equal(failure("", ["status"]), "creating the order: the CA answered HTTP 200 with an empty body");
+  assert.equal(
+    failure(42, ["status"]),
+    "creating the order: the CA answered HTTP 200 with a body that is not a JSON object: 42",
+  );
+  assert.equal(
+    failure(["a"], ["status"]),
+    'creating the order: the CA answered HTTP 200 with a body that is not a JSON object: ["a"]',
+  );
+  assert.equal(
+    failure({ status: "pending" }, ["status", "authorizations", "finalize"]),
+    'creating the order: the CA answered HTTP 200 with JSON without "authorizations", "finalize"',
   );
 });

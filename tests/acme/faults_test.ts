@@ -1,0 +1,328 @@
+/**
+ * What notariat does when the CA fails: a fault-injecting proxy in front of a real pebble answers chosen
+ * requests with rate limits, Retry-After, server errors, bodies that are not JSON, cut connections and
+ * rejected nonces, which pebble never sends on its own. Knot takes the challenge records, so every step also
+ * checks that no TXT value is left behind.
+ */
+import assert from "node:assert/strict";
+import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
+import { nextAttemptTime } from "../../src/controller/backoff.ts";
+import { NotariatError } from "../../src/errors.ts";
+import { parseCertificateChain } from "../../src/pki/certificate.ts";
+import { type AcmeProxyHandle, type FaultRule, startAcmeProxy } from "../harness/acme_proxy.ts";
+import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
+import { startPebble } from "../harness/pebble.ts";
+import { createMemoryAccountStore } from "./memory_account_store.ts";
+
+const EMAIL = "faults@alpha.test";
+
+function request(knot: DnsServerHandle, domain: string): IssueRequest {
+  return {
+    label: `certificates[0] (secret default/${domain})`,
+    domains: [domain],
+    email: EMAIL,
+    keyType: "ecdsa-p256",
+    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${knot.address.port}` },
+  };
+}
+
+function problem(type: string, detail: string, status: number): string {
+  return JSON.stringify({ type: `urn:ietf:params:acme:error:${type}`, detail, status });
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+async function rejection(promise: Promise<unknown>): Promise<NotariatError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof NotariatError, `a NotariatError, got ${err}`);
+    return err;
+  }
+  assert.fail("expected the issuance to fail");
+}
+
+async function assertNoTxt(knot: DnsServerHandle, domain: string): Promise<void> {
+  assert.deepEqual(
+    await queryTxt(knot.address, `_acme-challenge.${domain}`),
+    [],
+    `no TXT left for ${domain}`,
+  );
+}
+
+Deno.test("CA failures injected in front of pebble: exact errors, Retry-After honoured, no TXT left", async (t) => {
+  const knot = await startKnot();
+  const stops: (() => Promise<void>)[] = [() => knot.stop()];
+  try {
+    const pebble = await startPebble({ dnsServer: knot.address });
+    stops.push(() => pebble.stop());
+    const proxy: AcmeProxyHandle = await startAcmeProxy(pebble);
+    stops.push(() => proxy.stop());
+    const logs: { message: string; fields: Record<string, unknown> }[] = [];
+    const options: IssuerOptions = {
+      directoryUrl: proxy.directoryUrl,
+      caPem: proxy.caPem,
+      accounts: createMemoryAccountStore(),
+      dns: {
+        resolver: knot.address,
+        propagation: "update-server",
+        propagationTimeoutMs: 5_000,
+        timeoutMs: 2_000,
+      },
+      concurrency: 2,
+      pollTimeoutMs: 20_000,
+      pollPolicy: { initialMs: 50, maxMs: 500 },
+      log: (message, fields) => logs.push({ message, fields }),
+    };
+    const issuer = createIssuer(options);
+    let rateLimitError: NotariatError | undefined;
+
+    await t.step(
+      "through the proxy, every ACME resource is reached and a certificate is issued",
+      async () => {
+        const cert = await issuer.issue(request(knot, "plain.alpha.test"));
+        assert.deepEqual(parseCertificateChain(cert.certificatePem)[0].dnsNames, ["plain.alpha.test"]);
+        for (
+          const resource of [
+            "directory",
+            "newAccount",
+            "newOrder",
+            "challenge",
+            "finalize",
+            "certificate",
+          ] as const
+        ) {
+          assert.equal(proxy.count(resource), 1, `${resource} requests`);
+        }
+        assert.ok(proxy.count("authorization") >= 2, "authorization fetched and polled");
+        assert.ok(proxy.count("newNonce") >= 6, "a nonce per POST");
+        assert.equal(proxy.count("other"), 0);
+      },
+    );
+
+    const label = (domain: string) => request(knot, domain).label;
+    const rateLimited = (retryAfter: string): FaultRule => ({
+      resource: "newOrder",
+      fault: {
+        kind: "respond",
+        status: 429,
+        headers: { "retry-after": retryAfter, "content-type": "application/problem+json" },
+        body: problem("rateLimited", "too many new orders recently", 429),
+      },
+    });
+
+    await t.step(
+      "newOrder rate limited with Retry-After: 120: an acme error naming the limit, retryAfter set, then success",
+      async () => {
+        proxy.inject(rateLimited("120"));
+        const before = Date.now();
+        const err = await rejection(issuer.issue(request(knot, "limited.alpha.test")));
+        const after = Date.now();
+        assert.equal(err.kind, "acme");
+        assert.ok(err.retryAfter, "retryAfter is set");
+        assert.ok(
+          err.retryAfter.getTime() >= before + 120_000 && err.retryAfter.getTime() <= after + 120_000,
+        );
+        assert.equal(
+          err.message,
+          `${label("limited.alpha.test")}: creating the order: rate limited by the CA ` +
+            `(retry after ${err.retryAfter.toISOString()}): too many new orders recently`,
+        );
+        await assertNoTxt(knot, "limited.alpha.test");
+        rateLimitError = err;
+
+        const orders = proxy.count("newOrder");
+        const cert = await issuer.issue(request(knot, "limited.alpha.test"));
+        assert.deepEqual(parseCertificateChain(cert.certificatePem)[0].dnsNames, ["limited.alpha.test"]);
+        assert.equal(
+          proxy.count("newOrder"),
+          orders + 1,
+          "one new order, not retried behind the caller's back",
+        );
+        await assertNoTxt(knot, "limited.alpha.test");
+      },
+    );
+
+    await t.step("Retry-After as an HTTP date is honoured to the second", async () => {
+      const until = new Date(Math.ceil(Date.now() / 1000) * 1000 + 120_000);
+      proxy.inject(rateLimited(until.toUTCString()));
+      const err = await rejection(issuer.issue(request(knot, "dated.alpha.test")));
+      assert.equal(err.kind, "acme");
+      assert.equal(err.retryAfter?.getTime(), until.getTime());
+      assert.equal(
+        err.message,
+        `${label("dated.alpha.test")}: creating the order: rate limited by the CA ` +
+          `(retry after ${until.toISOString()}): too many new orders recently`,
+      );
+    });
+
+    await t.step("the controller's next attempt after a rate limit is not before Retry-After", () => {
+      const err = rateLimitError!;
+      const failedAt = new Date(err.retryAfter!.getTime() - 120_000);
+      for (const random of [0, 0.5, 0.999]) {
+        assert.equal(
+          nextAttemptTime(failedAt, 1, random, err.retryAfter).getTime(),
+          err.retryAfter!.getTime(),
+        );
+        for (const failures of [2, 3, 4, 5, 8]) {
+          assert.ok(nextAttemptTime(failedAt, failures, random, err.retryAfter) >= err.retryAfter!);
+        }
+      }
+    });
+
+    await t.step(
+      "a 503 with Retry-After: 1 on an authorization poll: the poller waits, then succeeds",
+      async () => {
+        // The first authorization request is the fetch before the challenge is answered; the second is the poll.
+        proxy.inject({
+          resource: "authorization",
+          skip: 1,
+          fault: { kind: "respond", status: 503, headers: { "retry-after": "1" }, body: "" },
+        });
+        const seen = proxy.requests.length;
+        const cert = await issuer.issue(request(knot, "busy.alpha.test"));
+        assert.deepEqual(parseCertificateChain(cert.certificatePem)[0].dnsNames, ["busy.alpha.test"]);
+        const polls = proxy.requests.slice(seen).filter((r) => r.resource === "authorization");
+        assert.equal(polls[1].fault, "respond", "the first poll got the 503");
+        assert.equal(polls.length, 3, "fetch, the 503 poll, one more poll");
+        const spacing = polls[2].at - polls[1].at;
+        assert.ok(spacing >= 1_000, `the next poll came ${spacing} ms after the 503`);
+        assert.ok(spacing < 3_000, `the next poll came ${spacing} ms after the 503`);
+        await assertNoTxt(knot, "busy.alpha.test");
+      },
+    );
+
+    await t.step(
+      "a 500 with an HTML page on finalize: the step and the status, the page on one line; TXT removed",
+      async () => {
+        proxy.inject({
+          resource: "finalize",
+          fault: {
+            kind: "respond",
+            status: 500,
+            headers: { "content-type": "text/html" },
+            body:
+              "<html>\n  <head><title>500 Internal Server Error</title></head>\n  <body>Oops</body>\n</html>\n",
+          },
+        });
+        const err = await rejection(issuer.issue(request(knot, "broken.alpha.test")));
+        assert.equal(err.kind, "acme");
+        assert.equal(err.retryAfter, undefined);
+        assert.equal(
+          err.message,
+          `${
+            label("broken.alpha.test")
+          }: finalizing the order: the CA answered HTTP 500 without a problem document: ` +
+            "<html> <head><title>500 Internal Server Error</title></head> <body>Oops</body> </html>",
+        );
+        await assertNoTxt(knot, "broken.alpha.test");
+      },
+    );
+
+    await t.step(
+      "a 200 with a body that is not JSON where an authorization is expected: a clear error",
+      async () => {
+        proxy.inject({
+          resource: "authorization",
+          fault: {
+            kind: "respond",
+            status: 200,
+            headers: { "content-type": "text/html" },
+            body: "<p>maintenance</p>",
+          },
+        });
+        const err = await rejection(issuer.issue(request(knot, "maintenance.alpha.test")));
+        assert.equal(err.kind, "acme");
+        assert.match(
+          err.message,
+          new RegExp(
+            `^${escape(label("maintenance.alpha.test"))}: fetching the authorization ${
+              escape(proxy.directoryUrl.replace("/dir", "/authZ/"))
+            }\\S+: ` +
+              "the CA answered HTTP 200 with a body that is not a JSON object: <p>maintenance</p>$",
+          ),
+        );
+        await assertNoTxt(knot, "maintenance.alpha.test");
+      },
+    );
+
+    await t.step(
+      "a 201 with a body that is not JSON for the new order: a clear error at once, not a poll timeout",
+      async () => {
+        proxy.inject({
+          resource: "newOrder",
+          fault: {
+            kind: "respond",
+            status: 201,
+            headers: { "content-type": "text/plain", location: `${proxy.directoryUrl}-order` },
+            body: "created",
+          },
+        });
+        const started = Date.now();
+        const err = await rejection(issuer.issue(request(knot, "garbled.alpha.test")));
+        assert.ok(Date.now() - started < 5_000);
+        assert.equal(
+          err.message,
+          `${
+            label("garbled.alpha.test")
+          }: creating the order: the CA answered HTTP 201 with a body that is not a JSON object: created`,
+        );
+      },
+    );
+
+    await t.step("the connection cut mid-response: the transport's cause, at once", async () => {
+      proxy.inject({ resource: "newOrder", fault: { kind: "drop" } });
+      const started = Date.now();
+      const err = await rejection(issuer.issue(request(knot, "cut.alpha.test")));
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 10_000, `failed after ${elapsed} ms`);
+      assert.equal(err.kind, "acme");
+      assert.equal(
+        err.message,
+        `${label("cut.alpha.test")}: creating the order: POST ${
+          proxy.directoryUrl.replace("/dir", "/order-plz")
+        }: ` +
+          "error reading a body from connection",
+      );
+      await assertNoTxt(knot, "cut.alpha.test");
+    });
+
+    await t.step(
+      "badNonce on the first try of every POST: retried with the fresh nonce, never surfaced",
+      async () => {
+        proxy.inject({
+          resource: /./,
+          method: "POST",
+          times: Infinity,
+          retriesPass: true,
+          fault: {
+            kind: "respond",
+            status: 400,
+            headers: { "content-type": "application/problem+json" },
+            body: problem("badNonce", "JWS has an invalid anti-replay nonce", 400),
+          },
+        });
+        const seen = proxy.requests.length;
+        const logged = logs.length;
+        const cert = await issuer.issue(request(knot, "nonce.alpha.test"));
+        proxy.clearFaults();
+        assert.deepEqual(parseCertificateChain(cert.certificatePem)[0].dnsNames, ["nonce.alpha.test"]);
+        const posts = proxy.requests.slice(seen).filter((r) => r.method === "POST");
+        const rejected = posts.filter((r) => r.fault === "respond");
+        assert.ok(rejected.length >= 6, `${rejected.length} POSTs rejected`);
+        assert.equal(rejected.length * 2, posts.length, "every POST rejected once and retried once");
+        assert.equal(proxy.count("newNonce") > 0, true);
+        assert.deepEqual(
+          logs.slice(logged).filter((l) => JSON.stringify(l).includes("badNonce")),
+          [],
+          "no log line mentions badNonce",
+        );
+        await assertNoTxt(knot, "nonce.alpha.test");
+      },
+    );
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+});
