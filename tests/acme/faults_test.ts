@@ -77,27 +77,18 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
       log: (message, fields) => logs.push({ message, fields }),
     };
     const issuer = createIssuer(options);
-    let rateLimitError: NotariatError | undefined;
+    let firstLimit: { err: NotariatError; at: Date } | undefined;
 
     await t.step(
       "through the proxy, every ACME resource is reached and a certificate is issued",
       async () => {
         const cert = await issuer.issue(request(knot, "plain.alpha.test"));
         assert.deepEqual(parseCertificateChain(cert.certificatePem)[0].dnsNames, ["plain.alpha.test"]);
-        for (
-          const resource of [
-            "directory",
-            "newAccount",
-            "newOrder",
-            "challenge",
-            "finalize",
-            "certificate",
-          ] as const
-        ) {
-          assert.equal(proxy.count(resource), 1, `${resource} requests`);
-        }
+        const once = ["directory", "newAccount", "newOrder", "challenge", "finalize", "certificate"] as const;
+        for (const resource of once) assert.equal(proxy.count(resource), 1, `${resource} requests`);
         assert.ok(proxy.count("authorization") >= 2, "authorization fetched and polled");
-        assert.ok(proxy.count("newNonce") >= 6, "a nonce per POST");
+        const posts = proxy.requests.filter((r) => r.method === "POST").length;
+        assert.equal(proxy.count("newNonce", "HEAD"), posts, "a fresh nonce for each POST");
         assert.equal(proxy.count("other"), 0);
       },
     );
@@ -131,7 +122,7 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
             `(retry after ${err.retryAfter.toISOString()}): too many new orders recently`,
         );
         await assertNoTxt(knot, "limited.alpha.test");
-        rateLimitError = err;
+        firstLimit = { err, at: new Date(after) };
 
         const orders = proxy.count("newOrder");
         const cert = await issuer.issue(request(knot, "limited.alpha.test"));
@@ -158,19 +149,21 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
       );
     });
 
-    await t.step("the controller's next attempt after a rate limit is not before Retry-After", () => {
-      const err = rateLimitError!;
-      const failedAt = new Date(err.retryAfter!.getTime() - 120_000);
-      for (const random of [0, 0.5, 0.999]) {
-        assert.equal(
-          nextAttemptTime(failedAt, 1, random, err.retryAfter).getTime(),
-          err.retryAfter!.getTime(),
-        );
-        for (const failures of [2, 3, 4, 5, 8]) {
-          assert.ok(nextAttemptTime(failedAt, failures, random, err.retryAfter) >= err.retryAfter!);
+    await t.step(
+      "the controller's backoff schedules the rate-limited entry no earlier than Retry-After",
+      () => {
+        const { err, at: failedAt } = firstLimit!;
+        for (const random of [0, 0.5, 0.999]) {
+          assert.equal(
+            nextAttemptTime(failedAt, 1, random, err.retryAfter).getTime(),
+            err.retryAfter!.getTime(),
+          );
+          for (const failures of [2, 3, 4, 5, 8]) {
+            assert.ok(nextAttemptTime(failedAt, failures, random, err.retryAfter) >= err.retryAfter!);
+          }
         }
-      }
-    });
+      },
+    );
 
     await t.step(
       "a 503 with Retry-After: 1 on an authorization poll: the poller waits, then succeeds",
@@ -191,6 +184,56 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
         assert.ok(spacing >= 1_000, `the next poll came ${spacing} ms after the 503`);
         assert.ok(spacing < 3_000, `the next poll came ${spacing} ms after the 503`);
         await assertNoTxt(knot, "busy.alpha.test");
+      },
+    );
+
+    await t.step(
+      "a 503 whose Retry-After is past the poll deadline: the CA's answer at once, with retryAfter; TXT removed",
+      async () => {
+        proxy.inject({
+          resource: "authorization",
+          skip: 1,
+          fault: { kind: "respond", status: 503, headers: { "retry-after": "3600" }, body: "" },
+        });
+        const before = Date.now();
+        const err = await rejection(issuer.issue(request(knot, "later.alpha.test")));
+        const after = Date.now();
+        assert.ok(after - before < 5_000, `failed after ${after - before} ms`);
+        assert.equal(err.kind, "acme");
+        assert.equal(
+          err.message,
+          `${
+            label("later.alpha.test")
+          }: validation of later.alpha.test: the CA answered HTTP 503 with an empty body`,
+        );
+        const retryAt = err.retryAfter?.getTime() ?? 0;
+        assert.ok(retryAt >= before + 3_600_000 && retryAt <= after + 3_600_000);
+        await assertNoTxt(knot, "later.alpha.test");
+      },
+    );
+
+    await t.step(
+      "a 503 with a problem document on newOrder: the CA's words and its Retry-After",
+      async () => {
+        proxy.inject({
+          resource: "newOrder",
+          fault: {
+            kind: "respond",
+            status: 503,
+            headers: { "retry-after": "60", "content-type": "application/problem+json" },
+            body: problem("serverInternal", "The service is down for maintenance", 503),
+          },
+        });
+        const before = Date.now();
+        const err = await rejection(issuer.issue(request(knot, "down.alpha.test")));
+        const after = Date.now();
+        assert.equal(
+          err.message,
+          `${label("down.alpha.test")}: creating the order: the CA answered HTTP 503 serverInternal: ` +
+            "The service is down for maintenance",
+        );
+        const retryAt = err.retryAfter?.getTime() ?? 0;
+        assert.ok(retryAt >= before + 60_000 && retryAt <= after + 60_000);
       },
     );
 
