@@ -27,8 +27,10 @@ export interface WriteOptions {
 /**
  * Stores an issued certificate in its Secret: creates it, or updates it in place against the version read
  * (keeping the user's keys, labels and annotations). A conflict (409: the Secret changed) re-reads it and
- * tries again, at most MAX_WRITE_ATTEMPTS times; if what is there now is a valid certificate for the same
- * domains lasting at least as long, it is kept: a valid certificate is never replaced by a worse one.
+ * tries again, at most MAX_WRITE_ATTEMPTS times; if what is there (first or after a conflict) is a certificate
+ * still valid for the same domains and lasting at least as long, it is kept: a valid certificate is never
+ * replaced by a worse one. An issued certificate that is itself unusable (other names, another key, expired)
+ * is never written: NotariatError kind "pki".
  */
 export async function writeCertificate(
   kube: Kube,
@@ -36,19 +38,18 @@ export async function writeCertificate(
   issued: IssuedCertificate,
   options: WriteOptions,
 ): Promise<WriteResult> {
+  await checkUsable(ref, issued, options);
   let current = options.existing;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    if (attempt > 0) {
-      current = await kube.readSecret(ref.namespace, ref.name);
-      const better = await betterThan(current, issued, options);
-      if (better !== undefined) {
-        return {
-          written: false,
-          reason: better,
-          conflicts: attempt,
-          resourceVersion: current?.resourceVersion,
-        };
-      }
+    if (attempt > 0) current = await kube.readSecret(ref.namespace, ref.name);
+    const better = await betterThan(current, issued, options, attempt > 0);
+    if (better !== undefined) {
+      return {
+        written: false,
+        reason: better,
+        conflicts: attempt,
+        resourceVersion: current?.resourceVersion,
+      };
     }
     if (current !== undefined && current.type !== TLS_SECRET_TYPE) {
       throw new NotariatError(
@@ -76,13 +77,50 @@ export async function writeCertificate(
   );
 }
 
+/**
+ * The issued certificate judged by the same policy as a stored one: it must name exactly the domains, belong
+ * to its key and not have expired. Only the renewal window may be entered already (a short-lived certificate).
+ */
+async function checkUsable(ref: SecretRef, issued: IssuedCertificate, options: WriteOptions): Promise<void> {
+  const now = options.now();
+  const candidate = tlsSecret(ref, undefined, issued, {
+    issuer: "",
+    serialNumber: "",
+    acmeDirectory: "",
+    issuedAt: now,
+  });
+  const input = await inspectSecret(candidate, options.domains, now, options.renewBeforeMs);
+  const decision = decide(input);
+  if (decision.action === "keep") return;
+  const notAfter = input.certificate?.notAfter;
+  if (decision.reason === "Expiring" && notAfter !== undefined && now.getTime() < notAfter.getTime()) return;
+  throw new NotariatError(
+    "pki",
+    `the issued certificate is unusable and was not written to Secret ${formatRef(ref)}: ${decision.message}`,
+  );
+}
+
+/**
+ * Why `current` is kept instead of the issued certificate, or undefined to write: it is kept when it still
+ * serves the domains with its key, has not expired and lasts at least as long as the issued one.
+ */
 async function betterThan(
   current: KubeSecret | undefined,
   issued: IssuedCertificate,
   options: WriteOptions,
+  meanwhile: boolean,
 ): Promise<string | undefined> {
-  const input = await inspectSecret(current, options.domains, options.now(), options.renewBeforeMs);
+  const now = options.now();
+  const input = await inspectSecret(current, options.domains, now, options.renewBeforeMs);
   const decision = decide(input);
-  if (decision.action !== "keep" || decision.notAfter.getTime() < issued.notAfter.getTime()) return undefined;
-  return `a valid certificate until ${decision.notAfter.toISOString()} was written meanwhile; kept it`;
+  const stillValid = decision.action === "keep" ||
+    (decision.reason === "Expiring" && input.certificate !== undefined &&
+      now.getTime() < input.certificate.notAfter.getTime());
+  const notAfter = input.certificate?.notAfter;
+  if (!stillValid || notAfter === undefined || notAfter.getTime() < issued.notAfter.getTime()) {
+    return undefined;
+  }
+  if (meanwhile) return `a valid certificate until ${notAfter.toISOString()} was written meanwhile; kept it`;
+  return `the issued certificate expires at ${issued.notAfter.toISOString()}, before the Secret's certificate ` +
+    `(valid until ${notAfter.toISOString()}); kept the Secret's`;
 }

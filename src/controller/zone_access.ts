@@ -38,8 +38,16 @@ export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise
   if (keyBytes === undefined) {
     throw new NotariatError("config", `TSIG Secret ${ref} has no data key "${TSIG_KEY_DATA_KEY}"`);
   }
+  const source = `secret ${ref} key "${TSIG_KEY_DATA_KEY}"`;
+  let text: string;
+  try {
+    // Replacement characters would turn into a misleading "not base64" or "not a DNS name" further on.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(keyBytes);
+  } catch {
+    throw new NotariatError("tsig-key", `invalid TSIG key in ${source}: it is not UTF-8 text`);
+  }
+  const key = parseTsigKey(text, source);
   const decoder = new TextDecoder();
-  const key = parseTsigKey(decoder.decode(keyBytes), `secret ${ref} key "${TSIG_KEY_DATA_KEY}"`);
   const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
   const nameserver = chooseNameserver(spec.nameserver, fromSecret && decoder.decode(fromSecret));
   return nameserver === undefined ? { key } : { key, nameserver };

@@ -1,5 +1,6 @@
 import type { AccountKeyStore } from "../acme/account_store.ts";
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
+import { importSigningKey } from "../pki/private_key.ts";
 import {
   ANNOTATION_PREFIX,
   COMPONENT_LABEL,
@@ -30,6 +31,16 @@ export function createKubeAccountStore(kube: Kube, namespace: string): AccountKe
           "kube",
           `ACME account Secret ${namespace}/${name} has no PEM private key under ${ACCOUNT_KEY_DATA_KEY}; ` +
             "fix or delete it (deleting it registers a new account)",
+        );
+      }
+      try {
+        // A damaged key would fail later, inside the ACME client, without naming this Secret.
+        await importSigningKey(pem);
+      } catch (err) {
+        throw new NotariatError(
+          "kube",
+          `ACME account Secret ${namespace}/${name} holds no usable private key under ${ACCOUNT_KEY_DATA_KEY} ` +
+            `(${errorMessage(err)}); fix or delete it (deleting it registers a new account)`,
         );
       }
       return pem;

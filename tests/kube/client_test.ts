@@ -3,11 +3,12 @@ import { createKubeAccountStore } from "../../src/kube/account_store.ts";
 import { createKube } from "../../src/kube/client.ts";
 import { isKubeStatus, type Kube, KubeError, type KubeSecret } from "../../src/kube/types.ts";
 import { type ObjectChange, watchObject } from "../../src/kube/watch.ts";
+import { generatePrivateKey } from "../../src/pki/keys.ts";
 import { startKube } from "../harness/kube.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
-const KEY_PEM =
-  "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+// A real key: the account store refuses to hand out a key that does not import.
+const KEY_PEM = await generatePrivateKey("ecdsa-p256");
 
 function secret(name: string, data: Record<string, string>, namespace = "kt"): KubeSecret {
   const bytes = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, text(v)]));
