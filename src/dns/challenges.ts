@@ -12,7 +12,7 @@ import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
-import { sendTxtUpdate, type TxtValue } from "./update.ts";
+import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
 
 /** Everything the DNS module needs from its caller besides the key. */
 export interface DnsContext {
@@ -252,6 +252,10 @@ export async function publishChallenges(
       try {
         await sendTxtUpdate(transport, batch.server, access.key, batch.zone, "add", batch.values);
       } catch (err) {
+        // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
+        // still have applied the update: remove its values too (deleting values that are not there is
+        // harmless), so nothing is left behind.
+        if (err instanceof UnconfirmedUpdateError) added.push(batch);
         throw dnsError(`adding TXT for ${listDomains(batch.records)} in zone '${batch.zone}'`, err);
       }
       added.push(batch);
