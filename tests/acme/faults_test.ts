@@ -2,7 +2,8 @@
  * What notariat does when the CA fails: a fault-injecting proxy in front of a real pebble answers chosen
  * requests with rate limits, Retry-After, server errors, bodies that are not JSON, cut connections and
  * rejected nonces, which pebble never sends on its own. Knot takes the challenge records, so every step also
- * checks that no TXT value is left behind.
+ * checks that no TXT value is left behind. The issuer trusts only the proxy's CA, so a request that went around
+ * the proxy to pebble would fail; every exchange below is one the proxy saw.
  */
 import assert from "node:assert/strict";
 import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
@@ -70,6 +71,7 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
         propagation: "update-server",
         propagationTimeoutMs: 5_000,
         timeoutMs: 2_000,
+        pollIntervalMs: 50,
       },
       concurrency: 2,
       pollTimeoutMs: 20_000,

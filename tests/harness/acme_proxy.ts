@@ -38,7 +38,7 @@ export type Fault =
 
 /** "The next `times` requests for `resource` (and `method`) get `fault`." */
 export interface FaultRule {
-  /** A resource, or a pattern tested against the request path. */
+  /** A resource, or a (non-global) pattern tested against the request path. */
   resource: AcmeResource | RegExp;
   /** Upper-case HTTP method; any when absent. */
   method?: string;
@@ -258,8 +258,8 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
       const answer = await send("GET", upstreamUrl.pathname, {});
       const directory = JSON.parse(new TextDecoder().decode(answer.body)) as Record<string, unknown>;
       for (const [name, value] of Object.entries(directory)) {
-        if (typeof value === "string" && value.startsWith(proxyOrigin)) {
-          byPath.set(new URL(value).pathname, name as AcmeResource);
+        if (typeof value === "string" && rewrite(value).startsWith(proxyOrigin)) {
+          byPath.set(new URL(rewrite(value)).pathname, name as AcmeResource);
         }
       }
     } catch (err) {
@@ -282,10 +282,8 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
         return requests;
       },
       count(resource, method) {
-        return requests.filter((r) =>
-          r.resource === resource && (method === undefined || r.method === method)
-        )
-          .length;
+        const matching = requests.filter((r) => r.resource === resource);
+        return method === undefined ? matching.length : matching.filter((r) => r.method === method).length;
       },
       stop() {
         stopping ??= (async () => {
