@@ -37,6 +37,15 @@ class Timeout extends Error {}
 /** The server answered, but not with a usable answer; the message completes "server X ...". */
 class BadAnswer extends Error {}
 
+/** What a UDP attempt that got no matching answer in time comes to. */
+function unanswered(ignored: number, timeoutMs: number): Error {
+  if (ignored === 0) return new Timeout();
+  return new BadAnswer(
+    "answered over UDP only with messages that are not the answer to the request (their id or question " +
+      `differ; ${ignored} ignored in ${timeoutMs} ms)`,
+  );
+}
+
 function udpAttempt(server: ServerAddress, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
   const socket = dgram.createSocket(server.host.includes(":") ? "udp6" : "udp4");
   return new Promise<Uint8Array>((resolve, reject) => {
@@ -52,10 +61,14 @@ function udpAttempt(server: ServerAddress, request: Uint8Array, timeoutMs: numbe
       }
       action();
     };
-    const timer = setTimeout(() => finish(() => reject(new Timeout())), timeoutMs);
+    // Datagrams that do not answer the request are ignored (a late or spoofed one must not count), but if
+    // nothing else came they are what to report: the server is reachable and answers wrongly.
+    let ignored = 0;
+    const timer = setTimeout(() => finish(() => reject(unanswered(ignored, timeoutMs))), timeoutMs);
     socket.on("message", (message: Uint8Array, remote: { port: number }) => {
       const bytes = new Uint8Array(message);
       if (remote.port === server.port && answersRequest(request, bytes)) finish(() => resolve(bytes));
+      else ignored++;
     });
     socket.on("error", (err: Error) => finish(() => reject(err)));
     socket.send(request, server.port, server.host, (err: Error | null) => {
@@ -149,6 +162,7 @@ export function createTransport(options: TransportOptions): Transport {
   return {
     async exchange(server, request, protocol) {
       let last: unknown;
+      let badAnswer: BadAnswer | undefined;
       let timeouts = 0;
       for (let attempt = 0; attempt < attempts; attempt++) {
         try {
@@ -158,11 +172,15 @@ export function createTransport(options: TransportOptions): Transport {
         } catch (err) {
           last = err;
           if (err instanceof Timeout) timeouts++;
+          if (err instanceof BadAnswer) badAnswer = err;
         }
       }
       const where = `server ${formatServer(server)}`;
-      if (last instanceof BadAnswer) {
-        throw new TransportError(`${where} ${last.message} (${attempts} attempts)`, { cause: last });
+      // A wrong answer says more than a silence or a refusal on another attempt.
+      if (badAnswer !== undefined) {
+        throw new TransportError(`${where} ${badAnswer.message} (${attempts} attempts)`, {
+          cause: badAnswer,
+        });
       }
       const what = timeouts === attempts
         ? `did not answer within ${options.timeoutMs} ms`

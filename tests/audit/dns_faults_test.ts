@@ -9,7 +9,8 @@ import dgram from "node:dgram";
 import { type DnsContext, publishChallenges } from "../../src/dns/challenges.ts";
 import { createTransport } from "../../src/dns/transport.ts";
 import { sendTxtUpdate } from "../../src/dns/update.ts";
-import { decodeMessage, Opcode } from "../../src/dns/wire.ts";
+import { query } from "../../src/dns/query.ts";
+import { decodeMessage, Opcode, RecordType } from "../../src/dns/wire.ts";
 import { NotariatError } from "../../src/errors.ts";
 import type { ServerAddress } from "../../src/dns/types.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
@@ -309,48 +310,56 @@ Deno.test("bad answers to DNS UPDATE are named and leave no challenge value behi
       },
     );
 
-    await t.step("over UDP, answers with a wrong id are ignored like spoofed datagrams", async () => {
-      // A proxy that damages UDP answers is not needed: sendTxtUpdate over UDP to the proxy is forwarded
-      // unchanged, and the TCP path above covers the damaged answers. Here the wrong id comes from a raw
-      // socket answering every request with the id flipped.
-      const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
-      const port = (socket.addr as Deno.NetAddr).port;
-      const answering = (async () => {
-        for (;;) {
-          const [request, remote] = await socket.receive();
-          const answer = await forwardUdp(knotAddress, request);
-          await socket.send(damage("wrong-id", answer)!, remote);
+    await t.step(
+      "over UDP, answers with a wrong id are ignored, then named once nothing else came",
+      async () => {
+        // A raw socket in front of Knot answers every request with Knot's answer, its id flipped.
+        const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+        const port = (socket.addr as Deno.NetAddr).port;
+        const answering = (async () => {
+          for (;;) {
+            const [request, remote] = await socket.receive();
+            const answer = await forwardUdp(knotAddress, request);
+            await socket.send(damage("wrong-id", answer)!, remote);
+          }
+        })().catch(() => {});
+        const udpAt = `127.0.0.1:${port}`;
+        const wrong =
+          `server ${udpAt} answered over UDP only with messages that are not the answer to the request ` +
+          "(their id or question differ; 1 ignored in 1000 ms)";
+        try {
+          const udpTransport = createTransport({ timeoutMs: 1000, attempts: 1 });
+          await assert.rejects(
+            query(udpTransport, { host: "127.0.0.1", port }, "alpha.test", RecordType.SOA),
+            {
+              kind: "dns",
+              message: `query alpha.test SOA to ${udpAt} failed: ${wrong} (1 attempts)`,
+            },
+          );
+          await assert.rejects(
+            sendTxtUpdate(
+              udpTransport,
+              { host: "127.0.0.1", port },
+              key,
+              "alpha.test",
+              "add",
+              [{ owner: "_acme-challenge.udp.alpha.test", value: "u" }],
+              { protocol: "udp" },
+            ),
+            { kind: "dns", message: `update of zone 'alpha.test': ${wrong} (1 attempts)` },
+          );
+        } finally {
+          socket.close();
+          await answering;
         }
-      })().catch(() => {});
-      try {
-        await assert.rejects(
-          sendTxtUpdate(
-            createTransport({ timeoutMs: 200, attempts: 1 }),
-            { host: "127.0.0.1", port },
-            key,
-            "alpha.test",
-            "add",
-            [{ owner: "_acme-challenge.udp.alpha.test", value: "u" }],
-            { protocol: "udp" },
-          ),
-          {
-            kind: "dns",
-            message:
-              `update of zone 'alpha.test': server 127.0.0.1:${port} did not answer within 200 ms over UDP ` +
-              "(1 attempts)",
-          },
-        );
-      } finally {
-        socket.close();
-        await answering;
-      }
-      // Knot applied that update: this is why publishChallenges removes values after an unanswered add.
-      assert.deepEqual(await queryTxt(knotAddress, "_acme-challenge.udp.alpha.test"), ["u"]);
-      await sendTxtUpdate(createTransport({ timeoutMs: 500 }), knotAddress, key, "alpha.test", "delete", [
-        { owner: "_acme-challenge.udp.alpha.test", value: "u" },
-      ]);
-      assert.deepEqual(await queryTxt(knotAddress, "_acme-challenge.udp.alpha.test"), []);
-    });
+        // Knot applied that update: this is why publishChallenges removes values after an unconfirmed add.
+        assert.deepEqual(await queryTxt(knotAddress, "_acme-challenge.udp.alpha.test"), ["u"]);
+        await sendTxtUpdate(createTransport({ timeoutMs: 500 }), knotAddress, key, "alpha.test", "delete", [
+          { owner: "_acme-challenge.udp.alpha.test", value: "u" },
+        ]);
+        assert.deepEqual(await queryTxt(knotAddress, "_acme-challenge.udp.alpha.test"), []);
+      },
+    );
   } finally {
     await proxy?.stop();
     await knot?.stop();
