@@ -43,6 +43,15 @@ const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "k
 const EXPECTED = "a YAML list of entries, each with secret, domains, email and tsigSecretName";
 
 /**
+ * Whether a tsigSecretName value may be the TSIG key pasted in place of the Secret's name: any key shape
+ * (`alg:name:secret`, a tsig-keygen block, a bare base64 secret) has characters a Secret reference never has.
+ * Such a value is never echoed, so a misplaced key does not spread to logs and Events.
+ */
+function looksLikeKeyMaterial(text: string): boolean {
+  return /[:;{}"'=+\s]/.test(text) || (/[A-Z]/.test(text) && /[a-z]/.test(text) && /[0-9]/.test(text));
+}
+
+/**
  * Validates the ConfigMap's data. `namespace` is where `secret` and `tsigSecretName` without a namespace live
  * (notariat's own). Never throws: every problem is returned, and entries with a problem are left out of `specs`,
  * as are all entries naming the same Secret (which one was meant is unknown).
@@ -136,9 +145,15 @@ function parseEntry(
     'the [namespace/]name of the Secret whose key "key" holds the TSIG key',
     problem,
   );
-  const tsigSecret = tsigText === undefined
-    ? undefined
-    : attempt("tsigSecretName", () => parseSecretRef(tsigText, namespace));
+  const tsigSecret = tsigText === undefined ? undefined : attempt("tsigSecretName", () => {
+    if (looksLikeKeyMaterial(tsigText)) {
+      throw new Error(
+        'must be the [namespace/]name of the Secret whose key "key" holds the TSIG key, not the key itself; ' +
+          "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
+      );
+    }
+    return parseSecretRef(tsigText, namespace);
+  });
 
   const nameserver = optionalString(entry, "nameserver", problem);
   if (nameserver !== undefined) attempt("nameserver", () => parseHostPort(nameserver));
