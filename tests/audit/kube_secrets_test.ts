@@ -8,7 +8,8 @@
  *   base64), nor the bearer token, in their message or in the log line made of them.
  */
 import assert from "node:assert/strict";
-import type { IssuedCertificate, Issuer } from "../../src/acme/issuer.ts";
+import { accountSecretName } from "../../src/acme/account.ts";
+import { createIssuer, type IssuedCertificate, type Issuer } from "../../src/acme/issuer.ts";
 import type { CertificateSpec } from "../../src/config/types.ts";
 import { entryLabel, reconcileEntry } from "../../src/controller/reconcile.ts";
 import { writeCertificate } from "../../src/controller/write.ts";
@@ -191,6 +192,47 @@ Deno.test("bad Secrets and refused writes against a real API server", async (t) 
           const after = await admin.readSecret(NS, name);
           assert.equal(after?.resourceVersion, before.resourceVersion);
         }
+      },
+    );
+
+    await t.step(
+      "an entry whose account key is damaged fails naming the entry and the account Secret",
+      async () => {
+        // Never contacted: the account key is read before anything is sent.
+        const directoryUrl = "https://127.0.0.1:9/directory";
+        const email = "ops@alpha.test";
+        const name = accountSecretName(directoryUrl, email);
+        const good = await generatePrivateKey("ecdsa-p256");
+        const damaged = good.slice(0, Math.floor(good.length / 2)) + "\n-----END PRIVATE KEY-----\n";
+        const before = await admin.createSecret(secret(name, { "account.key": damaged }));
+        const issuer = createIssuer({
+          directoryUrl,
+          accounts: createKubeAccountStore(admin, NS),
+          dns: {
+            resolver: { host: "127.0.0.1", port: 9 },
+            propagation: "off",
+            propagationTimeoutMs: 1,
+            timeoutMs: 1,
+          },
+          concurrency: 1,
+        });
+        const entry = spec("site-account", "unused");
+        const err = await issuer.issue({
+          label: entryLabel(entry),
+          domains: entry.domains,
+          email,
+          keyType: "ecdsa-p256",
+          zoneAccess: { key: { name: "unused", algorithm: "hmac-sha256", secret: new Uint8Array(32) } },
+        }).then(() => undefined, (e) => e);
+        assert.ok(err instanceof NotariatError);
+        assert.equal(
+          err.message,
+          `certificates[3] (secret ${NS}/site-account): ACME account Secret ${NS}/${name} holds no usable private ` +
+            "key under account.key (private key is not a readable PEM key (unrecognized format)); fix or delete it " +
+            "(deleting it registers a new account)",
+        );
+        assertClean(err, secretsIn(good, "no token in this step"));
+        assert.equal((await admin.readSecret(NS, name))?.resourceVersion, before.resourceVersion);
       },
     );
 
