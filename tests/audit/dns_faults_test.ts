@@ -10,9 +10,10 @@ import { type DnsContext, publishChallenges } from "../../src/dns/challenges.ts"
 import { createTransport } from "../../src/dns/transport.ts";
 import { sendTxtUpdate } from "../../src/dns/update.ts";
 import { query } from "../../src/dns/query.ts";
-import { decodeMessage, Opcode, RecordType } from "../../src/dns/wire.ts";
+import { signMessage } from "../../src/dns/tsig.ts";
+import { decodeMessage, Opcode, RecordType, tsigRecordOf } from "../../src/dns/wire.ts";
 import { NotariatError } from "../../src/errors.ts";
-import type { ServerAddress } from "../../src/dns/types.ts";
+import type { ServerAddress, TsigKey } from "../../src/dns/types.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 
 /** How the proxy damages the answer to an UPDATE. */
@@ -24,7 +25,25 @@ type Fault =
   | "garbage-body"
   | "truncated-frame"
   | "bad-mac"
-  | "unsigned";
+  | "unsigned"
+  | "other-key"
+  | "skewed-time";
+
+/** Keys the proxy re-signs answers with: the right one (for a skewed time) and another one. */
+interface Signers {
+  right: TsigKey;
+  other: TsigKey;
+}
+
+/** The answer without its TSIG record, ARCOUNT one less. */
+function stripTsig(answer: Uint8Array): Uint8Array {
+  const decoded = decodeMessage(answer);
+  const cut = answer.slice(0, decoded.tsigOffset);
+  const arcount = ((cut[10] << 8) | cut[11]) - 1;
+  cut[10] = arcount >> 8;
+  cut[11] = arcount & 0xff;
+  return cut;
+}
 
 interface FaultProxy {
   address: ServerAddress;
@@ -40,7 +59,12 @@ function isUpdate(request: Uint8Array): boolean {
 }
 
 /** The answer as the fault makes it, or undefined for a frame cut short (TCP only). */
-function damage(fault: Fault, answer: Uint8Array): Uint8Array | undefined {
+function damage(
+  fault: Fault,
+  answer: Uint8Array,
+  request: Uint8Array,
+  signers: Signers,
+): Uint8Array | undefined {
   const bytes = answer.slice();
   switch (fault) {
     case "none":
@@ -70,13 +94,17 @@ function damage(fault: Fault, answer: Uint8Array): Uint8Array | undefined {
       // The MAC is followed by original id, error and other length (6 bytes) when other data is empty.
       bytes[bytes.length - 7] ^= 0x01;
       return bytes;
-    case "unsigned": {
-      const decoded = decodeMessage(answer);
-      const cut = bytes.slice(0, decoded.tsigOffset);
-      const arcount = ((cut[10] << 8) | cut[11]) - 1;
-      cut[10] = arcount >> 8;
-      cut[11] = arcount & 0xff;
-      return cut;
+    case "unsigned":
+      return stripTsig(answer);
+    case "other-key":
+      return signMessage(stripTsig(answer), signers.other, Math.floor(Date.now() / 1000)).bytes;
+    case "skewed-time": {
+      // Correctly signed with the right key, an hour in the past.
+      const requestMac = tsigRecordOf(decodeMessage(request))!.data.tsig.mac;
+      return signMessage(stripTsig(answer), signers.right, Math.floor(Date.now() / 1000) - 3600, {
+        requestMac,
+      })
+        .bytes;
     }
   }
 }
@@ -129,7 +157,7 @@ function forwardUdp(upstream: ServerAddress, request: Uint8Array): Promise<Uint8
 }
 
 /** Starts the proxy on a free port serving UDP and TCP in front of `upstream`. */
-function startFaultProxy(upstream: ServerAddress): FaultProxy {
+function startFaultProxy(upstream: ServerAddress, signers: Signers): FaultProxy {
   for (;;) {
     const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (tcp.addr as Deno.NetAddr).port;
@@ -173,7 +201,7 @@ function startFaultProxy(upstream: ServerAddress): FaultProxy {
           if (request === undefined) return;
           const chosen = faultFor(request);
           const answer = await forwardTcp(upstream, request);
-          const damaged = damage(chosen, answer);
+          const damaged = damage(chosen, answer, request, signers);
           if (damaged === undefined) {
             // The length announces the whole answer, but only half of it arrives before the close.
             await conn.write(frame(answer).subarray(0, 2 + (answer.length >> 1)));
@@ -214,8 +242,9 @@ Deno.test("bad answers to DNS UPDATE are named and leave no challenge value behi
   let proxy: FaultProxy | undefined;
   try {
     knot = await startKnot();
-    proxy = startFaultProxy(knot.address);
     const key = knot.keys["hmac-sha256"].key;
+    const signers = { right: key, other: knot.keys["hmac-sha512"].key };
+    proxy = startFaultProxy(knot.address, signers);
     const at = `127.0.0.1:${proxy.address.port}`;
     const access = { key, nameserver: at };
     const knotAddress = knot.address;
@@ -254,6 +283,18 @@ Deno.test("bad answers to DNS UPDATE are named and leave no challenge value behi
         attempts: 1,
         says: `server ${at} answered the update of zone 'alpha.test' with NOERROR but its TSIG signature ` +
           `does not verify with key '${key.name}'`,
+      },
+      {
+        fault: "other-key",
+        attempts: 1,
+        says:
+          `server ${at} answered the update of zone 'alpha.test' with NOERROR but signed it with another key ` +
+          `(signed with key '${signers.other.name}')`,
+      },
+      {
+        fault: "skewed-time",
+        attempts: 1,
+        says: `clock skew of 3600 s between notariat and the server ${at} (fudge 300 s)`,
       },
       {
         fault: "unsigned",
@@ -320,7 +361,7 @@ Deno.test("bad answers to DNS UPDATE are named and leave no challenge value behi
           for (;;) {
             const [request, remote] = await socket.receive();
             const answer = await forwardUdp(knotAddress, request);
-            await socket.send(damage("wrong-id", answer)!, remote);
+            await socket.send(damage("wrong-id", answer, request, signers)!, remote);
           }
         })().catch(() => {});
         const udpAt = `127.0.0.1:${port}`;
