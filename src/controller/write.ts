@@ -117,9 +117,11 @@ async function betterThan(
     (decision.reason === "Expiring" && input.certificate !== undefined &&
       now.getTime() < input.certificate.notAfter.getTime());
   const notAfter = input.certificate?.notAfter;
-  if (!stillValid || notAfter === undefined || notAfter.getTime() < issued.notAfter.getTime()) {
-    return undefined;
-  }
+  if (!stillValid || notAfter === undefined) return undefined;
+  // A tie goes to what is there when it was written meanwhile, and to the new certificate when a renewal was
+  // asked for: expiry has a one-second grain, and a quick renewal can end in the same second.
+  const margin = notAfter.getTime() - issued.notAfter.getTime();
+  if (margin < 0 || (margin === 0 && !meanwhile)) return undefined;
   if (meanwhile) return `a valid certificate until ${notAfter.toISOString()} was written meanwhile; kept it`;
   return `the issued certificate expires at ${issued.notAfter.toISOString()}, before the Secret's certificate ` +
     `(valid until ${notAfter.toISOString()}); kept the Secret's`;
