@@ -14,6 +14,7 @@ import {
   RecordClass,
   RecordType,
   requestHeader,
+  WireError,
 } from "./wire.ts";
 
 /** The name of a record type for messages, e.g. "TXT". */
@@ -47,7 +48,11 @@ export async function query(
     if (response.header.truncated) response = decodeMessage(await transport.exchange(server, request, "tcp"));
     return response;
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = err instanceof WireError
+      ? `the answer is malformed (${err.message})`
+      : err instanceof Error
+      ? err.message
+      : String(err);
     throw new NotariatError("dns", `${what} to ${formatServer(server)} failed: ${reason}`, { cause: err });
   }
 }

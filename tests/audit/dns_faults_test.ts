@@ -49,6 +49,8 @@ interface FaultProxy {
   address: ServerAddress;
   /** The fault applied to the next `count` UPDATE answers; later answers pass unchanged. */
   inject(fault: Fault, count?: number): void;
+  /** The fault applied to the answers of the next `count` queries over UDP. */
+  injectQuery(fault: Fault, count: number): void;
   /** How many UPDATE requests reached Knot. */
   updates: number;
   stop(): Promise<void>;
@@ -170,6 +172,8 @@ function startFaultProxy(upstream: ServerAddress, signers: Signers): FaultProxy 
     }
     let fault: Fault = "none";
     let remaining = 0;
+    let queryFault: Fault = "none";
+    let queriesRemaining = 0;
     const conns = new Set<Deno.Conn>();
     const proxy: FaultProxy = {
       address: { host: "127.0.0.1", port },
@@ -177,6 +181,10 @@ function startFaultProxy(upstream: ServerAddress, signers: Signers): FaultProxy 
       inject(next, count = 1) {
         fault = next;
         remaining = count;
+      },
+      injectQuery(next, count) {
+        queryFault = next;
+        queriesRemaining = count;
       },
       async stop() {
         tcp.close();
@@ -226,7 +234,14 @@ function startFaultProxy(upstream: ServerAddress, signers: Signers): FaultProxy 
     const receiving = (async () => {
       for (;;) {
         const [request, remote] = await udp.receive();
-        forwardUdp(upstream, request).then((answer) => udp.send(answer, remote)).catch(() => {});
+        let chosen: Fault = "none";
+        if (!isUpdate(request) && queriesRemaining > 0) {
+          queriesRemaining--;
+          chosen = queryFault;
+        }
+        forwardUdp(upstream, request)
+          .then((answer) => udp.send(damage(chosen, answer, request, signers)!, remote))
+          .catch(() => {});
       }
     })().catch(() => {});
     return proxy;
@@ -331,6 +346,26 @@ Deno.test("bad answers to DNS UPDATE are named and leave no challenge value behi
         },
       );
     }
+
+    await t.step("a garbled answer to zone discovery is named, and no update is sent", async () => {
+      const before = p.updates;
+      p.injectQuery("garbage-body", 10);
+      try {
+        const err = await publishChallenges([{ domain: "q.alpha.test", value: "q" }], access, context(p))
+          .then(() => undefined, (e) => e);
+        assert.ok(err instanceof NotariatError);
+        assert.equal(err.kind, "dns");
+        const expected =
+          `_acme-challenge.q.alpha.test (for q.alpha.test): query _acme-challenge.q.alpha.test ` +
+          `CNAME to ${at} failed: the answer is malformed (name runs past the end at byte `;
+        assert.equal(err.message.slice(0, expected.length), expected);
+        assert.match(err.message.slice(expected.length), /^\d+\)$/);
+      } finally {
+        p.injectQuery("none", 0);
+      }
+      assert.equal(p.updates, before);
+      assert.deepEqual(await queryTxt(knotAddress, "_acme-challenge.q.alpha.test"), []);
+    });
 
     await t.step(
       "a damaged answer to the removal is reported, and the removal still took effect",
