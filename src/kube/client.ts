@@ -60,7 +60,7 @@ export async function createKube(options: KubeConnectOptions): Promise<Kube> {
     }
   } catch (err) {
     if (err instanceof NotariatError) throw err;
-    throw new NotariatError("usage", `cannot load the Kubernetes configuration: ${message(err)}`, {
+    throw new NotariatError("usage", `cannot load the Kubernetes configuration: ${configProblem(err)}`, {
       cause: err,
     });
   }
@@ -305,6 +305,22 @@ function statusMessage(body: unknown): string {
     // not JSON: use it as it is
   }
   return String(body ?? "").slice(0, 300);
+}
+
+/**
+ * Why a kubeconfig did not load. A YAML error's own message quotes the lines around the mistake, which may hold
+ * a token, a password or key data: only its reason and position are kept.
+ */
+function configProblem(err: unknown): string {
+  const yaml = err as { name?: unknown; reason?: unknown; mark?: { line?: unknown; column?: unknown } };
+  if (yaml?.name === "YAMLException" && typeof yaml.reason === "string") {
+    const { line, column } = yaml.mark ?? {};
+    const where = typeof line === "number" && typeof column === "number"
+      ? ` at line ${line + 1}, column ${column + 1}`
+      : "";
+    return `YAML syntax error${where}: ${yaml.reason}`;
+  }
+  return message(err);
 }
 
 function message(err: unknown): string {
