@@ -1,3 +1,4 @@
+import type { KeyType } from "../config/types.ts";
 import type { KubeSecret } from "../kube/types.ts";
 import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
 import type { PolicyInput } from "./policy.ts";
@@ -16,8 +17,9 @@ export async function inspectSecret(
   domains: string[],
   now: Date,
   renewBeforeMs: number,
+  keyType?: KeyType,
 ): Promise<PolicyInput> {
-  const base = { domains, now, renewBeforeMs };
+  const base = { domains, keyType, now, renewBeforeMs };
   if (secret === undefined) return { ...base, exists: false };
   const input: PolicyInput = { ...base, exists: true, type: secret.type };
   const decoder = new TextDecoder("utf-8", { fatal: false });

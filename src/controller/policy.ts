@@ -1,3 +1,4 @@
+import type { KeyType } from "../config/types.ts";
 import { renewalTime } from "./renewal.ts";
 
 /**
@@ -10,12 +11,15 @@ export type ReissueReason =
   | "MissingData"
   | "InvalidKeyPair"
   | "DomainsMismatch"
+  | "KeyTypeMismatch"
   | "Expiring";
 
 /** What the Secret holds, as far as the policy cares; gathered by `inspectSecret`, plain data here. */
 export interface PolicyInput {
   /** The configured domains of the entry. */
   domains: string[];
+  /** The configured key type of the entry; undefined: any key type will do. */
+  keyType?: KeyType;
   now: Date;
   renewBeforeMs: number;
   exists: boolean;
@@ -35,6 +39,8 @@ export interface CertificateFacts {
   notAfter: Date;
   /** SAN DNS names, lower-case. */
   dnsNames: string[];
+  /** The type of the certificate's key, when it is one notariat can ask for. */
+  keyType?: KeyType;
 }
 
 /** The outcome of the policy for one Secret. */
@@ -95,6 +101,16 @@ const domainsMismatch: PolicyCheck = (input) => {
   };
 };
 
+const keyTypeMismatch: PolicyCheck = (input) => {
+  const have = input.certificate?.keyType;
+  if (input.keyType === undefined || have === input.keyType) return undefined;
+  return {
+    action: "issue",
+    reason: "KeyTypeMismatch",
+    message: `the certificate's key is ${have ?? "of another type"}, the entry asks for ${input.keyType}`,
+  };
+};
+
 const expiring: PolicyCheck = (input) => {
   const cert = input.certificate;
   if (cert === undefined) return undefined;
@@ -117,6 +133,7 @@ export const POLICY_CHECKS: readonly PolicyCheck[] = [
   missingData,
   invalidKeyPair,
   domainsMismatch,
+  keyTypeMismatch,
   expiring,
 ];
 

@@ -72,7 +72,9 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
   try {
     const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
-    const decision = decide(await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs));
+    const decision = decide(
+      await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs, spec.keyType),
+    );
     reason = decision.reason;
     if (decision.action === "keep") {
       return done("valid", decision.reason, decision.message, { renewAt: decision.renewAt });
@@ -96,6 +98,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     const written = await writeCertificate(deps.kube, spec.secret, issued, {
       existing,
       domains: spec.domains,
+      keyType: spec.keyType,
       renewBeforeMs: deps.renewBeforeMs,
       now: deps.now,
       facts: {

@@ -1,5 +1,5 @@
 import type { IssuedCertificate } from "../acme/issuer.ts";
-import { formatRef, type SecretRef } from "../config/types.ts";
+import { formatRef, type KeyType, type SecretRef } from "../config/types.ts";
 import { NotariatError } from "../errors.ts";
 import { isKubeStatus, type Kube, type KubeSecret } from "../kube/types.ts";
 import { inspectSecret } from "./inspect.ts";
@@ -19,6 +19,8 @@ export interface WriteOptions {
   /** The Secret as read before issuing (undefined when it did not exist): the first write goes against it. */
   existing: KubeSecret | undefined;
   domains: string[];
+  /** The entry's key type: a certificate with another kind of key does not count as valid. */
+  keyType?: KeyType;
   facts: IssuedFacts;
   renewBeforeMs: number;
   now: () => Date;
@@ -89,7 +91,7 @@ async function checkUsable(ref: SecretRef, issued: IssuedCertificate, options: W
     acmeDirectory: "",
     issuedAt: now,
   });
-  const input = await inspectSecret(candidate, options.domains, now, options.renewBeforeMs);
+  const input = await inspectSecret(candidate, options.domains, now, options.renewBeforeMs, options.keyType);
   const decision = decide(input);
   if (decision.action === "keep") return;
   const notAfter = input.certificate?.notAfter;
@@ -111,7 +113,7 @@ async function betterThan(
   meanwhile: boolean,
 ): Promise<string | undefined> {
   const now = options.now();
-  const input = await inspectSecret(current, options.domains, now, options.renewBeforeMs);
+  const input = await inspectSecret(current, options.domains, now, options.renewBeforeMs, options.keyType);
   const decision = decide(input);
   const stillValid = decision.action === "keep" ||
     (decision.reason === "Expiring" && input.certificate !== undefined &&

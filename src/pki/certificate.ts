@@ -1,6 +1,7 @@
 import * as x509 from "@peculiar/x509";
 import { createPublicKey } from "node:crypto";
 import { Buffer } from "node:buffer";
+import type { KeyType } from "../config/types.ts";
 import { NotariatError } from "../errors.ts";
 import { importSigningKey } from "./private_key.ts";
 
@@ -16,6 +17,8 @@ export interface CertificateInfo {
   dnsNames: string[];
   /** Whether it is a CA certificate (basic constraints CA:TRUE): an intermediate or root, never a leaf. */
   isCa: boolean;
+  /** The public key's type in the configuration's terms; undefined for any other kind of key. */
+  keyType?: KeyType;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -48,7 +51,23 @@ function describe(cert: x509.X509Certificate): CertificateInfo {
     notAfter: cert.notAfter,
     dnsNames,
     isCa: isCa(cert),
+    keyType: publicKeyType(cert),
   };
+}
+
+const CURVES: Record<string, KeyType> = { prime256v1: "ecdsa-p256", secp384r1: "ecdsa-p384" };
+const RSA_SIZES: Record<number, KeyType> = { 2048: "rsa2048", 3072: "rsa3072", 4096: "rsa4096" };
+
+function publicKeyType(cert: x509.X509Certificate): KeyType | undefined {
+  try {
+    const key = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" });
+    const details = key.asymmetricKeyDetails ?? {};
+    if (key.asymmetricKeyType === "ec") return CURVES[details.namedCurve ?? ""];
+    if (key.asymmetricKeyType === "rsa") return RSA_SIZES[details.modulusLength ?? 0];
+  } catch {
+    // an unusual key: no configured type matches it
+  }
+  return undefined;
 }
 
 /**

@@ -87,3 +87,21 @@ Deno.test("the first failing check decides", () => {
   );
   assert.equal(decision.reason, "InvalidKeyPair");
 });
+
+Deno.test("a certificate whose key is of another type than configured is reissued with reason KeyTypeMismatch", () => {
+  const decision = decide(valid({
+    keyType: "rsa3072",
+    certificate: { notBefore, notAfter, dnsNames: ["*.alpha.test", "a.alpha.test"], keyType: "ecdsa-p256" },
+  }));
+  assert.equal(decision.action, "issue");
+  assert.equal(decision.reason, "KeyTypeMismatch");
+  assert.equal(decision.message, "the certificate's key is ecdsa-p256, the entry asks for rsa3072");
+});
+
+Deno.test("a certificate with the configured key type is kept", () => {
+  const decision = decide(valid({
+    keyType: "ecdsa-p384",
+    certificate: { notBefore, notAfter, dnsNames: ["*.alpha.test", "a.alpha.test"], keyType: "ecdsa-p384" },
+  }));
+  assert.equal(decision.action, "keep");
+});

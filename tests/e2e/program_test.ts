@@ -144,6 +144,19 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
       assert.equal(after, before);
     });
 
+    await t.step("a changed keyType is reissued with a key of that type", async () => {
+      const domains = ["site.alpha.test", "www.beta.test"];
+      await setCertificates([
+        { ...site, domains, keyType: "rsa2048" },
+        { secret: "wild-tls", domains: ["*.alpha.test"], email: "ops@alpha.test", tsigSecretName: "tsig" },
+      ]);
+      const cert = await waitFor("site-tls with an RSA key", async () => {
+        const found = await certificate("site-tls", domains);
+        return found && parseCertificateChain(found.chain)[0].keyType === "rsa2048" ? found : undefined;
+      });
+      await assertValid(cert);
+    });
+
     await t.step("SIGTERM stops it cleanly with exit code 0", async () => {
       const started = performance.now();
       child!.kill("SIGTERM");
@@ -162,7 +175,13 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
         assert.equal(typeof record.msg, "string");
       }
       const issued = records.filter((r) => r.msg === "certificate issued").map((r) => r.secret);
-      assert.deepEqual(issued.sort(), ["notariat/site-tls", "notariat/site-tls", "notariat/wild-tls"]);
+      assert.deepEqual(issued.sort(), [
+        "notariat/site-tls",
+        "notariat/site-tls",
+        "notariat/site-tls",
+        "notariat/wild-tls",
+      ]);
+      assert.ok(records.some((r) => r.msg === "certificate issued" && r.reason === "KeyTypeMismatch"));
       const text = lines.join("\n");
       const secret = tsigText.slice(tsigText.lastIndexOf(":") + 1);
       assert.ok(!text.includes(secret), "the TSIG secret is not logged");
