@@ -330,10 +330,11 @@ async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: 
       const silent = silentServer();
       try {
         // The zone's NS set (ns1 = 127.0.0.1) is looked for on the silent port.
+        // Knot may hold an update until the next second when another came just before: 1.5 s leaves room.
         const ctx = context(server, {
           authoritativePort: silent.port,
           propagationTimeoutMs: 600,
-          timeoutMs: 250,
+          timeoutMs: 1500,
         });
         const started = performance.now();
         await assert.rejects(
@@ -343,12 +344,12 @@ async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: 
             message:
               `propagation not seen after 600 ms: server 127.0.0.1:${silent.port} does not serve TXT "lonely" at ` +
               `_acme-challenge.slow.alpha.test (last query failed: query _acme-challenge.slow.alpha.test TXT to ` +
-              `127.0.0.1:${silent.port} failed: server 127.0.0.1:${silent.port} did not answer within 250 ms over UDP ` +
+              `127.0.0.1:${silent.port} failed: server 127.0.0.1:${silent.port} did not answer within 1500 ms over UDP ` +
               "(2 attempts))",
           },
         );
-        // Two polls of two 250 ms attempts each, then the removal.
-        assert.ok(performance.now() - started < 2000);
+        // One poll of two 1.5 s attempts (the deadline passes meanwhile), then the removal.
+        assert.ok(performance.now() - started < 6000);
         assert.deepEqual(await queryTxt(server.address, "_acme-challenge.slow.alpha.test"), []);
       } finally {
         await silent.close();
