@@ -1,0 +1,420 @@
+/**
+ * notariat's issuer against lego and certbot on the same Knot and pebble: one name, four names across both
+ * zones, and a wildcard with its apex (two TXT values at one name). Prints wall time, success or the tool's
+ * error, and the `_acme-challenge` TXT records each run left in the zone. Figures only, no assertions.
+ * A peer that is not installed is skipped with the apt-get command that installs it.
+ * Run: deno run -A bench/peers_bench.ts [runs]
+ */
+import { createIssuer } from "../src/acme/issuer.ts";
+import { errorMessage } from "../src/errors.ts";
+import { createMemoryAccountStore } from "../tests/acme/memory_account_store.ts";
+import {
+  type DnsServerHandle,
+  nsupdateTxt,
+  queryTxt,
+  startKnot,
+  TEST_ZONES,
+} from "../tests/harness/dns_servers.ts";
+import { startPebble } from "../tests/harness/pebble.ts";
+import { makeStateDir, removeStateDir, run } from "../tests/harness/process.ts";
+
+const runs = Number(Deno.args[0] ?? 3);
+/** A peer still running after this is stopped and its run counted as failed. */
+const PEER_TIMEOUT_MS = 120_000;
+const EMAIL = "bench@alpha.test";
+
+/** What one run of one tool needs to know about the stack. */
+interface Stack {
+  directoryUrl: string;
+  caPem: string;
+  caFile: string;
+  knot: DnsServerHandle;
+}
+
+/** One tool under measurement: `obtain` throws with the tool's own error when no certificate came out. */
+interface Contender {
+  name: string;
+  /** The settings used, printed with the figures. */
+  settings: string[];
+  /** Why the tool cannot run here, or undefined when it can. */
+  missing(): Promise<string | undefined>;
+  /** Obtains one certificate for `domains` from a fresh state dir; returns its PEM (leaf first). */
+  obtain(stack: Stack, domains: string[], stateDir: string): Promise<string>;
+}
+
+/** One measured run. */
+interface Outcome {
+  ms: number;
+  error?: string;
+  /** `name "value"` of each challenge record still served after the run. */
+  leftovers: string[];
+}
+
+/** A case: the names to request in run `i`, distinct per tool and run unless the case is about fixed names. */
+interface Case {
+  name: string;
+  domains(tool: string, i: number): string[];
+}
+
+const CASES: Case[] = [
+  { name: "1 name", domains: (tool, i) => [`one-${tool}-${i}.alpha.test`] },
+  {
+    name: "4 names, 2 zones",
+    domains: (tool, i) => [
+      `a-${tool}-${i}.alpha.test`,
+      `b-${tool}-${i}.alpha.test`,
+      `a-${tool}-${i}.beta.test`,
+      `b-${tool}-${i}.beta.test`,
+    ],
+  },
+  { name: "*.beta.test + apex", domains: () => ["*.beta.test", "beta.test"] },
+];
+
+const tsig = (knot: DnsServerHandle) => knot.keys["hmac-sha256"];
+
+/** The TSIG secret in base64, removed from anything printed. */
+const secretText = (knot: DnsServerHandle) => tsig(knot).text.split(":")[2];
+
+/** Runs a peer with only the environment given (no proxy, no machine CA variables), stopped after a timeout. */
+async function runPeer(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const out = await new Deno.Command(command, {
+    args,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** Whether `command` can be started at all. */
+async function installed(command: string, args: string[]): Promise<boolean> {
+  try {
+    return (await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+/** The lines of a tool's output that say what went wrong, on one line. */
+function toolError(output: string, pattern: RegExp): string {
+  const lines = output.split("\n").map((line) => line.trim()).filter((line) => pattern.test(line));
+  return (lines.length > 0 ? lines : output.trim().split("\n").slice(-3)).join(" | ");
+}
+
+/** The one file under `dir` whose path matches `pattern`, read. */
+function findFile(dir: string, pattern: RegExp): string {
+  const found: string[] = [];
+  const walk = (path: string) => {
+    for (const entry of Deno.readDirSync(path)) {
+      const child = `${path}/${entry.name}`;
+      if (entry.isDirectory) walk(child);
+      else if (pattern.test(child)) found.push(child);
+    }
+  };
+  walk(dir);
+  if (found.length !== 1) throw new Error(`expected one certificate file, found ${found.length}`);
+  return Deno.readTextFileSync(found[0]);
+}
+
+const notariat: Contender = {
+  name: "notariat",
+  settings: [
+    "issuer in-process (no process start), default poll policy (0.5 s doubling), fresh account per run",
+    "propagation update-server, propagation timeout 10 s, DNS timeout 5 s, concurrency 1",
+    "key ecdsa-p256, TSIG hmac-sha256, nameserver 127.0.0.1:<knot>",
+  ],
+  missing: () => Promise.resolve(undefined),
+  async obtain(stack, domains) {
+    const issuer = createIssuer({
+      directoryUrl: stack.directoryUrl,
+      caPem: stack.caPem,
+      accounts: createMemoryAccountStore(),
+      dns: {
+        resolver: stack.knot.address,
+        propagation: "update-server",
+        propagationTimeoutMs: 10_000,
+        timeoutMs: 5_000,
+      },
+      concurrency: 1,
+    });
+    const issued = await issuer.issue({
+      label: "bench",
+      domains,
+      email: EMAIL,
+      keyType: "ecdsa-p256",
+      zoneAccess: { key: tsig(stack.knot).key, nameserver: `127.0.0.1:${stack.knot.address.port}` },
+    });
+    return issued.certificatePem;
+  },
+};
+
+const LEGO_ENV = {
+  RFC2136_TSIG_ALGORITHM: "hmac-sha256.",
+  RFC2136_POLLING_INTERVAL: "0",
+  RFC2136_SEQUENCE_INTERVAL: "0",
+  RFC2136_PROPAGATION_TIMEOUT: "10",
+};
+
+const lego: Contender = {
+  name: "lego",
+  settings: [
+    "lego 4.9.1 (Debian), one process per run, fresh --path per run, --key-type ec256",
+    "--dns rfc2136 --dns.resolvers 127.0.0.1:<knot> --dns.disable-cp",
+    Object.entries(LEGO_ENV).map(([k, v]) => `${k}=${v}`).join(" ") +
+    " LEGO_CA_CERTIFICATES=<pebble CA>",
+  ],
+  async missing() {
+    return (await installed("lego", ["--version"])) ? undefined : "not installed: apt-get install lego";
+  },
+  async obtain(stack, domains, stateDir) {
+    const dns = `127.0.0.1:${stack.knot.address.port}`;
+    const result = await runPeer("lego", [
+      "--server",
+      stack.directoryUrl,
+      "--accept-tos",
+      "--email",
+      EMAIL,
+      "--path",
+      stateDir,
+      "--key-type",
+      "ec256",
+      "--dns",
+      "rfc2136",
+      "--dns.resolvers",
+      dns,
+      "--dns.disable-cp",
+      ...domains.flatMap((domain) => ["-d", domain]),
+      "run",
+    ], {
+      HOME: stateDir,
+      ...LEGO_ENV,
+      RFC2136_NAMESERVER: dns,
+      RFC2136_TSIG_KEY: tsig(stack.knot).key.name,
+      RFC2136_TSIG_SECRET: secretText(stack.knot),
+      LEGO_CA_CERTIFICATES: stack.caFile,
+    });
+    if (result.code !== 0) {
+      throw new Error(
+        `exit ${result.code}: ${toolError(result.stderr, /error|could not|problem|\] acme:/i)}`,
+      );
+    }
+    return findFile(`${stateDir}/certificates`, /(?<!\.issuer)\.crt$/);
+  },
+};
+
+const certbot: Contender = {
+  name: "certbot",
+  settings: [
+    "certbot 2.1 + dns-rfc2136 (Debian), one process per run, fresh config/work/logs dirs per run",
+    "--dns-rfc2136-propagation-seconds 0 --key-type ecdsa (P-256), algorithm HMAC-SHA256",
+    "REQUESTS_CA_BUNDLE=<pebble CA>",
+  ],
+  async missing() {
+    if (!(await installed("certbot", ["--version"]))) {
+      return "not installed: apt-get install certbot python3-certbot-dns-rfc2136";
+    }
+    // Asked of certbot itself: the plugin must be importable by certbot's own Python, not the first on PATH.
+    const dir = makeStateDir("bench-certbot-plugins");
+    try {
+      const listed = await runPeer("certbot", [
+        "plugins",
+        ...["--config-dir", "--work-dir", "--logs-dir"].flatMap((flag) => [flag, dir]),
+      ], { HOME: dir });
+      return listed.stdout.includes("dns-rfc2136")
+        ? undefined
+        : "not installed: apt-get install python3-certbot-dns-rfc2136";
+    } finally {
+      removeStateDir(dir);
+    }
+  },
+  async obtain(stack, domains, stateDir) {
+    const ini = `${stateDir}/rfc2136.ini`;
+    Deno.writeTextFileSync(
+      ini,
+      [
+        "dns_rfc2136_server = 127.0.0.1",
+        `dns_rfc2136_port = ${stack.knot.address.port}`,
+        `dns_rfc2136_name = ${tsig(stack.knot).key.name}`,
+        `dns_rfc2136_secret = ${secretText(stack.knot)}`,
+        // Upper case: certbot falls back to HMAC-MD5 for a name it does not know, without a word.
+        "dns_rfc2136_algorithm = HMAC-SHA256",
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    const result = await runPeer("certbot", [
+      "certonly",
+      "--non-interactive",
+      "--agree-tos",
+      "--register-unsafely-without-email",
+      "--server",
+      stack.directoryUrl,
+      "--config-dir",
+      `${stateDir}/config`,
+      "--work-dir",
+      `${stateDir}/work`,
+      "--logs-dir",
+      `${stateDir}/logs`,
+      "--key-type",
+      "ecdsa",
+      "--dns-rfc2136",
+      "--dns-rfc2136-credentials",
+      ini,
+      "--dns-rfc2136-propagation-seconds",
+      "0",
+      ...domains.flatMap((domain) => ["-d", domain]),
+    ], { HOME: stateDir, REQUESTS_CA_BUNDLE: stack.caFile });
+    if (result.code !== 0) {
+      throw new Error(
+        `exit ${result.code}: ${
+          toolError(result.stderr, /error|fail|problem|Domain:|Type:|Detail:|unauthorized|refused/i)
+        }`,
+      );
+    }
+    return findFile(`${stateDir}/config/live`, /\/fullchain\.pem$/);
+  },
+};
+
+/** The DNS names of a certificate's leaf, sorted, read with openssl so it does not rely on notariat's code. */
+async function certificateNames(pem: string): Promise<string[]> {
+  const leaf = pem.slice(0, pem.indexOf("-----END CERTIFICATE-----") + 25);
+  const text = await run("openssl", ["x509", "-noout", "-ext", "subjectAltName"], { stdin: leaf });
+  return [...text.matchAll(/DNS:([^,\s]+)/g)].map((m) => m[1]).sort();
+}
+
+/** The challenge names of `domains`: `_acme-challenge.` before each, the wildcard label dropped. */
+function challengeNames(domains: string[]): string[] {
+  return [...new Set(domains.map((d) => `_acme-challenge.${d.replace(/^\*\./, "")}`))];
+}
+
+/** Lists the TXT values still served at the challenge names, then deletes them so the next run starts clean. */
+async function sweepLeftovers(knot: DnsServerHandle, domains: string[]): Promise<string[]> {
+  const left: string[] = [];
+  for (const name of challengeNames(domains)) {
+    const zone = TEST_ZONES.find((z) => name.endsWith(`.${z}`))!;
+    for (const value of await queryTxt(knot.address, name)) {
+      left.push(`${name} "${value}"`);
+      await nsupdateTxt(knot.address, tsig(knot), zone, "delete", name, value);
+    }
+  }
+  return left;
+}
+
+/** Times one run; a run counts as a success only when the certificate names exactly `domains`. */
+async function measure(stack: Stack, tool: Contender, domains: string[]): Promise<Outcome> {
+  const stateDir = makeStateDir(`bench-${tool.name}`);
+  const started = performance.now();
+  let ms = 0;
+  let error: string | undefined;
+  try {
+    const pem = await tool.obtain(stack, domains, stateDir);
+    ms = performance.now() - started;
+    const names = await certificateNames(pem);
+    const wanted = [...domains].sort();
+    if (names.join(",") !== wanted.join(",")) error = `certificate names ${names.join(", ")}`;
+  } catch (err) {
+    ms = performance.now() - started;
+    error = errorMessage(err).replaceAll(secretText(stack.knot), "<secret>").replace(/\s+/g, " ");
+  }
+  removeStateDir(stateDir);
+  return { ms, error, leftovers: await sweepLeftovers(stack.knot, domains) };
+}
+
+/** Wall time of `command args` that does nothing but start (a peer's fixed cost per run). */
+async function startupMs(command: string, args: string[]): Promise<number> {
+  const started = performance.now();
+  await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output();
+  return performance.now() - started;
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(2);
+}
+
+function summary(outcomes: Outcome[]): string[] {
+  const ok = outcomes.filter((o) => o.error === undefined).map((o) => o.ms).sort((a, b) => a - b);
+  const times = ok.length === 0
+    ? ["-", "-", "-"]
+    : [ok[Math.floor((ok.length - 1) / 2)], ok[0], ok.at(-1)!].map(seconds);
+  const left = outcomes.reduce((n, o) => n + o.leftovers.length, 0);
+  return [`${ok.length}/${outcomes.length}`, ...times, String(left)];
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) =>
+    r.map((cell, c) => c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ")
+  )
+    .join("\n");
+}
+
+const contenders: Contender[] = [];
+for (const tool of [notariat, lego, certbot]) {
+  const why = await tool.missing();
+  if (why === undefined) contenders.push(tool);
+  else console.log(`${tool.name}: ${why} (skipped)`);
+}
+
+const knot = await startKnot();
+const pebble = await startPebble({ dnsServer: knot.address });
+try {
+  const stack: Stack = {
+    directoryUrl: pebble.directoryUrl,
+    caPem: pebble.caPem,
+    caFile: pebble.caFile,
+    knot,
+  };
+  console.log(`stack: Knot 127.0.0.1:${knot.address.port}, pebble ${pebble.directoryUrl}`);
+  console.log("pebble: PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=0 PEBBLE_WFE_NONCEREJECT=0, no Retry-After");
+  for (const tool of contenders) {
+    console.log(`${tool.name}:`);
+    for (const line of tool.settings) console.log(`  ${line}`);
+  }
+  if (contenders.includes(lego)) {
+    console.log(`lego --version: ${seconds(await startupMs("lego", ["--version"]))} s`);
+  }
+  if (contenders.includes(certbot)) {
+    console.log(`certbot --version: ${seconds(await startupMs("certbot", ["--version"]))} s`);
+  }
+
+  const results = new Map<string, Outcome[]>();
+  for (const testCase of CASES) {
+    // Tools take turns run by run, so a busy moment on the shared machine does not land on one tool only.
+    for (let i = 0; i < runs; i++) {
+      for (const tool of contenders) {
+        const key = `${tool.name}\t${testCase.name}`;
+        const outcome = await measure(stack, tool, testCase.domains(tool.name, i));
+        results.set(key, [...(results.get(key) ?? []), outcome]);
+      }
+    }
+  }
+
+  const rows = [["tool", "case", "ok", "median s", "min s", "max s", "TXT left"]];
+  for (const testCase of CASES) {
+    for (const tool of contenders) {
+      rows.push([tool.name, testCase.name, ...summary(results.get(`${tool.name}\t${testCase.name}`)!)]);
+    }
+  }
+  console.log(`\n${runs} runs each; times are of successful runs\n${table(rows)}`);
+
+  const notes = [...results].flatMap(([key, outcomes]) =>
+    outcomes.flatMap((o, i) => [
+      ...(o.error === undefined
+        ? []
+        : [`${key.replace("\t", ", ")}, run ${i + 1} (${seconds(o.ms)} s): ${o.error}`]),
+      ...o.leftovers.map((record) => `${key.replace("\t", ", ")}, run ${i + 1} left ${record}`),
+    ])
+  );
+  if (notes.length > 0) console.log(`\n${notes.join("\n")}`);
+} finally {
+  await pebble.stop();
+  await knot.stop();
+}
