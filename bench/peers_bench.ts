@@ -103,10 +103,12 @@ async function installed(command: string, args: string[]): Promise<boolean> {
   }
 }
 
-/** The lines of a tool's output that say what went wrong, on one line. */
+/** The lines of a tool's output that say what went wrong, on one line, without log timestamps. */
 function toolError(output: string, pattern: RegExp): string {
-  const lines = output.split("\n").map((line) => line.trim()).filter((line) => pattern.test(line));
-  return (lines.length > 0 ? lines : output.trim().split("\n").slice(-3)).join(" | ");
+  const all = output.split("\n").map((line) => line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, "").trim())
+    .filter((line) => line !== "");
+  const lines = all.filter((line) => pattern.test(line));
+  return (lines.length > 0 ? lines : all.slice(-3)).join(" | ");
 }
 
 /** The one file under `dir` whose path matches `pattern`, read. */
@@ -203,7 +205,7 @@ const lego: Contender = {
     });
     if (result.code !== 0) {
       throw new Error(
-        `exit ${result.code}: ${toolError(result.stderr, /error|could not|problem|\] acme:/i)}`,
+        `exit ${result.code}: ${toolError(result.stderr, /^(?!\[INFO\]|No key found|Saved key)/)}`,
       );
     }
     return findFile(`${stateDir}/certificates`, /(?<!\.issuer)\.crt$/);
@@ -343,7 +345,9 @@ function summary(outcomes: Outcome[]): string[] {
   const ok = outcomes.filter((o) => o.error === undefined).map((o) => o.ms).sort((a, b) => a - b);
   const times = ok.length === 0
     ? ["-", "-", "-"]
-    : [ok[Math.floor((ok.length - 1) / 2)], ok[0], ok.at(-1)!].map(seconds);
+    : [(ok[Math.floor((ok.length - 1) / 2)] + ok[Math.floor(ok.length / 2)]) / 2, ok[0], ok.at(-1)!].map(
+      seconds,
+    );
   const left = outcomes.reduce((n, o) => n + o.leftovers.length, 0);
   return [`${ok.length}/${outcomes.length}`, ...times, String(left)];
 }
@@ -403,7 +407,10 @@ try {
       rows.push([tool.name, testCase.name, ...summary(results.get(`${tool.name}\t${testCase.name}`)!)]);
     }
   }
-  console.log(`\n${runs} runs each; times are of successful runs\n${table(rows)}`);
+  console.log(
+    `\n${runs} runs each; times of successful runs; TXT left: challenge values still served after a run, ` +
+      `summed over the runs\n${table(rows)}`,
+  );
 
   const notes = [...results].flatMap(([key, outcomes]) =>
     outcomes.flatMap((o, i) => [
