@@ -1,7 +1,8 @@
 /**
  * notariat's issuer against lego and certbot on the same Knot and pebble: one name, four names across both
- * zones, and a wildcard with its apex (two TXT values at one name). Prints wall time, success or the tool's
- * error, and the `_acme-challenge` TXT records each run left in the zone. Figures only, no assertions.
+ * zones, a wildcard with its apex (two TXT values at one name), and a name where another issuer already
+ * published a value. Prints wall time, success or the tool's error, the `_acme-challenge` TXT records each run
+ * left in the zone, and whether the other issuer's value survived. Figures only, no assertions.
  * A peer that is not installed is skipped with the apt-get command that installs it.
  * Run: deno run -A bench/peers_bench.ts [runs]
  */
@@ -46,15 +47,24 @@ interface Contender {
 interface Outcome {
   ms: number;
   error?: string;
-  /** `name "value"` of each challenge record still served after the run. */
+  /** `name "value"` of each challenge record the run left served (the case's `other` value not counted). */
   leftovers: string[];
+  /** Whether the case's `other` value was still served after the run; undefined when the case has none. */
+  keptOther?: boolean;
 }
 
 /** A case: the names to request in run `i`, distinct per tool and run unless the case is about fixed names. */
 interface Case {
   name: string;
   domains(tool: string, i: number): string[];
+  /**
+   * A TXT value someone else (another issuer, a migration) already serves at each challenge name before the
+   * run, and that the tool must leave alone.
+   */
+  other?: string;
 }
+
+const OTHER_VALUE = "published-by-another-issuer";
 
 const CASES: Case[] = [
   { name: "1 name", domains: (tool, i) => [`one-${tool}-${i}.alpha.test`] },
@@ -68,6 +78,7 @@ const CASES: Case[] = [
     ],
   },
   { name: "*.beta.test + apex", domains: () => ["*.beta.test", "beta.test"] },
+  { name: "apex, other value there", domains: () => ["beta.test"], other: OTHER_VALUE },
 ];
 
 const tsig = (knot: DnsServerHandle) => knot.keys["hmac-sha256"];
@@ -297,21 +308,29 @@ function challengeNames(domains: string[]): string[] {
   return [...new Set(domains.map((d) => `_acme-challenge.${d.replace(/^\*\./, "")}`))];
 }
 
+function zoneOf(name: string): string {
+  return TEST_ZONES.find((zone) => name.endsWith(`.${zone}`))!;
+}
+
 /** Lists the TXT values still served at the challenge names, then deletes them so the next run starts clean. */
-async function sweepLeftovers(knot: DnsServerHandle, domains: string[]): Promise<string[]> {
-  const left: string[] = [];
+async function sweepLeftovers(knot: DnsServerHandle, domains: string[]): Promise<[string, string][]> {
+  const left: [string, string][] = [];
   for (const name of challengeNames(domains)) {
-    const zone = TEST_ZONES.find((z) => name.endsWith(`.${z}`))!;
     for (const value of await queryTxt(knot.address, name)) {
-      left.push(`${name} "${value}"`);
-      await nsupdateTxt(knot.address, tsig(knot), zone, "delete", name, value);
+      left.push([name, value]);
+      await nsupdateTxt(knot.address, tsig(knot), zoneOf(name), "delete", name, value);
     }
   }
   return left;
 }
 
 /** Times one run; a run counts as a success only when the certificate names exactly `domains`. */
-async function measure(stack: Stack, tool: Contender, domains: string[]): Promise<Outcome> {
+async function measure(stack: Stack, tool: Contender, domains: string[], other?: string): Promise<Outcome> {
+  if (other !== undefined) {
+    for (const name of challengeNames(domains)) {
+      await nsupdateTxt(stack.knot.address, tsig(stack.knot), zoneOf(name), "add", name, other);
+    }
+  }
   const stateDir = makeStateDir(`bench-${tool.name}`);
   const started = performance.now();
   let ms = 0;
@@ -327,7 +346,15 @@ async function measure(stack: Stack, tool: Contender, domains: string[]): Promis
     error = errorMessage(err).replaceAll(secretText(stack.knot), "<secret>").replace(/\s+/g, " ");
   }
   removeStateDir(stateDir);
-  return { ms, error, leftovers: await sweepLeftovers(stack.knot, domains) };
+  const served = await sweepLeftovers(stack.knot, domains);
+  return {
+    ms,
+    error,
+    leftovers: served.filter(([, value]) => value !== other).map(([name, value]) => `${name} "${value}"`),
+    keptOther: other === undefined
+      ? undefined
+      : challengeNames(domains).every((name) => served.some((s) => s[0] === name && s[1] === other)),
+  };
 }
 
 /** Wall time of `command args` that does nothing but start (a peer's fixed cost per run). */
@@ -349,7 +376,10 @@ function summary(outcomes: Outcome[]): string[] {
       seconds,
     );
   const left = outcomes.reduce((n, o) => n + o.leftovers.length, 0);
-  return [`${ok.length}/${outcomes.length}`, ...times, String(left)];
+  const kept = outcomes[0].keptOther === undefined
+    ? "-"
+    : `${outcomes.filter((o) => o.keptOther).length}/${outcomes.length}`;
+  return [`${ok.length}/${outcomes.length}`, ...times, String(left), kept];
 }
 
 function table(rows: string[][]): string {
@@ -395,13 +425,13 @@ try {
     for (let i = 0; i < runs; i++) {
       for (const tool of contenders) {
         const key = `${tool.name}\t${testCase.name}`;
-        const outcome = await measure(stack, tool, testCase.domains(tool.name, i));
+        const outcome = await measure(stack, tool, testCase.domains(tool.name, i), testCase.other);
         results.set(key, [...(results.get(key) ?? []), outcome]);
       }
     }
   }
 
-  const rows = [["tool", "case", "ok", "median s", "min s", "max s", "TXT left"]];
+  const rows = [["tool", "case", "ok", "median s", "min s", "max s", "TXT left", "other kept"]];
   for (const testCase of CASES) {
     for (const tool of contenders) {
       rows.push([tool.name, testCase.name, ...summary(results.get(`${tool.name}\t${testCase.name}`)!)]);
@@ -409,7 +439,8 @@ try {
   }
   console.log(
     `\n${runs} runs each; times of successful runs; TXT left: challenge values still served after a run, ` +
-      `summed over the runs\n${table(rows)}`,
+      `summed over the runs; other kept: runs after which a value another issuer had published at the ` +
+      `challenge name was still there\n${table(rows)}`,
   );
 
   const notes = [...results].flatMap(([key, outcomes]) =>
