@@ -91,7 +91,7 @@ async function runPeer(
   command: string,
   args: string[],
   env: Record<string, string>,
-): Promise<{ code: number; stderr: string; stdout: string }> {
+): Promise<{ exit: string; success: boolean; stderr: string; stdout: string }> {
   const out = await new Deno.Command(command, {
     args,
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
@@ -102,7 +102,14 @@ async function runPeer(
     signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
   }).output();
   const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  return {
+    exit: out.signal === null
+      ? `exit ${out.code}`
+      : `stopped by ${out.signal} after ${PEER_TIMEOUT_MS / 1000} s`,
+    success: out.success,
+    stdout: text.decode(out.stdout),
+    stderr: text.decode(out.stderr),
+  };
 }
 
 /** Whether `command` can be started at all. */
@@ -214,9 +221,9 @@ const lego: Contender = {
       RFC2136_TSIG_SECRET: secretText(stack.knot),
       LEGO_CA_CERTIFICATES: stack.caFile,
     });
-    if (result.code !== 0) {
+    if (!result.success) {
       throw new Error(
-        `exit ${result.code}: ${toolError(result.stderr, /^(?!\[INFO\]|No key found|Saved key)/)}`,
+        `${result.exit}: ${toolError(result.stderr, /^(?!\[INFO\]|No key found|Saved key)/)}`,
       );
     }
     return findFile(`${stateDir}/certificates`, /(?<!\.issuer)\.crt$/);
@@ -285,9 +292,9 @@ const certbot: Contender = {
       "0",
       ...domains.flatMap((domain) => ["-d", domain]),
     ], { HOME: stateDir, REQUESTS_CA_BUNDLE: stack.caFile });
-    if (result.code !== 0) {
+    if (!result.success) {
       throw new Error(
-        `exit ${result.code}: ${
+        `${result.exit}: ${
           toolError(result.stderr, /error|fail|problem|Domain:|Type:|Detail:|unauthorized|refused/i)
         }`,
       );
