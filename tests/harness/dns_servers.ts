@@ -39,6 +39,13 @@ export interface DnsServerHandle {
   unauthorizedKey: TestKey;
   /** PIDs of the processes this handle started, so a test can see they are gone after `stop`. */
   pids: number[];
+  /** Stops the server process (SIGTERM, by PID) and keeps its state dir and port, for `restart`: an outage. */
+  halt(): Promise<void>;
+  /**
+   * Starts the server again on the same port with the same configuration, zones and journal (halting it first
+   * if it runs); resolves once it answers for every zone. `pids` then holds the new process's PID.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -207,18 +214,31 @@ export async function queryTxt(server: ServerAddress, name: string): Promise<str
 
 function startedHandle(
   kind: "knot" | "bind",
-  service: Service,
+  first: Service,
   address: ServerAddress,
   keys: Record<TsigAlgorithm, TestKey>,
   unauthorizedKey: TestKey,
+  spawn: () => Service,
 ): DnsServerHandle {
+  let service = first;
+  const pids = [service.pid];
   return {
     kind,
     address,
     zones: [...TEST_ZONES],
     keys,
     unauthorizedKey,
-    pids: [service.pid],
+    pids,
+    halt() {
+      return service.stop();
+    },
+    async restart() {
+      await service.stop();
+      const old = service.pid;
+      service = spawn();
+      pids[pids.indexOf(old)] = service.pid;
+      await waitForZones(service, address, TEST_ZONES);
+    },
     async stop() {
       await service.stop();
       removeStateDir(service.stateDir);
@@ -283,15 +303,13 @@ export async function startKnot(): Promise<DnsServerHandle> {
       ...TEST_ZONES.map((zone) => `  - domain: ${zone}`),
     ].join("\n") + "\n";
     Deno.writeTextFileSync(`${stateDir}/knot.conf`, config);
-    const service = spawnService(
-      "knot",
-      stateDir,
-      ...killedWithTestProcess("knotd", ["-c", `${stateDir}/knot.conf`]),
-    );
+    const spawn = () =>
+      spawnService("knot", stateDir, ...killedWithTestProcess("knotd", ["-c", `${stateDir}/knot.conf`]));
+    const service = spawn();
     const address = { host: "127.0.0.1", port };
     return await startOrCleanUp(service, async () => {
       await waitForZones(service, address, TEST_ZONES);
-      return startedHandle("knot", service, address, keys, unauthorizedKey);
+      return startedHandle("knot", service, address, keys, unauthorizedKey, spawn);
     });
   } catch (err) {
     removeStateDir(stateDir);
@@ -352,7 +370,14 @@ export async function startBind(): Promise<DnsServerHandle> {
     const address = { host: "127.0.0.1", port };
     return await startOrCleanUp(service, async () => {
       await waitForZones(service, address, TEST_ZONES);
-      return startedHandle("bind", service, address, keys, unauthorizedKey);
+      return startedHandle(
+        "bind",
+        service,
+        address,
+        keys,
+        unauthorizedKey,
+        () => startNamed("bind", stateDir),
+      );
     });
   } catch (err) {
     removeStateDir(stateDir);

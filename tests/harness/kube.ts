@@ -47,6 +47,12 @@ export interface KubeHandle {
   apply(objects: unknown[]): Promise<void>;
   /** PIDs of the processes this handle started (etcd, kube-apiserver), to see they are gone after `stop`. */
   pids: number[];
+  /**
+   * Stops kube-apiserver (SIGTERM, by PID), keeping etcd and its data, and starts it again with the same flags
+   * on the same port; resolves once it is ready. What an API server upgrade or crash looks like to a client.
+   * `pids` then holds the new server's PID.
+   */
+  restartApiserver(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -185,29 +191,31 @@ export async function startKube(): Promise<KubeHandle> {
 
     const port = freePort();
     const server = `https://127.0.0.1:${port}`;
-    const apiserver = spawnService(
-      "kube-apiserver",
-      stateDir,
-      ...killedWithTestProcess(binary, [
-        "--insecure-port=0",
-        "--bind-address=127.0.0.1",
-        `--secure-port=${port}`,
-        "--advertise-address=127.0.0.1",
-        "--endpoint-reconciler-type=none",
-        `--etcd-servers=${etcd.url}`,
-        `--token-auth-file=${stateDir}/tokens.csv`,
-        "--anonymous-auth=false",
-        "--authorization-mode=RBAC",
-        `--service-account-key-file=${serviceAccountPublicKey}`,
-        `--service-account-signing-key-file=${serviceAccountKey}`,
-        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-        `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
-        "--service-cluster-ip-range=10.0.0.0/24",
-        `--tls-cert-file=${cert.certFile}`,
-        `--tls-private-key-file=${cert.keyFile}`,
-        `--cert-dir=${stateDir}/certs`,
-      ]),
-    );
+    const spawnApiserver = () =>
+      spawnService(
+        "kube-apiserver",
+        stateDir,
+        ...killedWithTestProcess(binary, [
+          "--insecure-port=0",
+          "--bind-address=127.0.0.1",
+          `--secure-port=${port}`,
+          "--advertise-address=127.0.0.1",
+          "--endpoint-reconciler-type=none",
+          `--etcd-servers=${etcd.url}`,
+          `--token-auth-file=${stateDir}/tokens.csv`,
+          "--anonymous-auth=false",
+          "--authorization-mode=RBAC",
+          `--service-account-key-file=${serviceAccountPublicKey}`,
+          `--service-account-signing-key-file=${serviceAccountKey}`,
+          `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+          `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
+          "--service-cluster-ip-range=10.0.0.0/24",
+          `--tls-cert-file=${cert.certFile}`,
+          `--tls-private-key-file=${cert.keyFile}`,
+          `--cert-dir=${stateDir}/certs`,
+        ]),
+      );
+    const apiserver = spawnApiserver();
     services.push(apiserver);
     const httpClient = Deno.createHttpClient({ caCerts: [ca.certPem] });
     client = httpClient;
@@ -238,7 +246,9 @@ export async function startKube(): Promise<KubeHandle> {
       return { status: response.status, body: parsed };
     };
 
-    await waitUntilReady(apiserver, async () => (await request("GET", "/readyz")).status === 200, 60_000);
+    const ready = (service: Service) =>
+      waitUntilReady(service, async () => (await request("GET", "/readyz")).status === 200, 60_000);
+    await ready(apiserver);
     // The server's own bootstrap normally creates "default"; create it if it has not (409 means it has).
     const created = await request("POST", "/api/v1/namespaces", {
       apiVersion: "v1",
@@ -255,6 +265,17 @@ export async function startKube(): Promise<KubeHandle> {
       const path = Deno.makeTempFileSync({ dir: stateDir, prefix: "kubeconfig-", suffix: ".yaml" });
       Deno.writeTextFileSync(path, kubeconfig(server, ca.certPem, token, namespace));
       return path;
+    };
+
+    const pids = services.map((s) => s.pid);
+    const restartApiserver = async () => {
+      const index = services.findIndex((s) => s.name === "kube-apiserver");
+      const old = services[index];
+      await old.stop();
+      const restarted = spawnApiserver();
+      services[index] = restarted;
+      pids[pids.indexOf(old.pid)] = restarted.pid;
+      await ready(restarted);
     };
 
     return {
@@ -303,7 +324,8 @@ export async function startKube(): Promise<KubeHandle> {
           }
         }
       },
-      pids: services.map((s) => s.pid),
+      pids,
+      restartApiserver,
       stop: stopAll,
     };
   } catch (err) {
