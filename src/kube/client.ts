@@ -12,6 +12,7 @@ import {
   type V1ConfigMap,
   type V1ObjectMeta,
   type V1Secret,
+  VersionApi,
   Watch,
 } from "@kubernetes/client-node";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
@@ -78,9 +79,21 @@ export async function createKube(options: KubeConnectOptions): Promise<Kube> {
   return kubeFromConfig(config, namespace);
 }
 
-/** What undici's Agent offers for shutting down (client-node keeps it typed as private). */
+/** What notariat uses of undici's Agent (client-node keeps it typed as private). */
 interface Dispatcher {
+  dispatch(options: Record<string, unknown>, handler: unknown): boolean;
   destroy(): Promise<void>;
+}
+
+/**
+ * Makes `dispatcher` speak HTTP/1.1 only. undici negotiates HTTP/2 with the API server by default, and under
+ * Deno a restarting API server's GOAWAY on that connection was seen to abort the whole process in nghttp2
+ * (`find_stream_on_goaway_func: Assertion failed`).
+ */
+function http1Only(dispatcher: Dispatcher): Dispatcher {
+  const dispatch = dispatcher.dispatch.bind(dispatcher);
+  dispatcher.dispatch = (options, handler) => dispatch({ ...options, allowH2: false }, handler);
+  return dispatcher;
 }
 
 /**
@@ -93,7 +106,12 @@ function shareConnections(config: KubeConfig): () => Promise<void> {
   const internals = config as unknown as { createDispatcher(...args: unknown[]): Dispatcher | undefined };
   const create = internals.createDispatcher.bind(config);
   let shared: Dispatcher | undefined;
-  internals.createDispatcher = (...args) => (shared ??= create(...args));
+  internals.createDispatcher = (...args) => {
+    if (shared !== undefined) return shared;
+    const created = create(...args);
+    shared = created && http1Only(created);
+    return shared;
+  };
   return async () => {
     const dispatcher = shared;
     shared = undefined;
@@ -101,10 +119,67 @@ function shareConnections(config: KubeConfig): () => Promise<void> {
   };
 }
 
+/** How often open watches check that the API server still answers (see `watchLiveness`). */
+const LIVENESS_INTERVAL_MS = 3000;
+
+/** Open watch connections, ended as failed when the API server stops answering. */
+interface WatchLiveness {
+  /** Tracks a connection until the returned function is called; `lost` ends it as failed. */
+  track(lost: (cause: unknown) => void): () => void;
+  stop(): void;
+}
+
+/**
+ * Under Deno, a watch whose API server dies (crash, restart, node loss) is never told: no error, no end of
+ * stream, and client-node's inactivity timeout cannot end it either, so the controller would stay deaf until
+ * its periodic pass. While watches are open, the server's /version is fetched every few seconds; when that
+ * fails without an HTTP answer (the server is unreachable), every open watch is ended as failed, and its
+ * owner reconnects, resuming from the last version seen. One small request for all watches, only while any
+ * are open.
+ */
+function watchLiveness(version: VersionApi): WatchLiveness {
+  const open = new Set<(cause: unknown) => void>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = async () => {
+    timer = undefined;
+    try {
+      await version.getCode();
+    } catch (err) {
+      // An HTTP answer (even an error) means the server, and the connections to it, are alive.
+      if (!(err instanceof ApiException)) {
+        for (const lost of [...open]) lost(err);
+      }
+    }
+    schedule();
+  };
+  const schedule = () => {
+    if (timer === undefined && open.size > 0) timer = setTimeout(check, LIVENESS_INTERVAL_MS);
+  };
+  return {
+    track(lost) {
+      open.add(lost);
+      schedule();
+      return () => {
+        open.delete(lost);
+        if (open.size === 0 && timer !== undefined) {
+          clearTimeout(timer);
+          timer = undefined;
+        }
+      };
+    },
+    stop() {
+      open.clear();
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
 function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
   const closeConnections = shareConnections(config);
   const core = config.makeApiClient(CoreV1Api);
   const watcher = new Watch(config);
+  const liveness = watchLiveness(config.makeApiClient(VersionApi));
   const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
   return {
     namespace,
@@ -176,9 +251,10 @@ function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
       }
     },
     watch(resource, ns, name, resourceVersion, handlers) {
-      return openWatch(watcher, resource, ns, name, resourceVersion, handlers);
+      return openWatch(watcher, liveness, resource, ns, name, resourceVersion, handlers);
     },
     close() {
+      liveness.stop();
       return closeConnections();
     },
   };
@@ -186,6 +262,7 @@ function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
 
 async function openWatch(
   watcher: Watch,
+  liveness: WatchLiveness,
   resource: WatchedResource,
   namespace: string,
   name: string,
@@ -195,6 +272,18 @@ async function openWatch(
   let aborted = false;
   let gone = false;
   let serverError: KubeError | undefined;
+  // Set once the request is under way; a watch ended before that is aborted as soon as it is.
+  const opened: { controller?: AbortController } = {};
+  const untrack = liveness.track((cause) => {
+    if (aborted) return;
+    aborted = true;
+    untrack();
+    opened.controller?.abort();
+    handlers.closed(
+      kubeError(`watch ${resource} ${namespace}/${name}: the API server stopped answering`, cause),
+      false,
+    );
+  });
   const controller = await watcher.watch(
     `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`,
     { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true },
@@ -215,14 +304,18 @@ async function openWatch(
       }
     },
     (err: unknown) => {
+      untrack();
       if (aborted) return;
       aborted = true;
       handlers.closed(err ? kubeError(`watch ${resource} ${namespace}/${name}`, err) : serverError, gone);
     },
   );
+  opened.controller = controller;
+  if (aborted) controller.abort();
   return {
     abort() {
       aborted = true;
+      untrack();
       controller.abort();
     },
   };

@@ -77,8 +77,13 @@ export function watchObject(
         },
       });
       // The watch may have ended before it was handed over (a refused request ends at once).
-      if (stopped) opened.abort();
-      else if (!closed) connection = opened;
+      if (stopped) {
+        opened.abort();
+      } else if (!closed) {
+        connection = opened;
+        // The server accepted it: the next outage starts its backoff afresh, not where the last one left it.
+        failures = 0;
+      }
     } catch (error) {
       fail(error);
     }
