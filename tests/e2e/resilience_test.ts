@@ -208,7 +208,9 @@ Deno.test("the controller survives an API server restart and a DNS server outage
               `${(reissue.at - back).toFixed(0)} ms after it was ready; ${failures.length} failed watch ` +
               `attempts logged (highest attempt ${Math.max(0, ...failures.map((l) => l.record.attempt))})`,
           );
-          assert.ok(reissue.at - back < 5_000, `acted upon ${(reissue.at - back).toFixed(0)} ms after`);
+          // The dead watches are noticed within 3 s, then retried 1, 2, 4, 8 s apart: well within 10 s of
+          // the server being back, for an outage of this length.
+          assert.ok(reissue.at - back < 10_000, `acted upon ${(reissue.at - back).toFixed(0)} ms after`);
           for (const failure of failures) {
             assert.match(failure.record.watch, /^(configmaps|secrets) notariat\//);
           }
@@ -225,7 +227,7 @@ Deno.test("the controller survives an API server restart and a DNS server outage
         console.log(
           `deleted Secret acted upon ${(recreate.at - back).toFixed(0)} ms after the API server was ready`,
         );
-        assert.ok(recreate.at - back < 5_000, `acted upon ${(recreate.at - back).toFixed(0)} ms after`);
+        assert.ok(recreate.at - back < 10_000, `acted upon ${(recreate.at - back).toFixed(0)} ms after`);
         assert.equal(issueStarts.length, 4);
       });
 
