@@ -214,6 +214,10 @@ Deno.test("the controller survives an API server restart and a DNS server outage
           for (const failure of failures) {
             assert.match(failure.record.watch, /^(configmaps|secrets) notariat\//);
           }
+          assert.ok(
+            failures.some((l) => l.record.error.endsWith(": the API server stopped answering: fetch failed")),
+            "the dead watches were ended by the liveness check",
+          );
         },
       );
 
