@@ -38,6 +38,8 @@ export interface KubeConnectOptions {
   namespace?: string;
   /** Where the pod's service account files are mounted; for tests of in-cluster mode. */
   serviceAccountPathPrefix?: string;
+  /** How long the API server keeps one watch open before notariat opens the next (default 300 s). */
+  watchTimeoutSeconds?: number;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function createKube(options: KubeConnectOptions): Promise<Kube> {
     podNamespaceFile: await readOptional(prefix + POD_NAMESPACE_FILE),
     contextNamespace: config.getContextObject(config.getCurrentContext())?.namespace,
   });
-  return kubeFromConfig(config, namespace);
+  return kubeFromConfig(config, namespace, options.watchTimeoutSeconds ?? WATCH_TIMEOUT_SECONDS);
 }
 
 /** What notariat uses of undici's Agent (client-node keeps it typed as private). */
@@ -121,6 +123,13 @@ function shareConnections(config: KubeConfig): () => Promise<void> {
 
 /** How often open watches check that the API server still answers (see `watchLiveness`). */
 const LIVENESS_INTERVAL_MS = 3000;
+/**
+ * The API server ends each watch after this long (timeoutSeconds), and the adapter ends it itself a little
+ * later if the server did not: a watch that went deaf unnoticed (the server restarted between two liveness
+ * checks) is replaced within minutes, not at the next periodic pass.
+ */
+const WATCH_TIMEOUT_SECONDS = 300;
+const WATCH_DEADLINE_GRACE_MS = 30_000;
 
 /** Open watch connections, ended as failed when the API server stops answering. */
 interface WatchLiveness {
@@ -175,7 +184,7 @@ function watchLiveness(version: VersionApi): WatchLiveness {
   };
 }
 
-function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
+function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSeconds: number): Kube {
   const closeConnections = shareConnections(config);
   const core = config.makeApiClient(CoreV1Api);
   const watcher = new Watch(config);
@@ -251,7 +260,7 @@ function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
       }
     },
     watch(resource, ns, name, resourceVersion, handlers) {
-      return openWatch(watcher, liveness, resource, ns, name, resourceVersion, handlers);
+      return openWatch(watcher, liveness, watchTimeoutSeconds, resource, ns, name, resourceVersion, handlers);
     },
     close() {
       liveness.stop();
@@ -263,6 +272,7 @@ function kubeFromConfig(config: KubeConfig, namespace: string): Kube {
 async function openWatch(
   watcher: Watch,
   liveness: WatchLiveness,
+  timeoutSeconds: number,
   resource: WatchedResource,
   namespace: string,
   name: string,
@@ -284,38 +294,61 @@ async function openWatch(
       false,
     );
   });
-  const controller = await watcher.watch(
-    `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`,
-    { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true },
-    (type: string, object: { metadata?: V1ObjectMeta; code?: number; message?: string }) => {
-      if (aborted) return;
-      const version = object?.metadata?.resourceVersion ?? "";
-      if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
-        handlers.change({ type, resourceVersion: version });
-      } else if (type === "BOOKMARK") {
-        handlers.progress?.(version);
-      } else if (type === "ERROR") {
-        // A Status object: 410 Gone means the resume version is too old; the server closes the stream next.
-        gone ||= object?.code === 410;
-        serverError = new KubeError(
-          object?.code ?? 0,
-          `watch ${resource} ${namespace}/${name}: ${object?.message}`,
-        );
-      }
-    },
-    (err: unknown) => {
-      untrack();
-      if (aborted) return;
-      aborted = true;
-      handlers.closed(err ? kubeError(`watch ${resource} ${namespace}/${name}`, err) : serverError, gone);
-    },
-  );
+  // Past the deadline the watch is ended as if the server had ended it: its owner reconnects at once.
+  const deadline = setTimeout(() => {
+    if (aborted) return;
+    aborted = true;
+    untrack();
+    opened.controller?.abort();
+    handlers.closed(undefined, false);
+  }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
+  const untrackAll = () => {
+    clearTimeout(deadline);
+    untrack();
+  };
+  let controller: AbortController;
+  try {
+    controller = await watcher.watch(
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`,
+      {
+        fieldSelector: `metadata.name=${name}`,
+        resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+      },
+      (type: string, object: { metadata?: V1ObjectMeta; code?: number; message?: string }) => {
+        if (aborted) return;
+        const version = object?.metadata?.resourceVersion ?? "";
+        if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+          handlers.change({ type, resourceVersion: version });
+        } else if (type === "BOOKMARK") {
+          handlers.progress?.(version);
+        } else if (type === "ERROR") {
+          // A Status object: 410 Gone means the resume version is too old; the server closes the stream next.
+          gone ||= object?.code === 410;
+          serverError = new KubeError(
+            object?.code ?? 0,
+            `watch ${resource} ${namespace}/${name}: ${object?.message}`,
+          );
+        }
+      },
+      (err: unknown) => {
+        untrackAll();
+        if (aborted) return;
+        aborted = true;
+        handlers.closed(err ? kubeError(`watch ${resource} ${namespace}/${name}`, err) : serverError, gone);
+      },
+    );
+  } catch (err) {
+    untrackAll();
+    throw err;
+  }
   opened.controller = controller;
   if (aborted) controller.abort();
   return {
     abort() {
       aborted = true;
-      untrack();
+      untrackAll();
       controller.abort();
     },
   };

@@ -240,6 +240,38 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
     });
 
     await t.step(
+      "a watch the API server ends after its timeout is reopened and keeps reporting",
+      async () => {
+        const short = await connect({
+          kubeconfig: cluster.kubeconfigFor(cluster.adminToken, "kt"),
+          watchTimeoutSeconds: 1,
+        });
+        let connections = 0;
+        const counting: Kube = {
+          ...short,
+          watch(...args) {
+            connections++;
+            return short.watch(...args);
+          },
+        };
+        const seen: ObjectChange[] = [];
+        await admin.createSecret(secret("long-lived", { a: "1" }));
+        const watch = watchObject(counting, "secrets", "kt", "long-lived", (change) => seen.push(change));
+        try {
+          await until(() => seen.length === 1, "initial ADDED");
+          await until(() => connections >= 3, "two server-ended watches reopened", 10_000);
+          assert.deepEqual(seen, ["ADDED"]);
+          const current = (await admin.readSecret("kt", "long-lived"))!;
+          await admin.updateSecret({ ...current, data: { a: text("2") } });
+          await until(() => seen.length === 2, "MODIFIED on a reopened watch");
+          assert.deepEqual(seen, ["ADDED", "MODIFIED"]);
+        } finally {
+          watch.stop();
+        }
+      },
+    );
+
+    await t.step(
       "the account store creates once, reads back, and rejects a Secret without a key",
       async () => {
         const store = createKubeAccountStore(admin, "kt");
