@@ -3,7 +3,7 @@
  * and pebble. Prints wall time and peak resident memory of a first pass (issues every certificate) and of a
  * second pass (every Secret valid: reads only). Run: deno run -A bench/controller_bench.ts [N] [concurrency]
  */
-import { loadAll } from "js-yaml";
+import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
 import { startKnot } from "../tests/harness/dns_servers.ts";
 import { startKube } from "../tests/harness/kube.ts";
 import { startPebble } from "../tests/harness/pebble.ts";
@@ -11,9 +11,7 @@ import { startPebble } from "../tests/harness/pebble.ts";
 const count = Number(Deno.args[0] ?? 50);
 const concurrency = Number(Deno.args[1] ?? 4);
 const root = new URL("../", import.meta.url);
-const manifests = ["namespace", "serviceaccount", "rbac", "secrets-access"].flatMap((name) =>
-  loadAll(Deno.readTextFileSync(new URL(`manifests/${name}.yaml`, root))) as unknown[]
-);
+const manifests = loadManifests(RBAC_MANIFESTS);
 
 /** Runs the program once; returns wall time and the peak RSS read from /proc while it ran. */
 async function pass(args: string[]): Promise<{ code: number; ms: number; peakMiB: number }> {

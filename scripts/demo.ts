@@ -4,23 +4,14 @@
  * included), a TSIG Secret and a ConfigMap; runs the real program (`main.ts -once`) under the service
  * account's token; shows the Secrets it wrote; runs it again to show that valid Secrets are left alone.
  */
-import { loadAll } from "js-yaml";
 import { parseCertificateChain, privateKeyMatchesCertificate, verifyChain } from "../src/pki/certificate.ts";
+import { type Json, loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
 import { startKnot } from "../tests/harness/dns_servers.ts";
 import { startKube } from "../tests/harness/kube.ts";
 import { startPebble } from "../tests/harness/pebble.ts";
 
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
 const root = new URL("../", import.meta.url);
 const say = (text: string) => console.log(`\n== ${text}`);
-
-function manifests(names: string[]): Json[] {
-  return names.flatMap((name) =>
-    loadAll(Deno.readTextFileSync(new URL(`manifests/${name}.yaml`, root))) as Json[]
-  );
-}
 
 async function runNotariat(args: string[]): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -53,7 +44,7 @@ const workDir = await Deno.makeTempDir({ prefix: "notariat-demo-" });
 let code = 1;
 try {
   say("applying manifests/ (namespace, service account, RBAC), a TSIG Secret and the ConfigMap");
-  const secretsAccess = manifests(["secrets-access"]).find((m) => m.kind === "RoleBinding");
+  const secretsAccess = loadManifests(["secrets-access"]).find((m: Json) => m.kind === "RoleBinding");
   const certificates = [
     {
       secret: "web/www-alpha-tls",
@@ -70,7 +61,7 @@ try {
     },
   ];
   await kube.apply([
-    ...manifests(["namespace", "serviceaccount", "rbac", "secrets-access"]),
+    ...loadManifests(RBAC_MANIFESTS),
     { apiVersion: "v1", kind: "Namespace", metadata: { name: "web" } },
     { ...secretsAccess, metadata: { ...secretsAccess.metadata, namespace: "web" } },
     {

@@ -4,7 +4,6 @@
  * for a service-account token minted under the manifests' RBAC, so what it may do is exactly what it gets.
  */
 import assert from "node:assert/strict";
-import { loadAll } from "js-yaml";
 import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
@@ -19,32 +18,13 @@ import {
   verifyChain,
 } from "../../src/pki/certificate.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
+import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { startPebble } from "../harness/pebble.ts";
 
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
-const MANIFESTS = ["namespace", "serviceaccount", "rbac", "secrets-access", "deployment"];
-
-function manifests(): Json[] {
-  const dir = new URL("../../manifests/", import.meta.url);
-  return MANIFESTS.flatMap((name) => loadAll(Deno.readTextFileSync(new URL(`${name}.yaml`, dir))) as Json[]);
-}
-
-const b64 = (text: string) => btoa(text);
-const unb64 = (text: string) => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const MANIFESTS = [...RBAC_MANIFESTS, "deployment"];
+const manifests = () => loadManifests(MANIFESTS);
 
 Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and pebble", async (t) => {
   const [cluster, knot] = await Promise.all([startKube(), startKnot()]);

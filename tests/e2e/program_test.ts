@@ -4,36 +4,17 @@
  * react to ConfigMap changes without a restart, log JSON lines without secrets, and stop cleanly on SIGTERM.
  */
 import assert from "node:assert/strict";
-import { loadAll } from "js-yaml";
 import {
   parseCertificateChain,
   privateKeyMatchesCertificate,
   verifyChain,
 } from "../../src/pki/certificate.ts";
+import { loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { startPebble } from "../harness/pebble.ts";
 
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
 const ROOT = new URL("../../", import.meta.url);
-
-function manifests(names: string[]): Json[] {
-  return names.flatMap((name) =>
-    loadAll(Deno.readTextFileSync(new URL(`manifests/${name}.yaml`, ROOT))) as Json[]
-  );
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and stops on SIGTERM", async (t) => {
   const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
@@ -54,7 +35,7 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
         data: { certificates: list.map((entry) => `- ${JSON.stringify(entry)}`).join("\n") },
       }]);
     await cluster.apply([
-      ...manifests(["namespace", "serviceaccount", "rbac", "secrets-access"]),
+      ...loadManifests(RBAC_MANIFESTS),
       {
         apiVersion: "v1",
         kind: "Secret",

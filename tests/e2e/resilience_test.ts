@@ -4,7 +4,6 @@
  * manifests' RBAC, Knot taking signed updates, pebble validating over DNS-01; notariat runs in-process.
  */
 import assert from "node:assert/strict";
-import { loadAll } from "js-yaml";
 import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
@@ -13,32 +12,12 @@ import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
+import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
 import { queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { startPebble } from "../harness/pebble.ts";
 
-// deno-lint-ignore no-explicit-any
-type Json = any;
-
-const MANIFESTS = ["namespace", "serviceaccount", "rbac", "secrets-access"];
-
-function manifests(): Json[] {
-  const dir = new URL("../../manifests/", import.meta.url);
-  return MANIFESTS.flatMap((name) => loadAll(Deno.readTextFileSync(new URL(`${name}.yaml`, dir))) as Json[]);
-}
-
-const b64 = (text: string) => btoa(text);
-const unb64 = (text: string) => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const manifests = () => loadManifests(RBAC_MANIFESTS);
 
 Deno.test("the controller survives an API server restart and a DNS server outage", async (t) => {
   const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
