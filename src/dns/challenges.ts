@@ -4,7 +4,8 @@
  *
  * For each identifier, `_acme-challenge.<domain>` is followed through CNAMEs, its zone is found by walking SOA
  * queries up, and all values that fall in one zone go out in one signed UPDATE — to the configured nameserver,
- * or else to the zone's primary (SOA MNAME).
+ * or else to the zone's primary (SOA MNAME). That discovery is a plan made before any value is known
+ * (planChallenges), so a caller can find a broken DNS before it asks a CA for the values.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
 import { DNS_PORT, formatServer, parseNameserver } from "./address.ts";
@@ -69,6 +70,40 @@ export function challengeName(domain: string): string {
   return `_acme-challenge.${domain.toLowerCase().replace(/^\*\./, "").replace(/\.$/, "")}`;
 }
 
+/** Where the values of one challenge name go, found before any value exists. */
+export interface PlannedChallenge {
+  /** The certificate identifier the name was planned for (the first one, when a wildcard shares it). */
+  domain: string;
+  /** `_acme-challenge.<domain>`. */
+  name: string;
+  /** The TXT owner after the CNAME chase. */
+  owner: string;
+  zone: string;
+  /** The server that receives the zone's updates. */
+  server: ServerAddress;
+}
+
+/**
+ * The zone work of a challenge set, done before the CA hands out any value: `publish` then only writes,
+ * waits for propagation and cleans up, so a broken DNS shows before an order exists.
+ */
+export interface ChallengePlan {
+  /** One per distinct challenge name, in the order of the domains. */
+  readonly challenges: readonly PlannedChallenge[];
+  /**
+   * Publishes the values (one signed UPDATE per zone) and waits for propagation; on any failure removes what
+   * it added, then throws NotariatError kind "dns". Every record's domain must have been planned.
+   */
+  publish(records: ChallengeRecord[]): Promise<PublishedChallenges>;
+}
+
+/** A planned zone: where its updates go and which servers must then serve the values. */
+interface ZonePlan {
+  zone: string;
+  server: ServerAddress;
+  checkServers: ServerAddress[];
+}
+
 /** The values of one zone, sent together. */
 interface ZoneBatch {
   zone: string;
@@ -101,14 +136,14 @@ async function configuredServer(
   }
 }
 
-/** Groups the records by zone after following CNAMEs; one cache per call so shared names are asked once. */
-async function planBatches(
+/** Follows CNAMEs and finds zone and update server per challenge name; one cache so shared names are asked once. */
+async function discoverNames(
   transport: Transport,
-  records: ChallengeRecord[],
+  domains: string[],
   discovery: ServerAddress,
   updateServer: ServerAddress | undefined,
   ctx: DnsContext,
-): Promise<{ batches: ZoneBatch[]; published: PublishedChallenge[] }> {
+): Promise<PlannedChallenge[]> {
   const owners = new Map<string, Promise<string>>();
   const zones = new Map<string, Promise<{ zone: string; server: ServerAddress }>>();
   const port = ctx.authoritativePort ?? DNS_PORT;
@@ -138,16 +173,60 @@ async function planBatches(
     }
     return zones.get(owner)!;
   };
+  const planned = new Map<string, PlannedChallenge>();
+  for (const domain of domains) {
+    const name = challengeName(domain);
+    if (planned.has(name)) continue;
+    try {
+      const owner = await ownerOf(name);
+      planned.set(name, { domain, name, owner, ...(await zoneOf(owner)) });
+    } catch (err) {
+      throw dnsError(`${name} (for ${domain})`, err);
+    }
+  }
+  return [...planned.values()];
+}
+
+/** The servers that must serve each zone's values, per the configured propagation check. */
+async function checkServersOf(
+  transport: Transport,
+  zone: string,
+  server: ServerAddress,
+  discovery: ServerAddress,
+  ctx: DnsContext,
+): Promise<ServerAddress[]> {
+  if (ctx.propagation === "off") return [];
+  const port = ctx.authoritativePort ?? DNS_PORT;
+  const servers = new Map([[formatServer(server), server]]);
+  if (ctx.propagation === "all") {
+    for (const ns of await zoneNameservers(transport, discovery, zone)) {
+      // A configured authoritative server may not resolve name servers outside its zones; the resolver does.
+      const addresses = await resolveHost(transport, discovery, ns).catch((err) =>
+        discovery === ctx.resolver ? Promise.reject(err) : resolveHost(transport, ctx.resolver, ns)
+      );
+      for (const host of addresses) {
+        servers.set(formatServer({ host, port }), { host, port });
+      }
+    }
+  }
+  return [...servers.values()];
+}
+
+/** Groups the records by planned zone, each value once per owner. */
+function batchRecords(
+  records: ChallengeRecord[],
+  planned: Map<string, PlannedChallenge>,
+): { batches: ZoneBatch[]; published: PublishedChallenge[] } {
   const batches = new Map<string, ZoneBatch>();
   const published: PublishedChallenge[] = [];
   for (const record of records) {
     const name = challengeName(record.domain);
-    let found;
-    try {
-      const owner = await ownerOf(name);
-      found = { owner, ...(await zoneOf(owner)) };
-    } catch (err) {
-      throw dnsError(`${name} (for ${record.domain})`, err);
+    const found = planned.get(name);
+    if (!found) {
+      throw new NotariatError(
+        "dns",
+        `${name} (for ${record.domain}) was not among the planned challenge names`,
+      );
     }
     const batch = batches.get(found.zone) ??
       { zone: found.zone, server: found.server, values: [], records: [] };
@@ -168,31 +247,12 @@ async function planBatches(
   return { batches: [...batches.values()], published };
 }
 
-/** The servers that must serve each batch's values, per the configured propagation check. */
-async function expectationsFor(
-  transport: Transport,
-  batches: ZoneBatch[],
-  discovery: ServerAddress,
-  ctx: DnsContext,
-): Promise<TxtExpectation[]> {
-  if (ctx.propagation === "off") return [];
-  const port = ctx.authoritativePort ?? DNS_PORT;
+/** What must be served where: every value of a batch at every server checked for its zone. */
+function expectationsFor(batches: ZoneBatch[], zones: Map<string, ZonePlan>): TxtExpectation[] {
   const expectations: TxtExpectation[] = [];
   for (const batch of batches) {
-    const servers = new Map([[formatServer(batch.server), batch.server]]);
-    if (ctx.propagation === "all") {
-      for (const ns of await zoneNameservers(transport, discovery, batch.zone)) {
-        // A configured authoritative server may not resolve name servers outside its zones; the resolver does.
-        const addresses = await resolveHost(transport, discovery, ns).catch((err) =>
-          discovery === ctx.resolver ? Promise.reject(err) : resolveHost(transport, ctx.resolver, ns)
-        );
-        for (const host of addresses) {
-          servers.set(formatServer({ host, port }), { host, port });
-        }
-      }
-    }
     const owners = [...new Set(batch.values.map((v) => v.owner))];
-    for (const server of servers.values()) {
+    for (const server of zones.get(batch.zone)?.checkServers ?? []) {
       for (const owner of owners) {
         expectations.push({
           server,
@@ -231,26 +291,56 @@ async function removeBatches(
 }
 
 /**
- * Publishes all values (one signed UPDATE per zone), waits for propagation; on any failure removes what it
- * added, then throws NotariatError kind "dns".
+ * Finds, for each domain's `_acme-challenge` name, its CNAME target, zone, update server and the servers to
+ * check for propagation, without writing anything. Throws NotariatError kind "dns" naming the first name
+ * that cannot be placed, so an issuance can stop before it asks the CA for an order.
  */
-export async function publishChallenges(
-  records: ChallengeRecord[],
+export async function planChallenges(
+  domains: string[],
   access: ZoneAccess,
   ctx: DnsContext,
-): Promise<PublishedChallenges> {
+): Promise<ChallengePlan> {
   const transport = createTransport({ timeoutMs: ctx.timeoutMs });
   const updateServer = access.nameserver === undefined
     ? undefined
     : await configuredServer(transport, access.nameserver, ctx.resolver);
   // A configured server is also asked during discovery: with split-horizon views only it sees the right zone.
   const discovery = updateServer ?? ctx.resolver;
-  const { batches, published } = await planBatches(transport, records, discovery, updateServer, ctx);
+  const challenges = await discoverNames(transport, domains, discovery, updateServer, ctx);
+  const zones = new Map<string, ZonePlan>();
+  for (const { zone, server } of challenges) {
+    if (zones.has(zone)) continue;
+    try {
+      zones.set(zone, {
+        zone,
+        server,
+        checkServers: await checkServersOf(transport, zone, server, discovery, ctx),
+      });
+    } catch (err) {
+      throw err instanceof NotariatError ? err : dnsError(`finding the name servers of zone '${zone}'`, err);
+    }
+  }
+  const planned = new Map(challenges.map((c) => [c.name, c]));
+  return {
+    challenges,
+    publish: (records) => publishPlanned(transport, records, planned, zones, access.key, ctx),
+  };
+}
+
+async function publishPlanned(
+  transport: Transport,
+  records: ChallengeRecord[],
+  planned: Map<string, PlannedChallenge>,
+  zones: Map<string, ZonePlan>,
+  key: TsigKey,
+  ctx: DnsContext,
+): Promise<PublishedChallenges> {
+  const { batches, published } = batchRecords(records, planned);
   const added: ZoneBatch[] = [];
   try {
     for (const batch of batches) {
       try {
-        await sendTxtUpdate(transport, batch.server, access.key, batch.zone, "add", batch.values);
+        await sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values);
       } catch (err) {
         // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
         // still have applied the update: remove its values too (deleting values that are not there is
@@ -267,7 +357,7 @@ export async function publishChallenges(
       });
     }
     const started = Date.now();
-    const expectations = await expectationsFor(transport, batches, discovery, ctx);
+    const expectations = expectationsFor(batches, zones);
     await waitForTxt(transport, expectations, {
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
@@ -282,7 +372,7 @@ export async function publishChallenges(
   } catch (err) {
     const failure = err instanceof NotariatError ? err : dnsError("publishing challenges", err);
     try {
-      await removeBatches(transport, added, access.key, ctx);
+      await removeBatches(transport, added, key, ctx);
     } catch (cleanup) {
       // Left-over values do no harm to later orders, but the operator should know they are there.
       throw new NotariatError(
@@ -299,11 +389,24 @@ export async function publishChallenges(
   return {
     records: published,
     remove() {
-      removal ??= removeBatches(transport, batches, access.key, ctx).catch((err) => {
+      removal ??= removeBatches(transport, batches, key, ctx).catch((err) => {
         removal = undefined;
         throw err;
       });
       return removal;
     },
   };
+}
+
+/**
+ * Plans and publishes in one go (see planChallenges and ChallengePlan.publish), for callers that already
+ * hold the values.
+ */
+export async function publishChallenges(
+  records: ChallengeRecord[],
+  access: ZoneAccess,
+  ctx: DnsContext,
+): Promise<PublishedChallenges> {
+  const plan = await planChallenges(records.map((r) => r.domain), access, ctx);
+  return plan.publish(records);
 }
