@@ -1,7 +1,8 @@
 import type { KeyType } from "../config/types.ts";
 import {
+  type ChallengePlan,
   type DnsContext,
-  publishChallenges,
+  planChallenges,
   type PublishedChallenge,
   type PublishedChallenges,
   type ZoneAccess,
@@ -12,6 +13,7 @@ import { createCsr, generatePrivateKey } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
 import type { AccountKeyStore } from "./account_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
+import { deactivatePendingAuthorizations } from "./deactivate.ts";
 import { createLimiter } from "./limit.ts";
 import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
@@ -74,7 +76,9 @@ const DEFAULT_POLL_TIMEOUT_MS = 180_000;
 
 /**
  * An issuer for one ACME CA. Accounts are created once per email and shared by concurrent issuances;
- * challenge records are always removed again, whether validation succeeded or not.
+ * challenge records are always removed again, whether validation succeeded or not. The DNS side (CNAMEs,
+ * zones, update servers) is found before the order is created, so a broken DNS costs the CA nothing; an
+ * issuance failing after that deactivates the order's authorizations that are still pending.
  */
 export function createIssuer(options: IssuerOptions): Issuer {
   const limiter = createLimiter(options.concurrency);
@@ -140,6 +144,9 @@ async function issueWith(
     timeoutMs,
   };
 
+  // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
+  // take the values must fail the issuance before one exists.
+  const plan = await planChallenges(request.domains, request.zoneAccess, options.dns);
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
 
@@ -155,8 +162,42 @@ async function issueWith(
     "authorizations",
     "finalize",
   ]);
-  const pending = await pendingChallenges(session, createdOrder.authorizations);
-  if (pending.length > 0) await validate(pending, request, options, poller, log);
+  const work: CreatedOrder = { url: orderUrl, body: createdOrder, csrPem, privateKeyPem, plan };
+  try {
+    return await completeOrder(work, request.domains, poller, log);
+  } catch (err) {
+    // The CA caps pending authorizations per account; give back what this order will never use.
+    await deactivatePendingAuthorizations(session, authorizationUrls(createdOrder), log);
+    throw err;
+  }
+}
+
+/** An order the CA created, with what completing it needs. */
+interface CreatedOrder {
+  url: string;
+  body: OrderBody;
+  csrPem: string;
+  privateKeyPem: string;
+  plan: ChallengePlan;
+}
+
+/** The order's authorization URLs; a CA's malformed list yields none rather than a TypeError. */
+function authorizationUrls(order: OrderBody): string[] {
+  const urls: unknown = order.authorizations;
+  return Array.isArray(urls) ? urls.filter((url): url is string => typeof url === "string") : [];
+}
+
+/** Validation, finalization and download of a created order. */
+async function completeOrder(
+  created: CreatedOrder,
+  domains: string[],
+  poller: Poller,
+  log: (message: string, fields?: Record<string, unknown>) => void,
+): Promise<IssuedCertificate> {
+  const orderUrl = created.url;
+  const session = poller.session;
+  const pending = await pendingChallenges(session, created.body.authorizations);
+  if (pending.length > 0) await validate(pending, created.plan, poller, log);
 
   let order = await poll(poller, orderUrl, "waiting for the order to become ready", (body: OrderBody) => {
     if (body.status === "invalid") throw orderInvalid(body);
@@ -165,7 +206,7 @@ async function issueWith(
   if (order.status === "ready") {
     const finalized = await step(
       "finalizing the order",
-      () => session.post(order.finalize, { csr: pemBody(csrPem) }),
+      () => session.post(order.finalize, { csr: pemBody(created.csrPem) }),
     );
     expectStatus("finalizing the order", finalized, [200]);
     order = jsonBody<OrderBody>("finalizing the order", finalized, ["status"]);
@@ -182,8 +223,8 @@ async function issueWith(
     throw new NotariatError("acme", "downloading the certificate: the CA did not send a PEM chain");
   }
   const certificatePem = downloaded.body;
-  const issued = await checkIssued(certificatePem, privateKeyPem, request.domains);
-  log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains: request.domains });
+  const issued = await checkIssued(certificatePem, created.privateKeyPem, domains);
+  log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains });
   return issued;
 }
 
@@ -222,13 +263,12 @@ async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<
 /** Publishes every TXT value in one batch, answers the challenges, waits for the CA; always removes the records. */
 async function validate(
   pending: PendingChallenge[],
-  request: IssueRequest,
-  options: IssuerOptions,
+  plan: ChallengePlan,
   poller: Poller,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<void> {
   const records = pending.map(({ domain, value }) => ({ domain, value }));
-  const published: PublishedChallenges = await publishChallenges(records, request.zoneAccess, options.dns);
+  const published: PublishedChallenges = await plan.publish(records);
   log("challenge records published", {
     records: published.records.map((r) => ({ domain: r.domain, owner: r.owner, zone: r.zone })),
   });
