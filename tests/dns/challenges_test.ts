@@ -4,7 +4,7 @@
  * step checks the servers' contents with kdig, independently of the code under test.
  */
 import assert from "node:assert/strict";
-import { type DnsContext, publishChallenges } from "../../src/dns/challenges.ts";
+import { type DnsContext, planChallenges, publishChallenges } from "../../src/dns/challenges.ts";
 import { runDnsCheck } from "../../src/dns/check.ts";
 import { servedTxt } from "../../src/dns/propagation.ts";
 import { createTransport, type Protocol, type Transport } from "../../src/dns/transport.ts";
@@ -229,6 +229,71 @@ async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: 
       await published.remove();
       assert.deepEqual(await queryTxt(server.address, "chain2.beta.test"), []);
       assert.deepEqual(await queryTxt(server.address, "_acme-challenge.y.alpha.test"), []);
+    },
+  );
+
+  await t.step(
+    `${k}: a plan finds owners, zones and servers without writing; its publish adds only planned names`,
+    async () => {
+      const serials = async () => ({
+        alpha: await serial(server, "alpha.test"),
+        beta: await serial(server, "beta.test"),
+      });
+      const before = await serials();
+      const plan = await planChallenges(
+        ["delegated.alpha.test", "*.p.alpha.test", "p.alpha.test", "p.beta.test"],
+        viaNameserver,
+        context(server),
+      );
+      assert.deepEqual(plan.challenges.map((c) => [c.domain, c.name, c.owner, c.zone, c.server]), [
+        [
+          "delegated.alpha.test",
+          "_acme-challenge.delegated.alpha.test",
+          "delegated.beta.test",
+          "beta.test",
+          server.address,
+        ],
+        [
+          "*.p.alpha.test",
+          "_acme-challenge.p.alpha.test",
+          "_acme-challenge.p.alpha.test",
+          "alpha.test",
+          server.address,
+        ],
+        [
+          "p.beta.test",
+          "_acme-challenge.p.beta.test",
+          "_acme-challenge.p.beta.test",
+          "beta.test",
+          server.address,
+        ],
+      ]);
+      assert.deepEqual(await serials(), before, "planning wrote nothing");
+      await assert.rejects(
+        plan.publish([{ domain: "p.alpha.test", value: "a" }, { domain: "q.alpha.test", value: "q" }]),
+        {
+          kind: "dns",
+          message:
+            "_acme-challenge.q.alpha.test (for q.alpha.test) was not among the planned challenge names",
+        },
+      );
+      assert.deepEqual(await serials(), before, "an unplanned name stops the publish before any write");
+      const published = await plan.publish([
+        { domain: "P.alpha.test", value: "apex" },
+        { domain: "*.p.alpha.test", value: "wildcard" },
+        { domain: "delegated.alpha.test", value: "delegated" },
+      ]);
+      assert.deepEqual(published.records.map((r) => [r.domain, r.owner, r.zone]), [
+        ["P.alpha.test", "_acme-challenge.p.alpha.test", "alpha.test"],
+        ["*.p.alpha.test", "_acme-challenge.p.alpha.test", "alpha.test"],
+        ["delegated.alpha.test", "delegated.beta.test", "beta.test"],
+      ]);
+      assert.deepEqual(await serials(), { alpha: before.alpha + 1, beta: before.beta + 1 });
+      assert.deepEqual(await queryTxt(server.address, "_acme-challenge.p.alpha.test"), ["apex", "wildcard"]);
+      assert.deepEqual(await queryTxt(server.address, "delegated.beta.test"), ["delegated"]);
+      await published.remove();
+      assert.deepEqual(await queryTxt(server.address, "_acme-challenge.p.alpha.test"), []);
+      assert.deepEqual(await queryTxt(server.address, "delegated.beta.test"), []);
     },
   );
 
