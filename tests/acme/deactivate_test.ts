@@ -277,6 +277,29 @@ Deno.test("a failed issuance wastes nothing at the CA: DNS checked before orderi
     );
 
     await t.step(
+      "validation fails for one name of two: that error is returned and no authorization is left pending",
+      async () => {
+        // pebble asks Knot directly, which does not follow the CNAME into beta.test: the CA never sees the value.
+        const seen = proxy.requests.length;
+        const req = request(knot, ["delegated.alpha.test", "sibling.alpha.test"]);
+        const err = await rejection(issuer.issue(req));
+        assert.equal(err.kind, "acme");
+        assert.ok(
+          err.message.startsWith(
+            `${req.label}: dns-01 validation of delegated.alpha.test failed: the CA did not find the expected ` +
+              "TXT value at _acme-challenge.delegated.alpha.test (CNAME to delegated.beta.test) (unauthorized: ",
+          ),
+          err.message,
+        );
+        const [failed, sibling] = await authorizationStates(proxy, store, authorizationsSince(proxy, seen));
+        assert.equal(failed, "delegated.alpha.test: invalid");
+        // The sibling's validation races the failure: valid when it was quicker, else deactivated.
+        assert.match(sibling, /^sibling\.alpha\.test: (valid|deactivated)$/);
+        await assertNoTxt(knot, ["delegated.beta.test", "_acme-challenge.sibling.alpha.test"]);
+      },
+    );
+
+    await t.step(
       "finalize refused: the valid authorizations are kept for reuse, none deactivated",
       async () => {
         proxy.inject({
