@@ -52,28 +52,29 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
     await setCertificates([site]);
 
     const token = await cluster.mintToken("notariat", "notariat");
+    const programArgs = [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      new URL("main.ts", ROOT).pathname,
+      "-config",
+      "notariat",
+      "--kubeconfig",
+      cluster.kubeconfigFor(token, "notariat"),
+      "--acme=" + pebble.directoryUrl,
+      "-acme-ca",
+      pebble.caFile,
+      "-dns-resolver",
+      dns,
+      "-propagation-check",
+      "update-server",
+      "-resync",
+      "1h",
+    ];
     child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        "--allow-sys",
-        new URL("main.ts", ROOT).pathname,
-        "-config",
-        "notariat",
-        "--kubeconfig",
-        cluster.kubeconfigFor(token, "notariat"),
-        "--acme=" + pebble.directoryUrl,
-        "-acme-ca",
-        pebble.caFile,
-        "-dns-resolver",
-        dns,
-        "-propagation-check",
-        "update-server",
-        "-resync",
-        "1h",
-      ],
+      args: programArgs,
       env: { DENO_NO_UPDATE_CHECK: "1" },
       stdin: "null",
       stdout: "piped",
@@ -168,6 +169,28 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
       assert.ok(!text.includes(secret), "the TSIG secret is not logged");
       assert.ok(!text.includes("PRIVATE KEY"), "no private key is logged");
       assert.ok(!text.includes(token), "the token is not logged");
+    });
+
+    await t.step("a second process reuses the ACME account Secret unchanged", async () => {
+      const accounts = async () =>
+        (await cluster.request("GET", "/api/v1/namespaces/notariat/secrets")).body.items
+          .filter((s: { metadata: { name: string } }) => s.metadata.name.startsWith("notariat-acme-"));
+      const [before, ...others] = await accounts();
+      assert.equal(others.length, 0, "one account for the one email");
+      await setCertificates([{ ...site, domains: ["again.alpha.test"] }]);
+      const rerun = await new Deno.Command(Deno.execPath(), {
+        args: [...programArgs, "-once"],
+        env: { DENO_NO_UPDATE_CHECK: "1" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.equal(rerun.code, 0);
+      await assertValid((await certificate("site-tls", ["again.alpha.test"]))!);
+      const after = await accounts();
+      assert.equal(after.length, 1);
+      assert.equal(after[0].metadata.resourceVersion, before.metadata.resourceVersion);
+      assert.deepEqual(after[0].data, before.data);
     });
   } finally {
     if (child !== undefined) {
