@@ -1,4 +1,4 @@
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 
 /**
  * HTTP for the ACME client over Deno's fetch, installed as the axios adapter of acme-client.
@@ -140,7 +140,7 @@ function causeChain(err: unknown): string {
   const parts: string[] = [];
   let current: unknown = err;
   while (current !== undefined && parts.length < 4) {
-    const message = current instanceof Error ? current.message : String(current);
+    const message = errorMessage(current);
     if (!parts.some((part) => part.includes(message))) parts.push(message);
     current = current instanceof Error ? current.cause : undefined;
   }

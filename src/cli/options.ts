@@ -3,7 +3,7 @@
  * FILE -domain NAME [flags]` tests DNS UPDATE for one name and exits. Values are checked here, so the rest of
  * the program receives options it can use as they are.
  */
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import type { PropagationCheck } from "../dns/types.ts";
 import { normalizeDomain, parseHostPort, validateLabel, validateSubdomain } from "../config/names.ts";
 import { describeFlag, flag, type FlagDefinition, formatDefault, parseFlags, sortedFlags } from "./flags.ts";
@@ -73,7 +73,7 @@ const reason = (check: (value: string) => unknown) => (value: string) => {
     check(value);
     return undefined;
   } catch (err) {
-    return (err as Error).message;
+    return errorMessage(err);
   }
 };
 

@@ -6,7 +6,7 @@
  */
 import { isIP } from "node:net";
 import { domainToASCII } from "node:url";
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import type { SecretRef } from "./types.ts";
 
 const SUBDOMAIN_MAX = 253;
@@ -151,7 +151,7 @@ export function parseHostPort(text: string, defaultPort = 53): HostPort {
       try {
         host = normalizeHostName(host);
       } catch (err) {
-        throw fail((err as Error).message);
+        throw fail(errorMessage(err));
       }
     }
   }

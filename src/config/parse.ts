@@ -3,7 +3,7 @@
  * skipped, never stopping the good ones: one typo must not stop the renewal of every other certificate.
  */
 import { load } from "js-yaml";
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import { type CertificateSpec, DEFAULT_KEY_TYPE, formatRef, KEY_TYPES, type KeyType } from "./types.ts";
 import { normalizeDomain, parseHostPort, parseSecretRef, validateEmail } from "./names.ts";
 
@@ -112,7 +112,7 @@ function parseEntry(
     try {
       return parse();
     } catch (err) {
-      problem(field, (err as Error).message);
+      problem(field, errorMessage(err));
       return undefined;
     }
   };
@@ -217,7 +217,7 @@ function parseDomains(
       const name = normalizeDomain(item);
       if (!names.includes(name)) names.push(name);
     } catch (err) {
-      problem(`domains[${i}]`, (err as Error).message);
+      problem(`domains[${i}]`, errorMessage(err));
       bad = true;
     }
   });

@@ -1,4 +1,5 @@
 import type { KeyType } from "../config/types.ts";
+import { errorMessage } from "../errors.ts";
 import type { KubeSecret } from "../kube/types.ts";
 import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
 import type { PolicyInput } from "./policy.ts";
@@ -39,7 +40,7 @@ export async function inspectSecret(
   try {
     [leaf] = parseCertificateChain(crtPem);
   } catch (err) {
-    return { ...input, dataProblem: `${TLS_CERT_KEY} does not parse: ${(err as Error).message}` };
+    return { ...input, dataProblem: `${TLS_CERT_KEY} does not parse: ${errorMessage(err)}` };
   }
   // A CA certificate first means the chain is in the wrong order or holds no server certificate at all.
   if (leaf.isCa) {

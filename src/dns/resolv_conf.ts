@@ -1,7 +1,7 @@
 /**
  * The system resolver, from /etc/resolv.conf: the default for discovery when no nameserver is configured.
  */
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import { DNS_PORT } from "./address.ts";
 import type { ServerAddress } from "./types.ts";
 
@@ -21,7 +21,7 @@ export async function systemResolver(path = "/etc/resolv.conf"): Promise<ServerA
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new NotariatError("dns", `cannot read ${path}: ${err instanceof Error ? err.message : err}`);
+    throw new NotariatError("dns", `cannot read ${path}: ${errorMessage(err)}`);
   }
   const server = parseResolvConf(text);
   if (server === undefined) throw new NotariatError("dns", `${path} names no nameserver`);

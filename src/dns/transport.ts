@@ -4,6 +4,7 @@
  * late or spoofed datagram cannot stand in for the real answer.
  */
 import dgram from "node:dgram";
+import { errorMessage } from "../errors.ts";
 import { formatServer } from "./address.ts";
 import type { ServerAddress } from "./types.ts";
 import { answersRequest } from "./wire.ts";
@@ -153,7 +154,7 @@ async function tcpAttempt(
 
 function reason(err: unknown): string {
   if (err instanceof Deno.errors.ConnectionRefused) return "connection refused";
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 /** A transport over the real network with the given timeout per attempt and number of attempts. */

@@ -3,7 +3,7 @@
  * (RFC 2136 2.5.4) so other values at the same name (the apex and wildcard challenges of one order, other
  * orders, other tools) survive.
  */
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import { formatServer } from "./address.ts";
 import { diagnoseUpdate } from "./diagnose.ts";
 import type { Protocol, Transport } from "./transport.ts";
@@ -100,12 +100,7 @@ export async function sendTxtUpdate(
   try {
     response = await transport.exchange(server, signed.bytes, options.protocol ?? "tcp");
   } catch (err) {
-    throw new UnconfirmedUpdateError(
-      `update of zone '${zone}': ${err instanceof Error ? err.message : err}`,
-      {
-        cause: err,
-      },
-    );
+    throw new UnconfirmedUpdateError(`update of zone '${zone}': ${errorMessage(err)}`, { cause: err });
   }
   const now = Math.floor(clock() / 1000);
   let rcode: number;
@@ -114,7 +109,7 @@ export async function sendTxtUpdate(
   } catch (err) {
     throw new UnconfirmedUpdateError(
       `server ${formatServer(server)} sent a malformed answer to the update of zone '${zone}': ${
-        err instanceof Error ? err.message : err
+        errorMessage(err)
       }`,
     );
   }

@@ -28,7 +28,7 @@ import {
   type WatchedResource,
   type WatchHandlers,
 } from "./types.ts";
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 
 /** How to reach the API server: a kubeconfig file, or (without one) the pod's service account. */
 export interface KubeConnectOptions {
@@ -419,7 +419,9 @@ function kubeError(action: string, err: unknown): KubeError {
     return new KubeError(err.code, `${action}: ${err.code} ${statusMessage(err.body)}`, { cause: err });
   }
   const status = (err as { statusCode?: unknown })?.statusCode;
-  return new KubeError(typeof status === "number" ? status : 0, `${action}: ${message(err)}`, { cause: err });
+  return new KubeError(typeof status === "number" ? status : 0, `${action}: ${errorMessage(err)}`, {
+    cause: err,
+  });
 }
 
 // client-node 2.x leaves the body as the raw JSON text of a Status.
@@ -446,11 +448,7 @@ function configProblem(err: unknown): string {
       : "";
     return `YAML syntax error${where}: ${yaml.reason}`;
   }
-  return message(err);
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 // The pod name in a cluster; optional, since it needs --allow-sys=hostname.

@@ -2,7 +2,7 @@ import * as x509 from "@peculiar/x509";
 import { createPublicKey } from "node:crypto";
 import { Buffer } from "node:buffer";
 import type { KeyType } from "../config/types.ts";
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import { importSigningKey } from "./private_key.ts";
 
 /** What notariat needs to know about one certificate: names, validity and who issued it. */
@@ -32,7 +32,7 @@ function parseCertificates(pem: string): x509.X509Certificate[] {
     } catch (err) {
       throw new NotariatError(
         "pki",
-        `certificate ${index + 1} of ${blocks.length} is not valid DER (${(err as Error).message})`,
+        `certificate ${index + 1} of ${blocks.length} is not valid DER (${errorMessage(err)})`,
       );
     }
   });
