@@ -1,7 +1,7 @@
 import type { ZoneAccess } from "../dns/challenges.ts";
 import { parseTsigKey } from "../dns/tsig_key.ts";
 import { type CertificateSpec, formatRef } from "../config/types.ts";
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
 
 /** The TSIG Secret's data key holding the key, in any form parseTsigKey reads. */
@@ -31,7 +31,7 @@ export function chooseNameserver(
 export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise<ZoneAccess> {
   const ref = formatRef(spec.tsigSecret);
   const secret = await kube.readSecret(spec.tsigSecret.namespace, spec.tsigSecret.name).catch((err) => {
-    throw new NotariatError("kube", `cannot read TSIG Secret: ${(err as Error).message}`, { cause: err });
+    throw new NotariatError("kube", `cannot read TSIG Secret: ${errorMessage(err)}`, { cause: err });
   });
   if (secret === undefined) throw new NotariatError("config", `TSIG Secret ${ref} does not exist`);
   const keyBytes = secret.data[TSIG_KEY_DATA_KEY];
