@@ -412,13 +412,7 @@ async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
   try {
     return await exchange();
   } catch (err) {
-    if (err instanceof NotariatError) {
-      throw new NotariatError(err.kind, `${what}: ${err.message}`, {
-        cause: err,
-        retryAfter: err.retryAfter,
-      });
-    }
-    throw new NotariatError("acme", `${what}: ${errorMessage(err)}`, { cause: err });
+    throw labelled(what, err);
   }
 }
 
@@ -435,6 +429,7 @@ function trustCaPem(directoryUrl: string, caPem: string): () => void {
   }
 }
 
+/** `err` with `label` in front of its message; a NotariatError keeps its kind and Retry-After. */
 function labelled(label: string, err: unknown): NotariatError {
   if (err instanceof NotariatError) {
     return new NotariatError(err.kind, `${label}: ${err.message}`, {
