@@ -38,11 +38,6 @@ const HASHES: Record<TsigAlgorithm, { name: string; length: number }> = {
   "hmac-sha512": { name: "sha512", length: 64 },
 };
 
-/** The wire name of `algorithm`, e.g. "hmac-md5.sig-alg.reg.int". */
-export function tsigAlgorithmWireName(algorithm: TsigAlgorithm): string {
-  return WIRE_NAMES[algorithm];
-}
-
 /** A signed message and its MAC; the MAC is needed to verify the response (RFC 8945 5.3). */
 export interface SignedMessage {
   bytes: Uint8Array;
