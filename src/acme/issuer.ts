@@ -1,5 +1,6 @@
 import type { KeyType } from "../config/types.ts";
 import {
+  challengeName,
   type ChallengePlan,
   type DnsContext,
   planChallenges,
@@ -366,7 +367,7 @@ function orderInvalid(body: OrderBody): NotariatError {
 
 /** Where the CA looks for a domain's TXT record, and where a CNAME sent it, for messages. */
 function txtName(domain: string, records: PublishedChallenge[]): string {
-  const name = `_acme-challenge.${domain.replace(/^\*\./, "")}`;
+  const name = challengeName(domain);
   const owner = records.find((r) => r.domain === domain)?.owner.replace(/\.$/, "");
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }
