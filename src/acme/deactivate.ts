@@ -5,7 +5,7 @@
  */
 import { errorMessage } from "../errors.ts";
 import type { AcmeSession } from "./client.ts";
-import { type AcmeResponse, expectJsonObject, responseError } from "./problem.ts";
+import { expectJsonObject, expectStatus } from "./problem.ts";
 
 /** What was done to one authorization of a failed order. */
 export type DeactivationOutcome = "deactivated" | "not pending" | "failed";
@@ -24,11 +24,11 @@ export async function deactivatePendingAuthorizations(
     try {
       const what = `fetching the authorization ${url}`;
       const fetched = await session.post(url, null);
-      expectOk(what, fetched);
+      expectStatus(what, fetched, [200]);
       const { status } = expectJsonObject(what, fetched, ["status"]) as { status: unknown };
       if (status !== "pending") return "not pending";
       const answered = await session.post(url, { status: "deactivated" });
-      expectOk(`deactivating the authorization ${url}`, answered);
+      expectStatus(`deactivating the authorization ${url}`, answered, [200]);
       log("ACME authorization deactivated", { authorization: url });
       return "deactivated";
     } catch (err) {
@@ -36,8 +36,4 @@ export async function deactivatePendingAuthorizations(
       return "failed";
     }
   }));
-}
-
-function expectOk(what: string, response: AcmeResponse): void {
-  if (response.status !== 200) throw responseError(what, response, new Date());
 }

@@ -20,9 +20,11 @@ import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
   type AcmeResponse,
   expectJsonObject,
+  expectStatus,
   parseProblem,
   parseRetryAfter,
   responseError,
+  shortType,
   validationError,
 } from "./problem.ts";
 import { trustCa } from "./transport.ts";
@@ -359,9 +361,7 @@ async function poll<T extends { status: string }>(
 
 function orderInvalid(body: OrderBody): NotariatError {
   const problem = parseProblem(body.error);
-  const reason = problem
-    ? `${problem.type.replace("urn:ietf:params:acme:error:", "")}: ${problem.detail}`
-    : "no reason given";
+  const reason = problem ? `${shortType(problem.type)}: ${problem.detail}` : "no reason given";
   return new NotariatError("acme", `the CA declared the order invalid (${reason})`);
 }
 
@@ -397,10 +397,6 @@ async function checkIssued(
     notAfter: leaf.notAfter,
     domains: [...domains],
   };
-}
-
-function expectStatus(what: string, response: AcmeResponse, ok: number[]): void {
-  if (!ok.includes(response.status)) throw responseError(what, response, new Date());
 }
 
 /** The answer's JSON object with `fields` present, typed as the step expects it. */

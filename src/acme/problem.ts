@@ -99,6 +99,11 @@ export function responseError(step: string, response: AcmeResponse, now: Date): 
   );
 }
 
+/** Throws responseError unless the CA answered with one of the `ok` statuses. */
+export function expectStatus(step: string, response: AcmeResponse, ok: readonly number[]): void {
+  if (!ok.includes(response.status)) throw responseError(step, response, new Date());
+}
+
 /**
  * A body that is not what was expected, for messages: an HTML error page or a cut-off text on one line, at
  * most 200 characters; "" when there was no body.
