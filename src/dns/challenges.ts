@@ -63,7 +63,8 @@ export interface PublishedChallenges {
   remove(): Promise<void>;
 }
 
-const DEFAULT_POLL_INTERVAL_MS = 250;
+/** The propagation poll interval when the context sets none: updates show within moments, a poll is one query. */
+export const DEFAULT_POLL_INTERVAL_MS = 250;
 
 /** `_acme-challenge.<domain>`; a wildcard's challenge lives at its base name (RFC 8555 8.4). */
 export function challengeName(domain: string): string {

@@ -5,7 +5,12 @@
  */
 import { errorMessage } from "../errors.ts";
 import { formatServer } from "./address.ts";
-import { type DnsContext, publishChallenges, type PublishedChallenges } from "./challenges.ts";
+import {
+  DEFAULT_POLL_INTERVAL_MS,
+  type DnsContext,
+  publishChallenges,
+  type PublishedChallenges,
+} from "./challenges.ts";
 import { waitForTxt } from "./propagation.ts";
 import { createTransport } from "./transport.ts";
 import { parseTsigKey } from "./tsig_key.ts";
@@ -21,8 +26,6 @@ export interface DnsCheckInput {
   nameserver?: string;
   ctx: DnsContext;
 }
-
-const DEFAULT_POLL_INTERVAL_MS = 250;
 
 function probeValue(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
