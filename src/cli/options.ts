@@ -6,6 +6,7 @@
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { PropagationCheck } from "../dns/types.ts";
 import { normalizeDomain, parseHostPort, validateLabel, validateSubdomain } from "../config/names.ts";
+import { DEFAULT_RENEW_BEFORE_MS } from "../controller/renewal.ts";
 import { describeFlag, flag, type FlagDefinition, formatDefault, parseFlags, sortedFlags } from "./flags.ts";
 
 export { type HostPort, parseHostPort } from "../config/names.ts";
@@ -170,7 +171,7 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
     type: "duration",
     usage: "renew a certificate when less than this remains of its validity, " +
       "or less than a third of its lifetime if that is shorter",
-    default: 720 * 3_600_000,
+    default: DEFAULT_RENEW_BEFORE_MS,
     check: positive,
   }),
   flag({
