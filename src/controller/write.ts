@@ -3,7 +3,7 @@ import { formatRef, type KeyType, type SecretRef } from "../config/types.ts";
 import { NotariatError } from "../errors.ts";
 import { isKubeStatus, type Kube, type KubeSecret } from "../kube/types.ts";
 import { inspectSecret } from "./inspect.ts";
-import { decide, TLS_SECRET_TYPE } from "./policy.ts";
+import { decide, type Decision, TLS_SECRET_TYPE } from "./policy.ts";
 import { type IssuedFacts, tlsSecret } from "./tls_secret.ts";
 
 /** How many times a write is tried when the Secret keeps changing under it (409 Conflict). */
@@ -54,11 +54,10 @@ export async function writeCertificate(
       };
     }
     if (current !== undefined && current.type !== TLS_SECRET_TYPE) {
+      const type = JSON.stringify(current.type);
       throw new NotariatError(
         "kube",
-        `Secret ${formatRef(ref)} became of type ${
-          JSON.stringify(current.type)
-        } meanwhile; not overwriting it`,
+        `Secret ${formatRef(ref)} became of type ${type} meanwhile; not overwriting it`,
       );
     }
     const desired = tlsSecret(ref, current, issued, options.facts);
@@ -84,18 +83,14 @@ export async function writeCertificate(
  * to its key and not have expired. Only the renewal window may be entered already (a short-lived certificate).
  */
 async function checkUsable(ref: SecretRef, issued: IssuedCertificate, options: WriteOptions): Promise<void> {
-  const now = options.now();
   const candidate = tlsSecret(ref, undefined, issued, {
     issuer: "",
     serialNumber: "",
     acmeDirectory: "",
-    issuedAt: now,
+    issuedAt: options.now(),
   });
-  const input = await inspectSecret(candidate, options.domains, now, options.renewBeforeMs, options.keyType);
-  const decision = decide(input);
-  if (decision.action === "keep") return;
-  const notAfter = input.certificate?.notAfter;
-  if (decision.reason === "Expiring" && notAfter !== undefined && now.getTime() < notAfter.getTime()) return;
+  const { decision, validUntil } = await judge(candidate, options);
+  if (validUntil !== undefined) return;
   throw new NotariatError(
     "pki",
     `the issued certificate is unusable and was not written to Secret ${formatRef(ref)}: ${decision.message}`,
@@ -112,14 +107,8 @@ async function betterThan(
   options: WriteOptions,
   meanwhile: boolean,
 ): Promise<string | undefined> {
-  const now = options.now();
-  const input = await inspectSecret(current, options.domains, now, options.renewBeforeMs, options.keyType);
-  const decision = decide(input);
-  const stillValid = decision.action === "keep" ||
-    (decision.reason === "Expiring" && input.certificate !== undefined &&
-      now.getTime() < input.certificate.notAfter.getTime());
-  const notAfter = input.certificate?.notAfter;
-  if (!stillValid || notAfter === undefined) return undefined;
+  const { validUntil: notAfter } = await judge(current, options);
+  if (notAfter === undefined) return undefined;
   // A tie goes to what is there when it was written meanwhile, and to the new certificate when a renewal was
   // asked for: expiry has a one-second grain, and a quick renewal can end in the same second.
   const margin = notAfter.getTime() - issued.notAfter.getTime();
@@ -127,4 +116,23 @@ async function betterThan(
   if (meanwhile) return `a valid certificate until ${notAfter.toISOString()} was written meanwhile; kept it`;
   return `the issued certificate expires at ${issued.notAfter.toISOString()}, before the Secret's certificate ` +
     `(valid until ${notAfter.toISOString()}); kept the Secret's`;
+}
+
+/**
+ * The policy's decision on `secret`, and the certificate's expiry when it still serves the domains with its
+ * key: valid, or inside its renewal window but not yet expired. Both the issued certificate and the one it
+ * would replace are judged by this one rule.
+ */
+async function judge(
+  secret: KubeSecret | undefined,
+  options: WriteOptions,
+): Promise<{ decision: Decision; validUntil?: Date }> {
+  const now = options.now();
+  const input = await inspectSecret(secret, options.domains, now, options.renewBeforeMs, options.keyType);
+  const decision = decide(input);
+  const notAfter = input.certificate?.notAfter;
+  if (notAfter === undefined) return { decision };
+  const serving = decision.action === "keep" ||
+    (decision.reason === "Expiring" && now.getTime() < notAfter.getTime());
+  return serving ? { decision, validUntil: notAfter } : { decision };
 }
