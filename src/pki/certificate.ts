@@ -1,5 +1,5 @@
 import * as x509 from "@peculiar/x509";
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { Buffer } from "node:buffer";
 import type { KeyType } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
@@ -58,9 +58,14 @@ function describe(cert: x509.X509Certificate): CertificateInfo {
 const CURVES: Record<string, KeyType> = { prime256v1: "ecdsa-p256", secp384r1: "ecdsa-p384" };
 const RSA_SIZES: Record<number, KeyType> = { 2048: "rsa2048", 3072: "rsa3072", 4096: "rsa4096" };
 
+/** The certificate's public key as node:crypto reads it; throws for a key it cannot read. */
+function publicKeyOf(cert: x509.X509Certificate): KeyObject {
+  return createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" });
+}
+
 function publicKeyType(cert: x509.X509Certificate): KeyType | undefined {
   try {
-    const key = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" });
+    const key = publicKeyOf(cert);
     const details = key.asymmetricKeyDetails ?? {};
     if (key.asymmetricKeyType === "ec") return CURVES[details.namedCurve ?? ""];
     if (key.asymmetricKeyType === "rsa") return RSA_SIZES[details.modulusLength ?? 0];
@@ -95,10 +100,7 @@ export async function privateKeyMatchesCertificate(
   }
   let certJwk: JsonWebKey;
   try {
-    const spki = Buffer.from(cert.publicKey.rawData);
-    certJwk = createPublicKey({ key: spki, format: "der", type: "spki" }).export({
-      format: "jwk",
-    }) as JsonWebKey;
+    certJwk = publicKeyOf(cert).export({ format: "jwk" }) as JsonWebKey;
   } catch {
     return false;
   }
