@@ -103,18 +103,26 @@ export async function runController(deps: ControllerDeps): Promise<number> {
     once: options.once,
     dry_run: options.dryRun,
   });
-  if (options.once) return await runOnce(loadConfig, recorder, reconcileDeps, parallel, logger);
-  await runLoop({ ...deps, now, random, loadConfig, recorder, reconcileDeps, parallel });
+  const runDeps: RunDeps = { ...deps, now, random, loadConfig, recorder, reconcileDeps, parallel };
+  if (options.once) return await runOnce(runDeps);
+  await runLoop(runDeps);
   return 0;
 }
 
-async function runOnce(
-  loadConfig: () => Promise<LoadedConfig>,
-  recorder: OutcomeRecorder,
-  reconcileDeps: ReconcileDeps,
-  parallel: number,
-  logger: Logger,
-): Promise<number> {
+/** What both modes run on: the controller's dependencies with the defaults filled in, and what they share. */
+interface RunDeps extends ControllerDeps {
+  now: () => Date;
+  random: () => number;
+  loadConfig: () => Promise<LoadedConfig>;
+  recorder: OutcomeRecorder;
+  reconcileDeps: ReconcileDeps;
+  /** How many entries are reconciled at the same time. */
+  parallel: number;
+}
+
+/** `-once`: every entry reconciled once, at most `parallel` at a time; 1 when anything failed. */
+async function runOnce(deps: RunDeps): Promise<number> {
+  const { loadConfig, recorder, reconcileDeps, parallel, logger } = deps;
   let config: LoadedConfig;
   try {
     config = await loadConfig();
@@ -137,16 +145,8 @@ async function runOnce(
   return failed ? 1 : 0;
 }
 
-interface LoopDeps extends ControllerDeps {
-  now: () => Date;
-  random: () => number;
-  loadConfig: () => Promise<LoadedConfig>;
-  recorder: OutcomeRecorder;
-  reconcileDeps: ReconcileDeps;
-  parallel: number;
-}
-
-async function runLoop(deps: LoopDeps): Promise<void> {
+/** Watching mode: reconciles on changes, renewal times, backoffs and resyncs until the signal aborts. */
+async function runLoop(deps: RunDeps): Promise<void> {
   const { kube, options, logger, recorder, now } = deps;
   const entries = new Map<string, Entry>();
   const inFlight = new Set<Promise<void>>();
@@ -203,16 +203,8 @@ async function runLoop(deps: LoopDeps): Promise<void> {
           changedWhileRunning: new Set(),
         };
         entries.set(key, created);
-        created.watch = watchObject(
-          kube,
-          "secrets",
-          spec.secret.namespace,
-          spec.secret.name,
-          onSecretChange(created),
-          {
-            logger,
-          },
-        );
+        const { namespace, name } = spec.secret;
+        created.watch = watchObject(kube, "secrets", namespace, name, onSecretChange(created), { logger });
       } else if (JSON.stringify(entry.spec) !== JSON.stringify(spec)) {
         entry.spec = spec;
         entry.failures = 0;
