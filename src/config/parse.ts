@@ -6,6 +6,7 @@ import { load } from "js-yaml";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { type CertificateSpec, DEFAULT_KEY_TYPE, formatRef, KEY_TYPES, type KeyType } from "./types.ts";
 import { normalizeDomain, parseHostPort, parseSecretRef, validateEmail } from "./names.ts";
+import { describeYamlError } from "./yaml_error.ts";
 
 /** The ConfigMap key that holds the list. */
 export const CERTIFICATES_KEY = "certificates";
@@ -71,7 +72,7 @@ export function parseCertificatesConfig(
   } catch (err) {
     // js-yaml refuses a document of comments alone; it is the same mistake as an empty value.
     if ((err as { mark?: unknown }).mark === undefined && /input is empty/.test(String(err))) document = null;
-    else return documentProblem(yamlErrorMessage(err));
+    else return documentProblem(describeYamlError(err) ?? `YAML syntax error: ${errorMessage(err)}`);
   }
   if (document === undefined || document === null) {
     return documentProblem(`holds no YAML value (only comments, or null): it should hold ${EXPECTED}`);
@@ -325,17 +326,6 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length];
-}
-
-function yamlErrorMessage(err: unknown): string {
-  const yaml = err as { reason?: unknown; mark?: { line?: unknown; column?: unknown } };
-  if (
-    typeof yaml.reason === "string" && typeof yaml.mark?.line === "number" &&
-    typeof yaml.mark.column === "number"
-  ) {
-    return `YAML syntax error at line ${yaml.mark.line + 1}, column ${yaml.mark.column + 1}: ${yaml.reason}`;
-  }
-  return `YAML syntax error: ${typeof yaml.reason === "string" ? yaml.reason : String(err)}`;
 }
 
 function documentProblem(message: string): ParsedConfig {

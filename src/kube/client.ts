@@ -28,6 +28,7 @@ import {
   type WatchedResource,
   type WatchHandlers,
 } from "./types.ts";
+import { describeYamlError } from "../config/yaml_error.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 
 /** How to reach the API server: a kubeconfig file, or (without one) the pod's service account. */
@@ -435,20 +436,9 @@ function statusMessage(body: unknown): string {
   return String(body ?? "").slice(0, 300);
 }
 
-/**
- * Why a kubeconfig did not load. A YAML error's own message quotes the lines around the mistake, which may hold
- * a token, a password or key data: only its reason and position are kept.
- */
+/** Why a kubeconfig did not load; a YAML error never quotes the file (tokens, passwords, key data). */
 function configProblem(err: unknown): string {
-  const yaml = err as { name?: unknown; reason?: unknown; mark?: { line?: unknown; column?: unknown } };
-  if (yaml?.name === "YAMLException" && typeof yaml.reason === "string") {
-    const { line, column } = yaml.mark ?? {};
-    const where = typeof line === "number" && typeof column === "number"
-      ? ` at line ${line + 1}, column ${column + 1}`
-      : "";
-    return `YAML syntax error${where}: ${yaml.reason}`;
-  }
-  return errorMessage(err);
+  return describeYamlError(err) ?? errorMessage(err);
 }
 
 // The pod name in a cluster; optional, since it needs --allow-sys=hostname.
