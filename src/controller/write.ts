@@ -70,11 +70,10 @@ export async function writeCertificate(
       if (!isKubeStatus(err, 409)) throw err;
     }
   }
+  const secret = formatRef(ref);
   throw new NotariatError(
     "kube",
-    `Secret ${
-      formatRef(ref)
-    } kept changing while being written (${MAX_WRITE_ATTEMPTS} conflicts); will retry`,
+    `Secret ${secret} kept changing while being written (${MAX_WRITE_ATTEMPTS} conflicts); will retry`,
   );
 }
 

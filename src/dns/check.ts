@@ -96,11 +96,8 @@ export async function runDnsCheck(input: DnsCheckInput, print: (line: string) =>
     await removing.remove();
     await waitForTxt(transport, [where], { ...poll, present: false });
     printer.step(`${formatServer(record.server)} no longer serves it`);
-    print(
-      `OK: ${record.owner} in zone ${record.zone} can be updated (${
-        Math.round(performance.now() - started)
-      } ms)`,
-    );
+    const totalMs = Math.round(performance.now() - started);
+    print(`OK: ${record.owner} in zone ${record.zone} can be updated (${totalMs} ms)`);
     return true;
   } catch (err) {
     print(`FAILED: ${errorMessage(err)}`);

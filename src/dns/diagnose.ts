@@ -41,9 +41,8 @@ function tsigErrorMessage(
         ` ${o.server} (fudge ${fudge} s, ${codes})`;
     }
     default:
-      return `server ${o.server} rejected key ${k} with TSIG error ${
-        rcodeName(error)
-      } for zone '${o.zone}' (${codes})`;
+      return `server ${o.server} rejected key ${k} with TSIG error ${rcodeName(error)} ` +
+        `for zone '${o.zone}' (${codes})`;
   }
 }
 

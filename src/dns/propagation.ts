@@ -76,16 +76,11 @@ export async function waitForTxt(
     await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs, left)));
   }
   const state = options.present ? "does not serve" : "still serves";
-  const details = pending.map((p) =>
-    `server ${formatServer(p.e.server)} ${state} TXT ${
-      p.missing.map((v) => `"${v}"`).join(", ")
-    } at ${p.e.owner}` +
-    (p.error === undefined ? "" : ` (last query failed: ${p.error})`)
-  );
-  throw new NotariatError(
-    "dns",
-    `${options.present ? "propagation" : "removal"} not seen after ${options.timeoutMs} ms: ${
-      details.join("; ")
-    }`,
-  );
+  const details = pending.map((p) => {
+    const values = p.missing.map((v) => `"${v}"`).join(", ");
+    const lastError = p.error === undefined ? "" : ` (last query failed: ${p.error})`;
+    return `server ${formatServer(p.e.server)} ${state} TXT ${values} at ${p.e.owner}${lastError}`;
+  });
+  const what = options.present ? "propagation" : "removal";
+  throw new NotariatError("dns", `${what} not seen after ${options.timeoutMs} ms: ${details.join("; ")}`);
 }

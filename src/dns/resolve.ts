@@ -42,9 +42,8 @@ export async function chaseCname(
       const reached = chain.length > 1 ? ` (reached from ${chain[0]})` : "";
       throw new NotariatError(
         "dns",
-        `server ${formatServer(server)} answered ${
-          rcodeName(rcode)
-        } when asked for the CNAME of ${current}${reached}`,
+        `server ${formatServer(server)} answered ${rcodeName(rcode)} when asked for the CNAME of ` +
+          `${current}${reached}`,
       );
     }
     const link = answer.answers.find((rr) =>
@@ -157,9 +156,8 @@ export async function zoneNameservers(
   if (failedAnswer(answer.header.rcode)) {
     throw new NotariatError(
       "dns",
-      `server ${formatServer(server)} answered ${
-        rcodeName(answer.header.rcode)
-      } when asked for the NS set of zone '${zone}'`,
+      `server ${formatServer(server)} answered ${rcodeName(answer.header.rcode)} when asked for the NS set ` +
+        `of zone '${zone}'`,
     );
   }
   return answer.answers.flatMap((rr) =>

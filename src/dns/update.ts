@@ -108,9 +108,8 @@ export async function sendTxtUpdate(
     rcode = decodeMessage(response).header.rcode;
   } catch (err) {
     throw new UnconfirmedUpdateError(
-      `server ${formatServer(server)} sent a malformed answer to the update of zone '${zone}': ${
-        errorMessage(err)
-      }`,
+      `server ${formatServer(server)} sent a malformed answer to the update of zone '${zone}': ` +
+        errorMessage(err),
     );
   }
   const problem = diagnoseUpdate({
