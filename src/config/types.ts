@@ -6,7 +6,9 @@ export interface SecretRef {
 
 /** The private key algorithms an entry may ask for. */
 export const KEY_TYPES = ["ecdsa-p256", "ecdsa-p384", "rsa2048", "rsa3072", "rsa4096"] as const;
+/** One of KEY_TYPES, as an entry's `keyType` names it. */
 export type KeyType = typeof KEY_TYPES[number];
+/** An entry without `keyType` gets P-256: small, quick to make and use, accepted by public CAs and TLS clients. */
 export const DEFAULT_KEY_TYPE: KeyType = "ecdsa-p256";
 
 /** One validated entry of the ConfigMap's `certificates` list. */

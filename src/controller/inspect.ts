@@ -4,8 +4,9 @@ import type { KubeSecret } from "../kube/types.ts";
 import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
 import type { PolicyInput } from "./policy.ts";
 
-/** The data keys of a kubernetes.io/tls Secret. */
+/** The data key of a kubernetes.io/tls Secret holding the certificate chain, leaf first. */
 export const TLS_CERT_KEY = "tls.crt";
+/** The data key of a kubernetes.io/tls Secret holding the private key. */
 export const TLS_KEY_KEY = "tls.key";
 
 /**

@@ -7,7 +7,9 @@ export const TSIG_ALGORITHMS = [
   "hmac-sha384",
   "hmac-sha512",
 ] as const;
+/** One of TSIG_ALGORITHMS, by the name tsig-keygen and keymgr print. */
 export type TsigAlgorithm = typeof TSIG_ALGORITHMS[number];
+/** The algorithm of a key given without one, as tsig-keygen and keymgr -t default to it. */
 export const DEFAULT_TSIG_ALGORITHM: TsigAlgorithm = "hmac-sha256";
 
 /** A parsed TSIG key. `secret` is raw key material: never log it or put it in a message. */

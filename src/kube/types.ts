@@ -124,6 +124,7 @@ export function isKubeStatus(err: unknown, status: number): boolean {
 
 /** The label every object notariat creates carries, and the one it selects its own objects by. */
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+/** The value of MANAGED_BY_LABEL on notariat's objects. */
 export const MANAGED_BY_VALUE = "notariat";
 /** Which part of notariat an object belongs to ("certificate", "acme-account"). */
 export const COMPONENT_LABEL = "app.kubernetes.io/component";

@@ -1,6 +1,7 @@
 /** The two line formats notariat writes: one JSON object per line, or logfmt (`key=value ...`). */
 export type LogFormat = "json" | "logfmt";
 
+/** How much a line matters; lines below the logger's level are dropped. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /**
