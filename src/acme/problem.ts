@@ -66,37 +66,27 @@ export function describeProblem(problem: AcmeProblem): string {
  */
 export function responseError(step: string, response: AcmeResponse, now: Date): NotariatError {
   const retryAfter = parseRetryAfter(response.headers["retry-after"], now);
+  return new NotariatError("acme", `${step}: ${responseProblem(response, retryAfter)}`, { retryAfter });
+}
+
+/** What went wrong in a failed answer, in words: the problem document's, or the status and body excerpt. */
+function responseProblem(response: AcmeResponse, retryAfter: Date | undefined): string {
   const problem = parseProblem(response.body);
   if (!problem) {
     const excerpt = bodyExcerpt(response.body);
     const what = excerpt === "" ? "with an empty body" : `without a problem document: ${excerpt}`;
-    return new NotariatError("acme", `${step}: the CA answered HTTP ${response.status} ${what}`, {
-      retryAfter,
-    });
+    return `the CA answered HTTP ${response.status} ${what}`;
   }
-  const type = shortType(problem.type);
-  if (type === "rateLimited") {
-    const until = retryAfter ? `retry after ${retryAfter.toISOString()}` : "no Retry-After given";
-    return new NotariatError("acme", `${step}: rate limited by the CA (${until}): ${problem.detail}`, {
-      retryAfter,
-    });
+  switch (shortType(problem.type)) {
+    case "rateLimited": {
+      const until = retryAfter ? `retry after ${retryAfter.toISOString()}` : "no Retry-After given";
+      return `rate limited by the CA (${until}): ${problem.detail}`;
+    }
+    case "badNonce":
+      return `the CA kept rejecting fresh nonces (${describeProblem(problem)})`;
+    default:
+      return `the CA answered HTTP ${response.status} ${describeProblem(problem)}`;
   }
-  if (type === "badNonce") {
-    return new NotariatError(
-      "acme",
-      `${step}: the CA kept rejecting fresh nonces (${describeProblem(problem)})`,
-      {
-        retryAfter,
-      },
-    );
-  }
-  return new NotariatError(
-    "acme",
-    `${step}: the CA answered HTTP ${response.status} ${describeProblem(problem)}`,
-    {
-      retryAfter,
-    },
-  );
 }
 
 /** Throws responseError unless the CA answered with one of the `ok` statuses. */

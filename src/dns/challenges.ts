@@ -376,13 +376,8 @@ async function publishPlanned(
       await removeBatches(transport, added, key, ctx);
     } catch (cleanup) {
       // Left-over values do no harm to later orders, but the operator should know they are there.
-      throw new NotariatError(
-        "dns",
-        `${failure.message}; and removing what was added failed: ${errorMessage(cleanup)}`,
-        {
-          cause: failure,
-        },
-      );
+      const message = `${failure.message}; and removing what was added failed: ${errorMessage(cleanup)}`;
+      throw new NotariatError("dns", message, { cause: failure });
     }
     throw failure;
   }
