@@ -1,7 +1,7 @@
 /**
  * One DNS query: over UDP, repeated over TCP when the answer is truncated (RFC 7766 5), decoded.
  */
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 import { formatServer } from "./address.ts";
 import type { Transport } from "./transport.ts";
 import type { ServerAddress } from "./types.ts";
@@ -12,16 +12,10 @@ import {
   encodeMessage,
   Opcode,
   RecordClass,
-  RecordType,
   requestHeader,
+  typeName,
   WireError,
 } from "./wire.ts";
-
-/** The name of a record type for messages, e.g. "TXT". */
-export function typeName(type: number): string {
-  for (const [name, value] of Object.entries(RecordType)) if (value === type) return name;
-  return `TYPE${type}`;
-}
 
 /**
  * Asks `server` for `name`/`type` (class IN) and returns the decoded answer, whatever its RCODE. RD is set by
@@ -48,11 +42,7 @@ export async function query(
     if (response.header.truncated) response = decodeMessage(await transport.exchange(server, request, "tcp"));
     return response;
   } catch (err) {
-    const reason = err instanceof WireError
-      ? `the answer is malformed (${err.message})`
-      : err instanceof Error
-      ? err.message
-      : String(err);
+    const reason = err instanceof WireError ? `the answer is malformed (${err.message})` : errorMessage(err);
     throw new NotariatError("dns", `${what} to ${formatServer(server)} failed: ${reason}`, { cause: err });
   }
 }

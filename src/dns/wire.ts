@@ -572,6 +572,12 @@ export function requestHeader(opcode: number, recursionDesired: boolean): Header
   };
 }
 
+/** The name of a record type for messages, e.g. "TXT", or "TYPE65" when unknown (RFC 3597 5). */
+export function typeName(type: number): string {
+  for (const [name, value] of Object.entries(RecordType)) if (value === type) return name;
+  return `TYPE${type}`;
+}
+
 /** The name of a response code, e.g. "NOTAUTH", or "RCODE 12" when unknown. */
 export function rcodeName(code: number): string {
   for (const [name, value] of Object.entries(Rcode)) if (value === code) return name;
