@@ -11,8 +11,8 @@ import type { SecretRef } from "./types.ts";
 
 const SUBDOMAIN_MAX = 253;
 const LABEL_MAX = 63;
-const KUBE_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// An RFC 1123 label in lower case: Kubernetes names and (lower-cased) DNS host names share this rule.
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * Checks a Kubernetes object name that must be a DNS-1123 subdomain (Secrets, ConfigMaps): lower-case letters,
@@ -24,7 +24,7 @@ export function validateSubdomain(name: string, what: string): void {
     ? "must not be empty"
     : name.length > SUBDOMAIN_MAX
     ? `must be at most ${SUBDOMAIN_MAX} characters, not ${name.length}`
-    : name.split(".").every((part) => KUBE_LABEL.test(part))
+    : name.split(".").every((part) => LABEL.test(part))
     ? undefined
     : "must be a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', " +
       "starting and ending with a letter or digit (e.g. 'example-tls')";
@@ -40,7 +40,7 @@ export function validateLabel(name: string, what: string): void {
     ? "must not be empty"
     : name.length > LABEL_MAX
     ? `must be at most ${LABEL_MAX} characters, not ${name.length}`
-    : KUBE_LABEL.test(name)
+    : LABEL.test(name)
     ? undefined
     : "must be a lowercase RFC 1123 label: letters a-z, digits and '-', " +
       "starting and ending with a letter or digit (e.g. 'my-namespace')";
@@ -194,7 +194,7 @@ function domainProblem(name: string): string | undefined {
     if (label.includes("*")) {
       return "a wildcard is allowed only as the whole leftmost label, as in *.example.com";
     }
-    if (!DNS_LABEL.test(label)) {
+    if (!LABEL.test(label)) {
       return /^-|-$/.test(label)
         ? `label ${quote(label)} starts or ends with a hyphen`
         : `label ${quote(label)} may hold only letters, digits and hyphens`;
