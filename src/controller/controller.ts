@@ -250,52 +250,65 @@ async function runLoop(deps: RunDeps): Promise<void> {
     inFlight.add(task);
   };
 
+  // Every change, renewal time and backoff only moves a due time; the resync pass makes everything due.
+  const resync = (at: number) => {
+    nextResync = at + options.resyncMs;
+    configDue = true;
+    configRetryAt = 0;
+    for (const entry of entries.values()) entry.dueAt = Math.min(entry.dueAt, at);
+  };
+
+  const reloadConfig = async () => {
+    configDue = false;
+    try {
+      await applyConfig();
+      configFailures = 0;
+    } catch (error) {
+      configFailures++;
+      configDue = true;
+      configRetryAt = nextAttemptTime(now(), configFailures, deps.random()).getTime();
+      logger.error("cannot read the configuration; keeping the current entries", {
+        error: errorMessage(error),
+        retry_at: new Date(configRetryAt),
+      });
+    }
+  };
+
+  /** Starts the entries that are due, as many as `parallel` allows; returns when the loop must look again. */
+  const startDueEntries = (): number => {
+    let wakeAt = nextResync;
+    if (configDue) wakeAt = Math.min(wakeAt, configRetryAt);
+    const idle = [...entries.values()].filter((e) => !e.running).sort((a, b) => a.dueAt - b.dueAt);
+    for (const entry of idle) {
+      if (entry.dueAt > now().getTime()) return Math.min(wakeAt, entry.dueAt);
+      if (inFlight.size >= deps.parallel) break;
+      start(entry);
+    }
+    return wakeAt;
+  };
+
+  /** Sleeps until `wakeAt`, or until `wake()` (a change, a finished task, the stop signal). */
+  const sleepUntil = (wakeAt: number) => {
+    const sleepMs = Math.min(MAX_SLEEP_MS, Math.max(0, wakeAt - now().getTime()));
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, sleepMs);
+      wakeUp = done;
+      function done() {
+        clearTimeout(timer);
+        wakeUp = undefined;
+        resolve();
+      }
+    });
+  };
+
   try {
     while (!deps.signal?.aborted) {
       const at = now().getTime();
-      if (at >= nextResync) {
-        nextResync = at + options.resyncMs;
-        configDue = true;
-        configRetryAt = 0;
-        for (const entry of entries.values()) entry.dueAt = Math.min(entry.dueAt, at);
-      }
-      if (configDue && at >= configRetryAt) {
-        configDue = false;
-        try {
-          await applyConfig();
-          configFailures = 0;
-        } catch (error) {
-          configFailures++;
-          configDue = true;
-          configRetryAt = nextAttemptTime(now(), configFailures, deps.random()).getTime();
-          logger.error("cannot read the configuration; keeping the current entries", {
-            error: errorMessage(error),
-            retry_at: new Date(configRetryAt),
-          });
-        }
-      }
-      let wakeAt = nextResync;
-      if (configDue) wakeAt = Math.min(wakeAt, configRetryAt);
-      const idle = [...entries.values()].filter((e) => !e.running).sort((a, b) => a.dueAt - b.dueAt);
-      for (const entry of idle) {
-        if (entry.dueAt > now().getTime()) {
-          wakeAt = Math.min(wakeAt, entry.dueAt);
-          break;
-        }
-        if (inFlight.size >= deps.parallel) break;
-        start(entry);
-      }
-      const sleepMs = Math.min(MAX_SLEEP_MS, Math.max(0, wakeAt - now().getTime()));
+      if (at >= nextResync) resync(at);
+      if (configDue && at >= configRetryAt) await reloadConfig();
+      const wakeAt = startDueEntries();
       if (deps.signal?.aborted) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, sleepMs);
-        wakeUp = done;
-        function done() {
-          clearTimeout(timer);
-          wakeUp = undefined;
-          resolve();
-        }
-      });
+      await sleepUntil(wakeAt);
     }
   } finally {
     deps.signal?.removeEventListener("abort", wake);
