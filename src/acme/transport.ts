@@ -116,7 +116,7 @@ function bodyOf(data: unknown): string | undefined {
 }
 
 /** The real cause of a failed exchange: refused connection, TLS trust, timeout. */
-export function transportError(method: string, url: string, err: unknown, timeoutMs: number): NotariatError {
+function transportError(method: string, url: string, err: unknown, timeoutMs: number): NotariatError {
   const name = (err as { name?: unknown })?.name;
   if (name === "TimeoutError" || name === "AbortError") {
     return new NotariatError(

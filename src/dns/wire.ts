@@ -222,7 +222,7 @@ function encodeIpv6(address: string): Uint8Array {
 }
 
 /** The RDATA of `data` (RFC 1035 3.3, 3.4; RFC 8945 4.2 for TSIG). */
-export function encodeRecordData(data: RecordData): Uint8Array {
+function encodeRecordData(data: RecordData): Uint8Array {
   const w = new Writer();
   switch (data.kind) {
     case "a":
@@ -552,7 +552,7 @@ export function answersRequest(request: Uint8Array, response: Uint8Array): boole
 }
 
 /** A random 16-bit message id; unpredictable ids are the cheap defence against spoofed UDP answers. */
-export function randomId(): number {
+function randomId(): number {
   const buf = new Uint16Array(1);
   crypto.getRandomValues(buf);
   return buf[0];
