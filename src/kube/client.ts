@@ -124,6 +124,8 @@ function shareConnections(config: KubeConfig): () => Promise<void> {
 
 /** How often open watches check that the API server still answers (see `watchLiveness`). */
 const LIVENESS_INTERVAL_MS = 3000;
+/** How long the liveness check waits for /version before it takes the server for gone. */
+const LIVENESS_TIMEOUT_MS = 5000;
 /**
  * The API server ends each watch after this long (timeoutSeconds), and the adapter ends it itself a little
  * later if the server did not: a watch that went deaf unnoticed (the server restarted between two liveness
@@ -152,13 +154,23 @@ function watchLiveness(version: VersionApi): WatchLiveness {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const check = async () => {
     timer = undefined;
+    // A server going down may take the request and never answer it: waiting for that would stop the checks.
+    let expire: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      expire = setTimeout(
+        () => reject(new Error(`no answer to GET /version within ${LIVENESS_TIMEOUT_MS} ms`)),
+        LIVENESS_TIMEOUT_MS,
+      );
+    });
     try {
-      await version.getCode();
+      await Promise.race([version.getCode(), silent]);
     } catch (err) {
       // An HTTP answer (even an error) means the server, and the connections to it, are alive.
       if (!(err instanceof ApiException)) {
         for (const lost of [...open]) lost(err);
       }
+    } finally {
+      clearTimeout(expire);
     }
     schedule();
   };

@@ -21,8 +21,8 @@ const defaultRetryDelay = (failures: number) => Math.min(30_000, 1000 * 2 ** Mat
 /**
  * Watches one object by name (a fieldSelector, never the whole namespace) and calls `onChange` for each new
  * version (with the object's resourceVersion, so a caller can skip versions it wrote or read itself), across
- * reconnects: the API server ends watches (and client-node after 30 s without data), so
- * the watch resumes from the last version seen and drops versions it already reported. A failing watch
+ * reconnects: the API server ends each watch after its timeoutSeconds (the adapter, or client-node, may end one
+ * earlier), so the watch resumes from the last version seen and drops versions it already reported. A failing watch
  * (forbidden, server down) keeps retrying with backoff.
  */
 export function watchObject(
@@ -67,7 +67,7 @@ export function watchObject(
             resumeFrom = undefined;
             onChange("RESYNC", undefined);
           }
-          // client-node ends a quiet watch after 30 s: a normal reconnect, not a failure.
+          // A watch ended by a timeout (the server's, or the client's on a quiet stream) is a normal reconnect.
           const quiet = error instanceof Error && /timeout/i.test(error.message);
           if (error === undefined || quiet) {
             schedule(0);
