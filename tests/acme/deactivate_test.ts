@@ -9,12 +9,12 @@ import { openAcmeSession } from "../../src/acme/client.ts";
 import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
 import { trustCa } from "../../src/acme/transport.ts";
 import type { DnsContext } from "../../src/dns/challenges.ts";
-import { NotariatError } from "../../src/errors.ts";
 import { type AcmeProxyHandle, startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
 import { freePort } from "../harness/ports.ts";
 import { createMemoryAccountStore, type MemoryAccountStore } from "./memory_account_store.ts";
+import { escape, problem, rejection } from "./expect.ts";
 
 const EMAIL = "deactivate@alpha.test";
 
@@ -29,24 +29,6 @@ function request(knot: DnsServerHandle, domains: string[], extra: Partial<IssueR
     zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${knot.address.port}` },
     ...extra,
   };
-}
-
-function problem(type: string, detail: string, status: number): string {
-  return JSON.stringify({ type: `urn:ietf:params:acme:error:${type}`, detail, status });
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-async function rejection(promise: Promise<unknown>): Promise<NotariatError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof NotariatError, `a NotariatError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the issuance to fail");
 }
 
 /** The authorization URLs the issuer touched since request number `seen`, once each. */

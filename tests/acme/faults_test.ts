@@ -8,12 +8,13 @@
 import assert from "node:assert/strict";
 import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
 import { nextAttemptTime } from "../../src/controller/backoff.ts";
-import { NotariatError } from "../../src/errors.ts";
+import type { NotariatError } from "../../src/errors.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
 import { type AcmeProxyHandle, type FaultRule, startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
 import { createMemoryAccountStore } from "./memory_account_store.ts";
+import { escape, problem, rejection } from "./expect.ts";
 
 const EMAIL = "faults@alpha.test";
 
@@ -25,24 +26,6 @@ function request(knot: DnsServerHandle, domain: string): IssueRequest {
     keyType: "ecdsa-p256",
     zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${knot.address.port}` },
   };
-}
-
-function problem(type: string, detail: string, status: number): string {
-  return JSON.stringify({ type: `urn:ietf:params:acme:error:${type}`, detail, status });
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-async function rejection(promise: Promise<unknown>): Promise<NotariatError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof NotariatError, `a NotariatError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the issuance to fail");
 }
 
 async function assertNoTxt(knot: DnsServerHandle, domain: string): Promise<void> {

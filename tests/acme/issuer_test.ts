@@ -12,7 +12,6 @@ import {
 } from "../../src/acme/issuer.ts";
 import type { DnsContext } from "../../src/dns/challenges.ts";
 import type { ServerAddress } from "../../src/dns/types.ts";
-import { NotariatError } from "../../src/errors.ts";
 import {
   parseCertificateChain,
   privateKeyMatchesCertificate,
@@ -28,6 +27,7 @@ import {
 import { startPebble } from "../harness/pebble.ts";
 import { freePort } from "../harness/ports.ts";
 import { createMemoryAccountStore, type MemoryAccountStore } from "./memory_account_store.ts";
+import { rejection } from "./expect.ts";
 
 const EMAIL = "certs@alpha.test";
 
@@ -76,16 +76,6 @@ async function assertNoTxt(server: DnsServerHandle, names: string[]): Promise<vo
   for (const name of names) {
     assert.deepEqual(await queryTxt(server.address, name), [], `no TXT left at ${name}`);
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<NotariatError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof NotariatError, `a NotariatError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the issuance to fail");
 }
 
 Deno.test("ACME issuance over DNS-01 against pebble with Knot and BIND", async (t) => {
