@@ -19,19 +19,14 @@ import {
 } from "../../src/pki/certificate.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
 import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
-import { startKnot } from "../harness/dns_servers.ts";
-import { startKube } from "../harness/kube.ts";
-import { startPebble } from "../harness/pebble.ts";
+import { startStack } from "../harness/stack.ts";
 
 const MANIFESTS = [...RBAC_MANIFESTS, "deployment"];
 const manifests = () => loadManifests(MANIFESTS);
 
 Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and pebble", async (t) => {
-  const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
-  const pebble = await startPebble({ dnsServer: knot.address }).catch(async (err) => {
-    await Promise.all([cluster.stop(), knot.stop()]);
-    throw err;
-  });
+  const stack = await startStack();
+  const { cluster, knot, pebble } = stack;
   let kube: Kube | undefined;
   const lines: string[] = [];
   try {
@@ -495,6 +490,6 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
     throw err;
   } finally {
     await kube?.close();
-    await Promise.all([pebble.stop(), knot.stop(), cluster.stop()]);
+    await stack.stop();
   }
 });

@@ -10,18 +10,13 @@ import {
   verifyChain,
 } from "../../src/pki/certificate.ts";
 import { loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
-import { startKnot } from "../harness/dns_servers.ts";
-import { startKube } from "../harness/kube.ts";
-import { startPebble } from "../harness/pebble.ts";
+import { startStack } from "../harness/stack.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
 Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and stops on SIGTERM", async (t) => {
-  const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
-  const pebble = await startPebble({ dnsServer: knot.address }).catch(async (err) => {
-    await Promise.all([cluster.stop(), knot.stop()]);
-    throw err;
-  });
+  const stack = await startStack();
+  const { cluster, knot, pebble } = stack;
   let child: Deno.ChildProcess | undefined;
   let output: Promise<string> | undefined;
   try {
@@ -198,6 +193,6 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
       await child.status;
     }
     await output;
-    await Promise.all([cluster.stop(), knot.stop(), pebble.stop()]);
+    await stack.stop();
   }
 });

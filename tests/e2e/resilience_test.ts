@@ -13,18 +13,14 @@ import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
 import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
-import { queryTxt, startKnot } from "../harness/dns_servers.ts";
-import { startKube } from "../harness/kube.ts";
-import { startPebble } from "../harness/pebble.ts";
+import { queryTxt } from "../harness/dns_servers.ts";
+import { startStack } from "../harness/stack.ts";
 
 const manifests = () => loadManifests(RBAC_MANIFESTS);
 
 Deno.test("the controller survives an API server restart and a DNS server outage", async (t) => {
-  const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
-  const pebble = await startPebble({ dnsServer: knot.address }).catch(async (err) => {
-    await Promise.all([cluster.stop(), knot.stop()]);
-    throw err;
-  });
+  const stack = await startStack();
+  const { cluster, knot, pebble } = stack;
   let kube: Kube | undefined;
   const lines: { at: number; record: Json }[] = [];
   let token = "";
@@ -307,6 +303,6 @@ Deno.test("the controller survives an API server restart and a DNS server outage
     throw err;
   } finally {
     await kube?.close();
-    await Promise.all([pebble.stop(), knot.stop(), cluster.stop()]);
+    await stack.stop();
   }
 });
