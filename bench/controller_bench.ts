@@ -4,9 +4,7 @@
  * second pass (every Secret valid: reads only). Run: deno run -A bench/controller_bench.ts [N] [concurrency]
  */
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
-import { startKnot } from "../tests/harness/dns_servers.ts";
-import { startKube } from "../tests/harness/kube.ts";
-import { startPebble } from "../tests/harness/pebble.ts";
+import { startStack } from "../tests/harness/stack.ts";
 
 const count = Number(Deno.args[0] ?? 50);
 const concurrency = Number(Deno.args[1] ?? 4);
@@ -45,8 +43,8 @@ async function pass(args: string[]): Promise<{ code: number; ms: number; peakMiB
   return { code, ms: performance.now() - started, peakMiB: peakKiB / 1024 };
 }
 
-const [kube, knot] = await Promise.all([startKube(), startKnot()]);
-const pebble = await startPebble({ dnsServer: knot.address });
+const stack = await startStack();
+const { cluster: kube, knot, pebble } = stack;
 try {
   const dns = `127.0.0.1:${knot.address.port}`;
   const entries = Array.from({ length: count }, (_, i) => ({
@@ -95,5 +93,5 @@ try {
       `exit ${second.code}`,
   );
 } finally {
-  await Promise.all([kube.stop(), pebble.stop(), knot.stop()]);
+  await stack.stop();
 }

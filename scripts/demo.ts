@@ -6,9 +6,7 @@
  */
 import { parseCertificateChain, privateKeyMatchesCertificate, verifyChain } from "../src/pki/certificate.ts";
 import { type Json, loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
-import { startKnot } from "../tests/harness/dns_servers.ts";
-import { startKube } from "../tests/harness/kube.ts";
-import { startPebble } from "../tests/harness/pebble.ts";
+import { startStack } from "../tests/harness/stack.ts";
 
 const root = new URL("../", import.meta.url);
 const say = (text: string) => console.log(`\n== ${text}`);
@@ -34,8 +32,8 @@ async function runNotariat(args: string[]): Promise<number> {
 
 const started = performance.now();
 say("starting Knot DNS, pebble and kube-apiserver + etcd on 127.0.0.1");
-const [kube, knot] = await Promise.all([startKube(), startKnot()]);
-const pebble = await startPebble({ dnsServer: knot.address });
+const stack = await startStack();
+const { cluster: kube, knot, pebble } = stack;
 const dns = `127.0.0.1:${knot.address.port}`;
 console.log(
   `Knot ${dns} (zones alpha.test, beta.test), pebble ${pebble.directoryUrl}, kube-apiserver ${kube.server}`,
@@ -133,7 +131,7 @@ try {
   if (again !== 0 || after.join() !== versions.join()) code = 1;
 } finally {
   say("stopping everything the demo started");
-  await Promise.all([kube.stop(), pebble.stop(), knot.stop()]);
+  await stack.stop();
   await Deno.remove(workDir, { recursive: true });
   console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
