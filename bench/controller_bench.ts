@@ -4,31 +4,17 @@
  * second pass (every Secret valid: reads only). Run: deno run -A bench/controller_bench.ts [N] [concurrency]
  */
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
+import { notariatCommand } from "../tests/harness/program.ts";
 import { startStack } from "../tests/harness/stack.ts";
 
 const count = Number(Deno.args[0] ?? 50);
 const concurrency = Number(Deno.args[1] ?? 4);
-const root = new URL("../", import.meta.url);
 const manifests = loadManifests(RBAC_MANIFESTS);
 
 /** Runs the program once; returns wall time and the peak RSS read from /proc while it ran. */
 async function pass(args: string[]): Promise<{ code: number; ms: number; peakMiB: number }> {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys",
-      new URL("main.ts", root).pathname,
-      ...args,
-    ],
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const child = notariatCommand(args, { stdout: "null", stderr: "null" }).spawn();
   let peakKiB = 0;
   const sample = setInterval(() => {
     try {

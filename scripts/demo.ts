@@ -6,27 +6,13 @@
  */
 import { parseCertificateChain, privateKeyMatchesCertificate, verifyChain } from "../src/pki/certificate.ts";
 import { type Json, loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
+import { notariatCommand } from "../tests/harness/program.ts";
 import { startStack } from "../tests/harness/stack.ts";
 
-const root = new URL("../", import.meta.url);
 const say = (text: string) => console.log(`\n== ${text}`);
 
 async function runNotariat(args: string[]): Promise<number> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys",
-      new URL("main.ts", root).pathname,
-      ...args,
-    ],
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
+  const child = notariatCommand(args, { stdout: "inherit", stderr: "inherit" }).spawn();
   return (await child.status).code;
 }
 

@@ -4,15 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { queryTxt, startKnot } from "../harness/dns_servers.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { notariatCommand } from "../harness/program.ts";
 
 async function notariat(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, ...args],
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
+  const out = await notariatCommand(args, { env: { NO_COLOR: "1" } }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }

@@ -10,9 +10,8 @@ import {
   verifyChain,
 } from "../../src/pki/certificate.ts";
 import { loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
+import { notariatCommand } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
-
-const ROOT = new URL("../../", import.meta.url);
 
 Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and stops on SIGTERM", async (t) => {
   const stack = await startStack();
@@ -48,12 +47,6 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
 
     const token = await cluster.mintToken("notariat", "notariat");
     const programArgs = [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys",
-      new URL("main.ts", ROOT).pathname,
       "-config",
       "notariat",
       "--kubeconfig",
@@ -68,13 +61,7 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
       "-resync",
       "1h",
     ];
-    child = new Deno.Command(Deno.execPath(), {
-      args: programArgs,
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = notariatCommand(programArgs, { stdout: "piped", stderr: "piped" }).spawn();
     const collect = async (stream: ReadableStream<Uint8Array>) => {
       let text = "";
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
@@ -173,13 +160,8 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
       const [before, ...others] = await accounts();
       assert.equal(others.length, 0, "one account for the one email");
       await setCertificates([{ ...site, domains: ["again.alpha.test"] }]);
-      const rerun = await new Deno.Command(Deno.execPath(), {
-        args: [...programArgs, "-once"],
-        env: { DENO_NO_UPDATE_CHECK: "1" },
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).output();
+      const rerun = await notariatCommand([...programArgs, "-once"], { stdout: "null", stderr: "null" })
+        .output();
       assert.equal(rerun.code, 0);
       await assertValid((await certificate("site-tls", ["again.alpha.test"]))!);
       const after = await accounts();

@@ -1,0 +1,20 @@
+/** The notariat program as users run it: `deno run main.ts`, with the permissions `deno task dev` grants. */
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"];
+
+/**
+ * A command running notariat with `args`, Deno's update check off. `options` sets stdio and extra environment
+ * (stdin defaults to null; stdout and stderr as Deno.Command has them: piped for output(), inherited for spawn()).
+ */
+export function notariatCommand(
+  args: readonly string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    stdin: "null",
+    ...options,
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    env: { DENO_NO_UPDATE_CHECK: "1", ...options.env },
+  });
+}
