@@ -3,6 +3,7 @@ import { errorMessage, NotariatError } from "../errors.ts";
 import { generatePrivateKey } from "../pki/keys.ts";
 import type { AccountKeyStore } from "./account_store.ts";
 import type { AcmeSession } from "./client.ts";
+import type { EabCredentials } from "./eab.ts";
 import { responseError } from "./problem.ts";
 
 const PREFIX = "notariat-acme-";
@@ -40,6 +41,8 @@ export interface AccountDeps {
   /** Opens a signed session for an account key (the acme-client adapter in production). */
   openSession(accountKeyPem: string): AcmeSession;
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /** External account binding credentials, when the CA requires them (read at each registration). */
+  externalAccountBinding?: () => Promise<EabCredentials>;
 }
 
 /** Hands out one registered account per email, shared by all concurrent issuances. */
@@ -73,7 +76,8 @@ async function open(deps: AccountDeps, email: string): Promise<AcmeAccount> {
   const session = deps.openSession(keyPem);
   let response;
   try {
-    response = await session.register(email);
+    const eab = await deps.externalAccountBinding?.();
+    response = await session.register(email, eab);
   } catch (err) {
     const kind = err instanceof NotariatError ? err.kind : "acme";
     throw new NotariatError(kind, `registering the ACME account for ${email}: ${errorMessage(err)}`, {

@@ -1,5 +1,6 @@
 import * as acme from "acme-client";
 import { NotariatError } from "../errors.ts";
+import { type EabCredentials, externalAccountBinding } from "./eab.ts";
 import type { AcmeResponse } from "./problem.ts";
 import { createFetchAdapter } from "./transport.ts";
 
@@ -15,8 +16,15 @@ export interface AcmeSession {
   readonly directoryUrl: string;
   /** The account URL once `register` succeeded. */
   readonly accountUrl: string | undefined;
-  /** newAccount (RFC 8555 section 7.3) agreeing to the terms, with the email as contact; finds an existing one. */
-  register(email: string): Promise<AcmeResponse>;
+  /**
+   * newAccount (RFC 8555 section 7.3) agreeing to the terms, with the email as contact; finds an existing one.
+   * With `eab`, the request carries the external account binding of section 7.3.4.
+   */
+  register(email: string, eab?: EabCredentials): Promise<AcmeResponse>;
+  /** The directory object (section 7.1.1), as the CA sent it; fetched once and cached. */
+  directory(): Promise<Record<string, unknown>>;
+  /** An unauthenticated GET (the renewalInfo resource of RFC 9773 is read this way). */
+  get(url: string): Promise<AcmeResponse>;
   /** newOrder (section 7.4). */
   newOrder(payload: Record<string, unknown>): Promise<AcmeResponse>;
   /** A signed POST; a null payload is POST-as-GET (section 6.3). */
@@ -50,7 +58,13 @@ interface ClientInternals {
       opts?: { includeJwsKid?: boolean },
     ): Promise<RawResponse>;
   };
-  http: { maxBadNonceRetries: number };
+  http: {
+    maxBadNonceRetries: number;
+    getJwk(): Record<string, unknown>;
+    getResourceUrl(resource: string): Promise<string>;
+    getDirectory(): Promise<unknown>;
+    request(url: string, method: string): Promise<RawResponse>;
+  };
 }
 
 interface RawResponse {
@@ -82,7 +96,9 @@ export function openAcmeSession(options: SessionOptions): AcmeSession {
   const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: options.accountKeyPem });
   const internals = client as unknown as ClientInternals;
   if (
-    typeof internals.api?.apiRequest !== "function" || typeof internals.http?.maxBadNonceRetries !== "number"
+    typeof internals.api?.apiRequest !== "function" ||
+    typeof internals.http?.maxBadNonceRetries !== "number" ||
+    typeof internals.http.getJwk !== "function" || typeof internals.http.getDirectory !== "function"
   ) {
     throw new NotariatError("acme", "the installed acme-client does not have the request API notariat uses");
   }
@@ -97,8 +113,12 @@ export function openAcmeSession(options: SessionOptions): AcmeSession {
     get accountUrl() {
       return internals.api.accountUrl ?? undefined;
     },
-    async register(email) {
-      const payload = { termsOfServiceAgreed: true, contact: [`mailto:${email}`] };
+    async register(email, eab) {
+      const payload: Record<string, unknown> = { termsOfServiceAgreed: true, contact: [`mailto:${email}`] };
+      if (eab !== undefined) {
+        const url = await internals.http.getResourceUrl("newAccount");
+        payload.externalAccountBinding = externalAccountBinding(eab, url, internals.http.getJwk());
+      }
       const raw = await internals.api.apiResourceRequest("newAccount", payload, [], { includeJwsKid: false });
       if ((raw.status === 200 || raw.status === 201) && raw.headers.location) {
         internals.api.accountUrl = raw.headers.location;
@@ -110,6 +130,16 @@ export function openAcmeSession(options: SessionOptions): AcmeSession {
     },
     async post(url, payload) {
       return wrap(await internals.api.apiRequest(url, payload, []));
+    },
+    async directory() {
+      const directory = await internals.http.getDirectory();
+      if (typeof directory !== "object" || directory === null || Array.isArray(directory)) {
+        throw new NotariatError("acme", `the ACME directory ${options.directoryUrl} is not a JSON object`);
+      }
+      return directory as Record<string, unknown>;
+    },
+    async get(url) {
+      return wrap(await internals.http.request(url, "get"));
     },
     dnsChallengeValue(token) {
       return client.getChallengeKeyAuthorization({ type: "dns-01", token, url: "", status: "pending" });

@@ -12,9 +12,14 @@ import { errorMessage, NotariatError } from "../errors.ts";
 import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
 import { createCsr, generatePrivateKey } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
+import { createRenewalInfoCache, type RenewalInfo } from "./ari.ts";
 import type { AccountKeyStore } from "./account_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
 import { deactivatePendingAuthorizations } from "./deactivate.ts";
+import { type DirectoryInfo, readDirectoryInfo } from "./directory.ts";
+import { downloadChain } from "./download.ts";
+import type { EabCredentials } from "./eab.ts";
+import { pollLimit } from "./expiry.ts";
 import { createLimiter } from "./limit.ts";
 import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
@@ -43,6 +48,12 @@ export interface IssuerOptions {
   pollTimeoutMs?: number;
   /** Poll timing when the CA sends no Retry-After (default: 0.5 s doubling to 10 s). */
   pollPolicy?: PollPolicy;
+  /** Credentials for external account binding, read when an account is registered (RFC 8555 section 7.3.4). */
+  externalAccountBinding?: () => Promise<EabCredentials>;
+  /** The common name of the root (top issuer) whose chain to prefer among the CA's alternates. */
+  preferredChain?: string;
+  /** The clock of the renewal information cache (default: real time). */
+  now?: () => Date;
 }
 
 /** One certificate to obtain. */
@@ -53,6 +64,13 @@ export interface IssueRequest {
   email: string;
   keyType: KeyType;
   zoneAccess: ZoneAccess;
+  /** The CA's certificate profile to ask for (sent in newOrder); undefined: the CA's default. */
+  profile?: string;
+  /**
+   * The ARI certificate identifier of the certificate this one replaces (RFC 9773 section 5), sent in newOrder
+   * when the CA supports ARI. A CA refusing it (already replaced, unknown) gets one new order without it.
+   */
+  replaces?: string;
 }
 
 /** A certificate and the new key it was issued for. */
@@ -73,6 +91,13 @@ export interface Issuer {
    * "pki" whose message starts with the request's label; `retryAfter` is set when the CA asked for a delay.
    */
   issue(request: IssueRequest): Promise<IssuedCertificate>;
+  /** What the CA's directory offers (renewal information, profiles); read once and cached. */
+  directoryInfo(): Promise<DirectoryInfo>;
+  /**
+   * The CA's suggested renewal window for a certificate named by its ARI identifier, or undefined when the CA
+   * offers no renewalInfo. Cached until the CA's Retry-After; throws NotariatError kind "acme".
+   */
+  renewalInfo(certId: string): Promise<RenewalInfo | undefined>;
 }
 
 const DEFAULT_POLL_TIMEOUT_MS = 180_000;
@@ -90,27 +115,63 @@ export function createIssuer(options: IssuerOptions): Issuer {
     store: options.accounts,
     openSession: (accountKeyPem) => openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem }),
     log: options.log,
+    externalAccountBinding: options.externalAccountBinding,
   });
+  const trusted = async <T>(work: () => Promise<T>): Promise<T> => {
+    const release = options.caPem ? trustCaPem(options.directoryUrl, options.caPem) : () => {};
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  };
+  // The directory and renewalInfo are read without an account (RFC 9773 section 4.3 is a plain GET); this
+  // session's key is never registered.
+  let directorySession: Promise<AcmeSession> | undefined;
+  const anonymous = () =>
+    directorySession ??= generatePrivateKey("ecdsa-p256").then((accountKeyPem) =>
+      openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem })
+    );
+  let directory: Promise<DirectoryInfo> | undefined;
+  const directoryInfo = () => {
+    directory ??= trusted(async () => readDirectoryInfo(await (await anonymous()).directory()));
+    directory.catch(() => directory = undefined);
+    return directory;
+  };
+  const renewalInfo = createRenewalInfoCache(
+    async (certId) => {
+      const url = (await directoryInfo()).renewalInfo!;
+      return await trusted(async () => (await anonymous()).get(`${url.replace(/\/$/, "")}/${certId}`));
+    },
+    options.now ?? (() => new Date()),
+  );
   return {
     issue(request) {
       return limiter.run(async () => {
-        let release = () => {};
         try {
-          if (options.caPem) release = trustCaPem(options.directoryUrl, options.caPem);
-          const account = await accounts.get(request.email);
-          return await issueWith(account, request, options);
+          return await trusted(async () => {
+            const account = await accounts.get(request.email);
+            const ari = request.replaces === undefined
+              ? false
+              : (await directoryInfo()).renewalInfo !== undefined;
+            return await issueWith(account, ari ? request : { ...request, replaces: undefined }, options);
+          });
         } catch (err) {
           throw labelled(request.label, err);
-        } finally {
-          release();
         }
       });
+    },
+    directoryInfo,
+    async renewalInfo(certId) {
+      if ((await directoryInfo()).renewalInfo === undefined) return undefined;
+      return await renewalInfo.get(certId);
     },
   };
 }
 
 interface OrderBody {
   status: string;
+  expires?: string;
   authorizations: string[];
   finalize: string;
   certificate?: string;
@@ -119,6 +180,7 @@ interface OrderBody {
 
 interface AuthorizationBody {
   status: string;
+  expires?: string;
   identifier: { type: string; value: string };
   wildcard?: boolean;
   challenges: { type: string; url: string; token: string; status: string; error?: unknown }[];
@@ -129,6 +191,8 @@ interface PendingChallenge {
   authorizationUrl: string;
   challengeUrl: string;
   value: string;
+  /** The authorization's `expires`, which bounds waiting for its validation. */
+  expires?: string;
 }
 
 async function issueWith(
@@ -144,7 +208,7 @@ async function issueWith(
     session,
     policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
     deadline: Date.now() + timeoutMs,
-    timeoutMs,
+    limit: `the wait ends after ${timeoutMs} ms`,
   };
 
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
@@ -153,9 +217,7 @@ async function issueWith(
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
 
-  const identifiers = request.domains.map((value) => ({ type: "dns", value }));
-  const created = await step("creating the order", () => session.newOrder({ identifiers }));
-  expectStatus("creating the order", created, [201]);
+  const created = await createOrder(session, request, log);
   const orderUrl = created.headers.location;
   if (!orderUrl) throw new NotariatError("acme", "creating the order: the CA sent no order URL");
   log("ACME order created", { order: orderUrl, domains: request.domains });
@@ -167,12 +229,53 @@ async function issueWith(
   ]);
   const work: CreatedOrder = { url: orderUrl, body: createdOrder, csrPem, privateKeyPem, plan };
   try {
-    return await completeOrder(work, request.domains, poller, log);
+    return await completeOrder(work, request.domains, poller, log, options.preferredChain);
   } catch (err) {
     // The CA caps pending authorizations per account; give back what this order will never use.
     await deactivatePendingAuthorizations(session, authorizationUrls(createdOrder), log);
     throw err;
   }
+}
+
+/**
+ * newOrder with the request's profile and `replaces`. When the CA refuses `replaces` (alreadyReplaced, or a
+ * certificate it does not know, as after a change of CA), the order is placed once more without it; a second
+ * refusal is the CA's final word.
+ */
+async function createOrder(
+  session: AcmeSession,
+  request: IssueRequest,
+  log: (message: string, fields?: Record<string, unknown>) => void,
+): Promise<AcmeResponse> {
+  const payload: Record<string, unknown> = {
+    identifiers: request.domains.map((value) => ({ type: "dns", value })),
+  };
+  if (request.profile !== undefined) payload.profile = request.profile;
+  const what = "creating the order";
+  if (request.replaces !== undefined) {
+    const withReplaces = await step(what, () => session.newOrder({ ...payload, replaces: request.replaces }));
+    if (!refusesReplaces(withReplaces)) {
+      expectStatus(what, withReplaces, [201]);
+      return withReplaces;
+    }
+    const problem = parseProblem(withReplaces.body);
+    log("the CA refused replaces; ordering without it", {
+      replaces: request.replaces,
+      problem: problem ? `${shortType(problem.type)}: ${problem.detail}` : `HTTP ${withReplaces.status}`,
+    });
+  }
+  const created = await step(what, () => session.newOrder(payload));
+  expectStatus(what, created, [201]);
+  return created;
+}
+
+/** A client error about the order itself, not a rate limit or an account problem: worth one try without replaces. */
+function refusesReplaces(response: AcmeResponse): boolean {
+  if (response.status < 400 || response.status >= 500 || response.status === 429) return false;
+  const type = shortType(parseProblem(response.body)?.type ?? "");
+  return !["rateLimited", "badNonce", "accountDoesNotExist", "unauthorized", "userActionRequired"].includes(
+    type,
+  );
 }
 
 /** An order the CA created, with what completing it needs. */
@@ -194,11 +297,14 @@ function authorizationUrls(order: OrderBody): string[] {
 async function completeOrder(
   created: CreatedOrder,
   domains: string[],
-  poller: Poller,
+  timeout: Poller,
   log: (message: string, fields?: Record<string, unknown>) => void,
+  preferredChain: string | undefined,
 ): Promise<IssuedCertificate> {
   const orderUrl = created.url;
-  const session = poller.session;
+  const session = timeout.session;
+  // The order's lifetime bounds every wait for it; each authorization's bounds its own validation.
+  const poller = boundedBy(timeout, [{ what: "the order", expires: created.body.expires }]);
   const pending = await pendingChallenges(session, created.body.authorizations);
   if (pending.length > 0) await validate(pending, created.plan, poller, log);
 
@@ -220,14 +326,17 @@ async function completeOrder(
   });
   if (!order.certificate) throw new NotariatError("acme", "the valid order has no certificate URL");
   const certificateUrl = order.certificate;
-  const downloaded = await step("downloading the certificate", () => session.post(certificateUrl, null));
-  expectStatus("downloading the certificate", downloaded, [200]);
-  if (typeof downloaded.body !== "string") {
-    throw new NotariatError("acme", "downloading the certificate: the CA did not send a PEM chain");
-  }
-  const certificatePem = downloaded.body;
+  const chain = await step(
+    "downloading the certificate",
+    () => downloadChain(session, certificateUrl, preferredChain),
+  );
+  const certificatePem = chain.pem;
   const issued = await checkIssued(certificatePem, created.privateKeyPem, domains);
-  log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains });
+  log("certificate issued", {
+    notAfter: issued.notAfter.toISOString(),
+    domains,
+    ...(preferredChain ? { chain: chain.url, chains: chain.offered } : {}),
+  });
   return issued;
 }
 
@@ -258,6 +367,7 @@ async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<
       authorizationUrl: url,
       challengeUrl: challenge.url,
       value: await session.dnsChallengeValue(challenge.token),
+      expires: body.expires,
     });
   }
   return pending;
@@ -285,7 +395,10 @@ async function validate(
     await Promise.all(
       pending.map((challenge) =>
         poll(
-          poller,
+          boundedBy(poller, [{
+            what: `the authorization for ${challenge.domain}`,
+            expires: challenge.expires,
+          }]),
           challenge.authorizationUrl,
           `validation of ${challenge.domain}`,
           (body: AuthorizationBody) => {
@@ -319,7 +432,16 @@ interface Poller {
   session: AcmeSession;
   policy: PollPolicy;
   deadline: number;
-  timeoutMs: number;
+  /** What set the deadline, for the message when it is reached ("after 180000 ms", "the order expires at"). */
+  limit: string;
+}
+
+/** `poller` with its deadline moved earlier to the CA's lifetimes, where they end first. */
+function boundedBy(poller: Poller, lifetimes: { what: string; expires?: unknown }[]): Poller {
+  const bound = pollLimit(poller.deadline, 0, lifetimes);
+  return bound.deadline < poller.deadline
+    ? { ...poller, deadline: bound.deadline, limit: bound.reason }
+    : poller;
 }
 
 // "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
@@ -351,7 +473,7 @@ async function poll<T extends { status: string }>(
       if (!body) throw responseError(what, response, now);
       throw new NotariatError(
         "acme",
-        `${what}: still ${body.status} after ${poller.timeoutMs} ms, giving up`,
+        `${what}: still ${body.status} and ${poller.limit}, giving up`,
         { retryAfter },
       );
     }

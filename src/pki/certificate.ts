@@ -19,6 +19,10 @@ export interface CertificateInfo {
   isCa: boolean;
   /** The public key's type in the configuration's terms; undefined for any other kind of key. */
   keyType?: KeyType;
+  /** The key identifier of the Authority Key Identifier extension, hex; undefined when absent. */
+  authorityKeyId?: string;
+  /** The common name (CN) of the issuer, as preferred-chain selection compares it. */
+  issuerCommonName?: string;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -52,7 +56,14 @@ function describe(cert: x509.X509Certificate): CertificateInfo {
     dnsNames,
     isCa: isCa(cert),
     keyType: publicKeyType(cert),
+    authorityKeyId: cert.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId,
+    issuerCommonName: commonName(cert.issuerName),
   };
+}
+
+function commonName(name: x509.Name): string | undefined {
+  const values = name.getField("CN");
+  return values.length > 0 ? values[0] : undefined;
 }
 
 const CURVES: Record<string, KeyType> = { prime256v1: "ecdsa-p256", secp384r1: "ecdsa-p384" };
