@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { NotariatError } from "../errors.ts";
+import type { CertificateInfo } from "../pki/certificate.ts";
 import { type AcmeResponse, expectJsonObject, parseRetryAfter, responseError } from "./problem.ts";
 
 /** The window the CA suggests for renewing a certificate (RFC 9773 section 4.2). */
@@ -40,6 +41,12 @@ export const MIN_ARI_INTERVAL_MS = 60 * 1000;
  */
 export function ariCertId(authorityKeyIdHex: string, serialHex: string): string {
   return `${base64url(hexBytes(authorityKeyIdHex))}.${base64url(serialDer(serialHex))}`;
+}
+
+/** The ARI identifier of a parsed certificate; undefined when it has no Authority Key Identifier. */
+export function certIdOf(certificate: Pick<CertificateInfo, "authorityKeyId" | "serialNumber">): string | undefined {
+  if (certificate.authorityKeyId === undefined || certificate.authorityKeyId === "") return undefined;
+  return ariCertId(certificate.authorityKeyId, certificate.serialNumber);
 }
 
 /** The minimal DER INTEGER content octets of a positive serial given in hex. */
