@@ -1,25 +1,38 @@
-/** How failed entries are retried: exponential from `baseMs`, at most `capMs`, spread by ±`jitter`. */
+/**
+ * How failed entries are retried: `baseMs` after the first failure, `factor` times longer after each further
+ * one, at most `capMs`, spread by ±`jitter`.
+ */
 export interface BackoffOptions {
   baseMs: number;
+  /** Growth per failure. */
+  factor: number;
   capMs: number;
   /** Fraction of the delay by which attempts are spread, so entries failing together do not retry together. */
   jitter: number;
 }
 
-/** 15 s after the first failure, doubling up to one hour. */
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 15_000, capMs: 60 * 60 * 1000, jitter: 0.2 };
+/**
+ * Let's Encrypt's integration guide: about 1 minute, 10 minutes, 100 minutes, then at most once a day
+ * (1000 minutes, then the one-day cap). A CA's Retry-After comes on top (see `nextAttemptTime`).
+ */
+export const DEFAULT_BACKOFF: BackoffOptions = {
+  baseMs: 60_000,
+  factor: 10,
+  capMs: 24 * 60 * 60 * 1000,
+  jitter: 0.1,
+};
 
 /**
  * The delay before the next attempt after `failures` consecutive failures (1 = the first failure).
- * `random` is a number in [0, 1) (Math.random() in production, fixed in tests).
+ * `random` is a number in [0, 1) (Math.random() in production, fixed in tests; 0.5 is no jitter).
  */
 export function backoffDelay(
   failures: number,
   random: number,
   options: BackoffOptions = DEFAULT_BACKOFF,
 ): number {
-  const exponent = Math.max(0, failures - 1);
-  const raw = Math.min(options.capMs, options.baseMs * 2 ** Math.min(exponent, 52));
+  const exponent = Math.min(Math.max(0, failures - 1), 52);
+  const raw = Math.min(options.capMs, options.baseMs * options.factor ** exponent);
   const spread = 1 - options.jitter + 2 * options.jitter * random;
   return Math.round(Math.min(options.capMs, raw * spread));
 }
