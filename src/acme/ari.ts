@@ -44,7 +44,9 @@ export function ariCertId(authorityKeyIdHex: string, serialHex: string): string 
 }
 
 /** The ARI identifier of a parsed certificate; undefined when it has no Authority Key Identifier. */
-export function certIdOf(certificate: Pick<CertificateInfo, "authorityKeyId" | "serialNumber">): string | undefined {
+export function certIdOf(
+  certificate: Pick<CertificateInfo, "authorityKeyId" | "serialNumber">,
+): string | undefined {
   if (certificate.authorityKeyId === undefined || certificate.authorityKeyId === "") return undefined;
   return ariCertId(certificate.authorityKeyId, certificate.serialNumber);
 }

@@ -5,7 +5,14 @@
  */
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { PropagationCheck } from "../dns/types.ts";
-import { normalizeDomain, parseHostPort, validateLabel, validateSubdomain } from "../config/names.ts";
+import {
+  normalizeDomain,
+  parseHostPort,
+  parseSecretRef,
+  validateLabel,
+  validateSubdomain,
+} from "../config/names.ts";
+import { validateProfileName } from "../config/parse.ts";
 import { DEFAULT_RENEW_BEFORE_MS } from "../controller/renewal.ts";
 import { describeFlag, flag, type FlagDefinition, formatDefault, parseFlags, sortedFlags } from "./flags.ts";
 
@@ -33,6 +40,12 @@ export interface RunOptions extends DnsFlags {
   acme: string;
   /** PEM bundle to trust for the ACME server. */
   acmeCa?: string;
+  /** The CA's certificate profile for entries that name none; undefined: the CA's default. */
+  acmeProfile?: string;
+  /** `[namespace/]name` of the Secret with the external account binding's `kid` and `hmacKey`. */
+  acmeEabSecret?: string;
+  /** Common name of the top issuer whose alternate chain to prefer. */
+  preferredChain?: string;
   /** Name of the ConfigMap listing the certificates. */
   config: string;
   /** kubeconfig path; undefined means in-cluster. */
@@ -40,7 +53,7 @@ export interface RunOptions extends DnsFlags {
   /** Namespace of the ConfigMap; undefined means the pod's, else the kubeconfig context's. */
   namespace?: string;
   concurrency: number;
-  /** Renew when the time left is below min(this, lifetime/3). */
+  /** Renew no later than when this much validity is left (at most half the lifetime); 0: the rule alone. */
   renewBeforeMs: number;
   /** Interval of the periodic pass over every certificate. */
   resyncMs: number;
@@ -139,6 +152,29 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
     default: "",
   }),
   flag({
+    name: "acme-profile",
+    type: "string",
+    usage: "`NAME` of the CA's certificate profile for entries that name none (e.g. tlsserver or shortlived " +
+      "at Let's Encrypt); it must be in the directory's meta.profiles (default: the CA's default profile)",
+    default: "",
+    check: reason(validateProfileName),
+  }),
+  flag({
+    name: "acme-eab-secret",
+    type: "string",
+    usage: "`[NAMESPACE/]NAME` of a Secret whose keys kid and hmacKey hold the external account binding " +
+      "the CA issued (ZeroSSL, Google Trust Services, Sectigo, SSL.com); used when the account is registered",
+    default: "",
+    check: reason((value) => parseSecretRef(value, "default")),
+  }),
+  flag({
+    name: "preferred-chain",
+    type: "string",
+    usage: "`ISSUER CN`: among the chains the CA offers, use the one whose top certificate was issued by " +
+      "this common name (e.g. ISRG Root X2), else the CA's default chain",
+    default: "",
+  }),
+  flag({
     name: "config",
     type: "string",
     usage: '`NAME` of the ConfigMap whose key "certificates" lists the certificates (required)',
@@ -169,10 +205,11 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
   flag({
     name: "renew-before",
     type: "duration",
-    usage: "renew a certificate when less than this remains of its validity, " +
-      "or less than a third of its lifetime if that is shorter",
+    usage: "renew a certificate at the latest when this much of its validity remains, capped at half its " +
+      "lifetime (0: only the rule of renewing with a third of the lifetime left, half for 10 days or less); " +
+      "the CA's renewal information (ARI) takes precedence where it offers one",
     default: DEFAULT_RENEW_BEFORE_MS,
-    check: positive,
+    check: (value) => value >= 0 ? undefined : "must not be negative",
   }),
   flag({
     name: "resync",
@@ -263,6 +300,9 @@ export function parseCommandLine(args: readonly string[]): Command {
     options: withoutUndefined({
       acme: value.string("acme"),
       acmeCa: value.optional("acme-ca"),
+      acmeProfile: value.optional("acme-profile"),
+      acmeEabSecret: value.optional("acme-eab-secret"),
+      preferredChain: value.optional("preferred-chain"),
       config,
       kubeconfig: value.optional("kubeconfig"),
       namespace: value.optional("namespace"),

@@ -40,7 +40,7 @@ export function formatProblem(problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
-const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "keyType"] as const;
+const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "keyType", "profile"] as const;
 const EXPECTED = "a YAML list of entries, each with secret, domains, email and tsigSecretName";
 
 /**
@@ -164,6 +164,11 @@ function parseEntry(
     ? DEFAULT_KEY_TYPE
     : attempt("keyType", () => parseKeyType(keyTypeText));
 
+  const profileText = optionalString(entry, "profile", problem);
+  const profile = profileText === undefined
+    ? undefined
+    : attempt("profile", () => validateProfileName(profileText));
+
   const secretName = secret === undefined ? undefined : formatRef(secret);
   problems.push(...found.map((p) => secretName === undefined ? p : { ...p, secret: secretName }));
   if (
@@ -174,7 +179,22 @@ function parseEntry(
   }
   const spec: CertificateSpec = { index, secret, domains, email, tsigSecret, keyType };
   if (nameserver !== undefined) spec.nameserver = nameserver;
+  if (profile !== undefined) spec.profile = profile;
   return spec;
+}
+
+/**
+ * A certificate profile name as CAs announce them in `meta.profiles` ("tlsserver", "shortlived"); whether the
+ * CA offers it is checked against its directory when the entry is reconciled.
+ */
+export function validateProfileName(text: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(text)) {
+    throw new NotariatError(
+      "config",
+      `${JSON.stringify(text)} is not a profile name: letters, digits, ".", "_" and "-", at most 64`,
+    );
+  }
+  return text;
 }
 
 function parseKeyType(text: string): KeyType {

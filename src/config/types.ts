@@ -26,6 +26,8 @@ export interface CertificateSpec {
   /** `host[:port]` of the server that receives the updates, when configured on the entry. */
   nameserver?: string;
   keyType: KeyType;
+  /** The CA's certificate profile to ask for (e.g. Let's Encrypt's "shortlived"); else the `-acme-profile` flag's. */
+  profile?: string;
 }
 
 /** `namespace/name`, the form used in every message. */

@@ -42,7 +42,7 @@ Deno.test("run: only -config is needed, everything else has its documented defau
       acme: "https://acme-staging-v02.api.letsencrypt.org/directory",
       config: "certificates",
       concurrency: 4,
-      renewBeforeMs: 720 * 3_600_000,
+      renewBeforeMs: 0,
       resyncMs: 3_600_000,
       logFormat: "json",
       once: false,
@@ -82,6 +82,12 @@ Deno.test("run: every flag is read in Go style (-acme URL, --once, -x=v)", () =>
       "30s",
       "-dns-timeout",
       "1500ms",
+      "-acme-profile",
+      "shortlived",
+      "-acme-eab-secret",
+      "acme/zerossl-eab",
+      "-preferred-chain",
+      "ISRG Root X2",
     ]),
     {
       acme: "https://127.0.0.1:14000/dir",
@@ -99,6 +105,9 @@ Deno.test("run: every flag is read in Go style (-acme URL, --once, -x=v)", () =>
       propagationCheck: "update-server",
       propagationTimeoutMs: 30_000,
       dnsTimeoutMs: 1_500,
+      acmeProfile: "shortlived",
+      acmeEabSecret: "acme/zerossl-eab",
+      preferredChain: "ISRG Root X2",
     },
   );
 });
@@ -140,8 +149,18 @@ Deno.test("run: values outside their range are usage errors naming the flag", ()
     'invalid value "text" for flag -log-format: must be one of json, logfmt',
   );
   usageError(
-    ["-config", "c", "-renew-before", "0s"],
-    'invalid value "0s" for flag -renew-before: must be positive',
+    ["-config", "c", "-renew-before", "-1h"],
+    'invalid value "-1h" for flag -renew-before: must not be negative',
+  );
+  usageError(
+    ["-config", "c", "-acme-profile", "short lived"],
+    'invalid value "short lived" for flag -acme-profile: "short lived" is not a profile name: letters, ' +
+      'digits, ".", "_" and "-", at most 64',
+  );
+  usageError(
+    ["-config", "c", "-acme-eab-secret", "a/b/c"],
+    'invalid value "a/b/c" for flag -acme-eab-secret: "a/b/c" is not a Secret reference: ' +
+      "expected name or namespace/name",
   );
   usageError(["-config", "c", "-resync=-1h"], 'invalid value "-1h" for flag -resync: must be positive');
   usageError(["-config", "c", "-dns-timeout", "5"], 'invalid value "5" for flag -dns-timeout: parse error');
@@ -205,7 +224,7 @@ Deno.test("help lists every run flag sorted, in Go's format, then the subcommand
         "\n  -once\n    \tcheck every certificate once, renew what needs it, then exit (e.g. in a CronJob)\n",
       ),
     );
-    assert.ok(text.includes(" (default 720h0m0s)\n"));
+    assert.ok(text.includes(" on top of reacting to changes (default 1h0m0s)\n"));
     assert.ok(
       text.endsWith(
         "\nSubcommand:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit (notariat dns-check -h lists its flags)\n",

@@ -255,3 +255,22 @@ Deno.test("formatProblem leaves out the parts that are unknown", () => {
   ];
   for (const [problem, line] of cases) assert.equal(formatProblem(problem), line);
 });
+
+Deno.test("an entry may name a certificate profile; a malformed name is that entry's problem", () => {
+  const yaml = `
+- secret: short-tls
+${VALID_ENTRY}  profile: shortlived
+- secret: odd-tls
+${VALID_ENTRY}  profile: "short lived"
+- secret: plain-tls
+${VALID_ENTRY}`;
+  const { specs, problems } = parseCertificatesConfig({ certificates: yaml }, "ns");
+  assert.deepEqual(specs.map((s) => [s.secret.name, s.profile]), [["short-tls", "shortlived"], [
+    "plain-tls",
+    undefined,
+  ]]);
+  assert.deepEqual(problems.map(formatProblem), [
+    'certificates[1] (secret ns/odd-tls): profile: "short lived" is not a profile name: letters, digits, ' +
+    '".", "_" and "-", at most 64',
+  ]);
+});
