@@ -3,6 +3,7 @@
  * obtained over DNS-01 and RFC 2136 updates signed with TSIG. This file only wires things together:
  * flags → clients → the loop (or the dns-check command).
  */
+import { type EabCredentials, parseEabSecret } from "./src/acme/eab.ts";
 import { createIssuer } from "./src/acme/issuer.ts";
 import { type DnsFlags, parseCommandLine, type RunOptions } from "./src/cli/options.ts";
 import { runController } from "./src/controller/controller.ts";
@@ -14,6 +15,9 @@ import type { ServerAddress } from "./src/dns/types.ts";
 import { errorMessage, NotariatError } from "./src/errors.ts";
 import { createKubeAccountStore } from "./src/kube/account_store.ts";
 import { createKube } from "./src/kube/client.ts";
+import type { Kube } from "./src/kube/types.ts";
+import { parseSecretRef } from "./src/config/names.ts";
+import { formatRef } from "./src/config/types.ts";
 import { createLogger, type Logger } from "./src/observe/log.ts";
 
 /** Runs notariat with `args` and returns the process exit code (2 for a usage error, as Go's flag does). */
@@ -68,6 +72,11 @@ async function run(options: RunOptions): Promise<number> {
       dns: await dnsContext(options, logger),
       concurrency: options.concurrency,
       log: (message, fields) => logger.debug(message, fields),
+      defaultProfile: options.acmeProfile,
+      preferredChain: options.preferredChain,
+      externalAccountBinding: options.acmeEabSecret === undefined
+        ? undefined
+        : eabReader(kube, options.acmeEabSecret),
     });
     const stop = new AbortController();
     const onSignal = () => {
@@ -87,6 +96,21 @@ async function run(options: RunOptions): Promise<number> {
     logger.error("cannot start", { error: errorMessage(err) });
     return err instanceof NotariatError && err.kind === "usage" ? 2 : 1;
   }
+}
+
+/** Reads the external account binding Secret each time an account is registered (it may be created late). */
+function eabReader(kube: Kube, text: string): () => Promise<EabCredentials> {
+  const ref = parseSecretRef(text, kube.namespace);
+  return async () => {
+    const secret = await kube.readSecret(ref.namespace, ref.name);
+    if (secret === undefined) {
+      throw new NotariatError(
+        "config",
+        `-acme-eab-secret: external account binding Secret ${formatRef(ref)} does not exist`,
+      );
+    }
+    return parseEabSecret(secret.data, formatRef(ref));
+  };
 }
 
 async function readCaBundle(path: string): Promise<string> {

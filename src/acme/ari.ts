@@ -112,6 +112,9 @@ export function stableFraction(certId: string): number {
   return digest.readUInt32BE(0) / 2 ** 32;
 }
 
+/** How long a certificate whose renewal information could not be fetched is left to the lifetime rule. */
+export const FAILURE_RETRY_MS = 60 * 60 * 1000;
+
 /** Fetches renewal information, at most once per certificate until the CA's Retry-After has passed. */
 export interface RenewalInfoCache {
   /** The current answer for `certId`; a failed fetch falls back to the last answer when there is one. */
@@ -124,16 +127,24 @@ export function createRenewalInfoCache(
   now: () => Date,
 ): RenewalInfoCache {
   const known = new Map<string, RenewalInfo>();
+  // A certificate the CA cannot answer for (another CA's, say) is not asked about on every look.
+  const failed = new Map<string, { error: unknown; until: number }>();
   return {
     async get(certId) {
       const cached = known.get(certId);
       if (cached !== undefined && now().getTime() < cached.checkAt.getTime()) return cached;
+      const failure = failed.get(certId);
+      if (cached === undefined && failure !== undefined && now().getTime() < failure.until) {
+        throw failure.error;
+      }
       try {
         const info = parseRenewalInfo(certId, await fetchInfo(certId), now());
         known.set(certId, info);
+        failed.delete(certId);
         return info;
       } catch (err) {
         if (cached !== undefined) return cached;
+        failed.set(certId, { error: err, until: now().getTime() + FAILURE_RETRY_MS });
         throw err;
       }
     },

@@ -54,6 +54,8 @@ export interface IssuerOptions {
   preferredChain?: string;
   /** The clock of the renewal information cache (default: real time). */
   now?: () => Date;
+  /** The profile for requests that name none (the `-acme-profile` flag). */
+  defaultProfile?: string;
 }
 
 /** One certificate to obtain. */
@@ -98,6 +100,8 @@ export interface Issuer {
    * offers no renewalInfo. Cached until the CA's Retry-After; throws NotariatError kind "acme".
    */
   renewalInfo(certId: string): Promise<RenewalInfo | undefined>;
+  /** The profile asked for when an entry names none; undefined: the CA's default. */
+  readonly defaultProfile?: string;
 }
 
 const DEFAULT_POLL_TIMEOUT_MS = 180_000;
@@ -162,6 +166,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
       });
     },
     directoryInfo,
+    defaultProfile: options.defaultProfile,
     async renewalInfo(certId) {
       if ((await directoryInfo()).renewalInfo === undefined) return undefined;
       return await renewalInfo.get(certId);

@@ -154,7 +154,8 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
   flag({
     name: "acme-profile",
     type: "string",
-    usage: "`NAME` of the CA's certificate profile for entries that name none (e.g. tlsserver or shortlived " +
+    usage:
+      "`NAME` of the CA's certificate profile for entries that name none (e.g. tlsserver or shortlived " +
       "at Let's Encrypt); it must be in the directory's meta.profiles (default: the CA's default profile)",
     default: "",
     check: reason(validateProfileName),

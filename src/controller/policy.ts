@@ -1,5 +1,5 @@
 import type { KeyType } from "../config/types.ts";
-import { renewalTime } from "./renewal.ts";
+import { type RenewalSource, renewalTime } from "./renewal.ts";
 
 /**
  * Why a Secret needs a new certificate (or, for WrongType, why notariat refuses to touch it). The reason is the
@@ -12,6 +12,8 @@ export type ReissueReason =
   | "InvalidKeyPair"
   | "DomainsMismatch"
   | "KeyTypeMismatch"
+  | "ProfileChanged"
+  | "RenewalSuggested"
   | "Expiring";
 
 /** What the Secret holds, as far as the policy cares; gathered by `inspectSecret`, plain data here. */
@@ -31,6 +33,15 @@ export interface PolicyInput {
   dataProblem?: string;
   /** Whether `tls.key` is the private key of the leaf certificate. */
   keyMatches?: boolean;
+  /** The profile the entry asks for now; undefined: the CA's default. */
+  profile?: string;
+  /** The profile the certificate was issued under, as notariat recorded it on the Secret. */
+  issuedProfile?: string;
+  /**
+   * When the certificate is to be renewed and by what: the CA's renewal information ("ari") or the lifetime
+   * rule. Undefined: the rule, computed here.
+   */
+  renewal?: { at: Date; source: RenewalSource; explanationUrl?: string };
 }
 
 /** The parts of a leaf certificate the policy looks at (a subset of the PKI module's CertificateInfo). */
@@ -111,12 +122,40 @@ const keyTypeMismatch: PolicyCheck = (input) => {
   };
 };
 
+const profileChanged: PolicyCheck = (input) => {
+  const want = input.profile ?? "";
+  const have = input.issuedProfile ?? "";
+  if (want === have) return undefined;
+  const name = (profile: string) => profile === "" ? "the CA's default profile" : `profile "${profile}"`;
+  return {
+    action: "issue",
+    reason: "ProfileChanged",
+    message: `the certificate was issued under ${name(have)}, the entry asks for ${name(want)}`,
+  };
+};
+
+/** When the certificate is due: the CA's suggestion when it made one, else the lifetime rule. */
+function renewalOf(input: PolicyInput, cert: CertificateFacts): { at: Date; source: RenewalSource } {
+  return input.renewal ??
+    { at: renewalTime(cert.notBefore, cert.notAfter, input.renewBeforeMs), source: "rule" };
+}
+
 const expiring: PolicyCheck = (input) => {
   const cert = input.certificate;
   if (cert === undefined) return undefined;
-  const renewAt = renewalTime(cert.notBefore, cert.notAfter, input.renewBeforeMs);
+  const renewal = renewalOf(input, cert);
+  const renewAt = renewal.at;
   if (input.now.getTime() < renewAt.getTime()) return undefined;
   const expired = input.now.getTime() >= cert.notAfter.getTime();
+  if (renewal.source === "ari" && !expired) {
+    const why = input.renewal?.explanationUrl ? ` (explanation: ${input.renewal.explanationUrl})` : "";
+    return {
+      action: "issue",
+      reason: "RenewalSuggested",
+      message: `the CA's renewal information suggests renewing since ${renewAt.toISOString()}${why}; ` +
+        `the certificate expires at ${cert.notAfter.toISOString()}`,
+    };
+  }
   return {
     action: "issue",
     reason: "Expiring",
@@ -134,6 +173,7 @@ export const POLICY_CHECKS: readonly PolicyCheck[] = [
   invalidKeyPair,
   domainsMismatch,
   keyTypeMismatch,
+  profileChanged,
   expiring,
 ];
 
@@ -144,12 +184,15 @@ export function decide(input: PolicyInput): Decision {
     if (verdict !== undefined) return verdict;
   }
   const cert = input.certificate!;
-  const renewAt = renewalTime(cert.notBefore, cert.notAfter, input.renewBeforeMs);
+  const renewal = renewalOf(input, cert);
+  const renewAt = renewal.at;
   return {
     action: "keep",
     reason: "Valid",
-    message:
-      `the certificate is valid until ${cert.notAfter.toISOString()}; renewal at ${renewAt.toISOString()}`,
+    message: `the certificate is valid until ${cert.notAfter.toISOString()}; renewal at ` +
+      `${renewAt.toISOString()} (${
+        renewal.source === "ari" ? "the CA's renewal information" : "lifetime rule"
+      })`,
     renewAt,
     notAfter: cert.notAfter,
   };

@@ -1,18 +1,22 @@
+import { certIdOf, type RenewalInfo, stableFraction } from "../acme/ari.ts";
+import { type DirectoryInfo, profileProblem } from "../acme/directory.ts";
 import type { Issuer } from "../acme/issuer.ts";
 import { type CertificateSpec, formatRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import type { Kube } from "../kube/types.ts";
-import { parseCertificateChain } from "../pki/certificate.ts";
+import type { Kube, KubeSecret } from "../kube/types.ts";
+import { type CertificateInfo, parseCertificateChain } from "../pki/certificate.ts";
 import { inspectSecret } from "./inspect.ts";
 import { decide, type ReissueReason } from "./policy.ts";
-import { renewalTime } from "./renewal.ts";
+import { planRenewal, type RenewalPlan, type RenewalSource } from "./renewal.ts";
+import { ANNOTATIONS, renewalAnnotations } from "./tls_secret.ts";
 import { writeCertificate } from "./write.ts";
 import { loadZoneAccess } from "./zone_access.ts";
 
 /**
  * What reconciling one entry came to:
  * - "valid": nothing to do until `renewAt`;
- * - "issued" / "renewed": a new certificate was written (renewed: the old one was expiring);
+ * - "issued" / "renewed": a new certificate was written (renewed: the old one was expiring, or the CA
+ *   suggested renewing it);
  * - "kept": a new certificate was obtained, but a better one appeared in the Secret meanwhile;
  * - "would-issue": dry run, a certificate would have been requested;
  * - "failed": see `error`; retried with backoff.
@@ -24,8 +28,16 @@ export interface Outcome {
   reason: ReissueReason | "Valid" | string;
   message: string;
   durationMs: number;
-  /** When the certificate in the Secret is next due (results valid, issued, renewed, kept). */
+  /**
+   * When the entry is next due to be looked at (results valid, issued, renewed, kept): its renewal time, or
+   * the next check of the CA's renewal information when that comes first.
+   */
   renewAt?: Date;
+  /**
+   * When the certificate in the Secret will be renewed and where that time comes from: "ari" (the CA's
+   * suggested window) or "rule" (the lifetime rule). The value of the renewal-time metric.
+   */
+  renewal?: { at: Date; source: RenewalSource };
   /** The Secret's resourceVersion as last read or written, so the watch can ignore versions already seen. */
   secretVersion?: string;
   error?: unknown;
@@ -48,8 +60,10 @@ export function entryLabel(spec: CertificateSpec): string {
 }
 
 /**
- * Brings one entry's Secret up to date: reads it, asks the policy whether it needs a certificate, and if so
- * reads the TSIG Secret, obtains a certificate and writes it. Never throws: a failure is an outcome.
+ * Brings one entry's Secret up to date: reads it, asks the CA when it suggests renewing the certificate there
+ * (ARI), asks the policy whether it needs a certificate, and if so reads the TSIG Secret, obtains a
+ * certificate (replacing the old one) and writes it. A valid certificate's renewal annotations are kept
+ * current. Never throws: a failure is an outcome.
  */
 export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps): Promise<Outcome> {
   const started = performance.now();
@@ -72,12 +86,40 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
   try {
     const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
-    const decision = decide(
-      await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs, spec.keyType),
+    const profile = spec.profile ?? deps.issuer.defaultProfile;
+    // A dry run contacts no CA; without the directory, profiles and renewal information wait for issuance.
+    const directory = deps.dryRun ? undefined : await deps.issuer.directoryInfo().catch(() => undefined);
+    const offered = directory === undefined || profile === undefined
+      ? undefined
+      : profileProblem(profile, directory);
+    if (offered !== undefined) {
+      const field = spec.profile === undefined ? "-acme-profile" : "profile";
+      const message = `${field}: ${offered}`;
+      return done("failed", "config", message, { error: new NotariatError("config", message) });
+    }
+
+    const inspected = await inspectSecret(
+      existing,
+      spec.domains,
+      deps.now(),
+      deps.renewBeforeMs,
+      spec.keyType,
     );
+    const current = inspected.certificate as CertificateInfo | undefined;
+    const ari = current === undefined ? {} : await renewalInfo(deps.issuer, directory, current);
+    const plan = current === undefined ? undefined : planOf(current, deps.renewBeforeMs, ari.info);
+    const decision = decide({
+      ...inspected,
+      profile,
+      issuedProfile: existing?.annotations?.[ANNOTATIONS.profile] || undefined,
+      renewal: plan && { at: plan.at, source: plan.source, explanationUrl: ari.info?.explanationUrl },
+    });
     reason = decision.reason;
+    const note = ari.problem === undefined ? "" : ` (renewal information unavailable: ${ari.problem})`;
     if (decision.action === "keep") {
-      return done("valid", decision.reason, decision.message, { renewAt: decision.renewAt });
+      const renewal = { at: plan!.at, source: plan!.source };
+      if (!deps.dryRun) secretVersion = await recordRenewal(deps.kube, existing!, renewal) ?? secretVersion;
+      return done("valid", decision.reason, decision.message + note, { renewAt: plan!.nextLookAt, renewal });
     }
     if (decision.action === "refuse") {
       const error = new NotariatError("config", decision.message);
@@ -87,14 +129,20 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     if (deps.dryRun) {
       return done("would-issue", decision.reason, `would request a certificate: ${decision.message}`);
     }
+    const replaces = current === undefined ? undefined : certIdOf(current);
     const issued = await deps.issuer.issue({
       label: entryLabel(spec),
       domains: spec.domains,
       email: spec.email,
       keyType: spec.keyType,
       zoneAccess,
+      profile,
+      replaces: directory?.renewalInfo === undefined ? undefined : replaces,
     });
     const [leaf] = parseCertificateChain(issued.certificatePem);
+    const fresh = await renewalInfo(deps.issuer, directory, leaf);
+    const next = planOf(leaf, deps.renewBeforeMs, fresh.info);
+    const renewal = { at: next.at, source: next.source };
     const written = await writeCertificate(deps.kube, spec.secret, issued, {
       existing,
       domains: spec.domains,
@@ -106,26 +154,83 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         serialNumber: leaf.serialNumber,
         acmeDirectory: deps.acmeDirectory,
         issuedAt: deps.now(),
+        profile,
+        renewal,
       },
     });
-    const renewAt = renewalTime(issued.notBefore, issued.notAfter, deps.renewBeforeMs);
     if (!written.written) {
+      // What is in the Secret now is another certificate: look at it again soon rather than plan for ours.
       return done("kept", decision.reason, written.reason, {
-        renewAt,
+        renewAt: next.nextLookAt,
         secretVersion: written.resourceVersion,
       });
     }
-    const verb = decision.reason === "Expiring" ? "renewed" : "issued";
+    const verb = decision.reason === "Expiring" || decision.reason === "RenewalSuggested"
+      ? "renewed"
+      : "issued";
     const conflicts = written.conflicts > 0 ? ` after ${written.conflicts} write conflict(s)` : "";
     return done(
       verb,
       decision.reason,
       `${verb} a certificate for ${spec.domains.join(", ")} valid until ${issued.notAfter.toISOString()} ` +
-        `(${decision.message})${conflicts}`,
-      { renewAt, secretVersion: written.secret.resourceVersion },
+        `(${decision.message}); next renewal at ${renewal.at.toISOString()} (${renewal.source})${conflicts}`,
+      { renewAt: next.nextLookAt, renewal, secretVersion: written.secret.resourceVersion },
     );
   } catch (error) {
     const kind = error instanceof NotariatError ? error.kind : "internal";
     return done("failed", reason ?? kind, errorMessage(error), { error });
+  }
+}
+
+/**
+ * The CA's renewal information for a certificate, when the CA offers ARI and the certificate can be named;
+ * a failure is not the entry's failure (the lifetime rule still holds), only noted.
+ */
+async function renewalInfo(
+  issuer: Issuer,
+  directory: DirectoryInfo | undefined,
+  certificate: CertificateInfo,
+): Promise<{ info?: RenewalInfo; problem?: string }> {
+  if (directory?.renewalInfo === undefined) return {};
+  const certId = certIdOf(certificate);
+  if (certId === undefined) return { problem: "the certificate has no Authority Key Identifier" };
+  try {
+    return { info: await issuer.renewalInfo(certId) };
+  } catch (err) {
+    return { problem: errorMessage(err) };
+  }
+}
+
+function planOf(
+  certificate: CertificateInfo,
+  renewBeforeMs: number,
+  info: RenewalInfo | undefined,
+): RenewalPlan {
+  return planRenewal({
+    notBefore: certificate.notBefore,
+    notAfter: certificate.notAfter,
+    renewBeforeMs,
+    ari: info && { window: info.window, checkAt: info.checkAt, random: stableFraction(info.certId) },
+  });
+}
+
+/**
+ * Brings a valid certificate's renewal annotations up to date (the CA moved its window, or the Secret predates
+ * them); returns the new resourceVersion, or undefined when nothing was written. A conflict is left to the
+ * next look: the annotations are informative.
+ */
+async function recordRenewal(
+  kube: Kube,
+  secret: KubeSecret,
+  renewal: { at: Date; source: RenewalSource },
+): Promise<string | undefined> {
+  const wanted = renewalAnnotations(renewal);
+  const annotations = secret.annotations ?? {};
+  if (Object.entries(wanted).every(([key, value]) => annotations[key] === value)) return undefined;
+  try {
+    const updated = await kube.updateSecret({ ...secret, annotations: { ...annotations, ...wanted } });
+    return updated.resourceVersion;
+  } catch {
+    return undefined;
   }
 }

@@ -20,7 +20,11 @@ export function createOutcomeRecorder(logger: Logger, events: EventRecorder | un
         domains: o.spec.domains,
         reason: o.reason,
         duration: `${(o.durationMs / 1000).toFixed(3)}s`,
-        renew_at: o.renewAt,
+        renew_at: o.renewal?.at ?? o.renewAt,
+        ...(o.renewal === undefined ? {} : { renewal_source: o.renewal.source }),
+        ...(o.renewAt !== undefined && o.renewal !== undefined && o.renewAt.getTime() < o.renewal.at.getTime()
+          ? { next_check: o.renewAt }
+          : {}),
       };
       const eventMessage = `${entryLabel(o.spec)}: ${o.reason}: ${o.message}`;
       switch (o.result) {

@@ -1,5 +1,6 @@
 import type { IssuedCertificate } from "../acme/issuer.ts";
 import type { SecretRef } from "../config/types.ts";
+import type { RenewalSource } from "./renewal.ts";
 import { ANNOTATION_PREFIX, type KubeSecret, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../kube/types.ts";
 import { TLS_SECRET_TYPE } from "./policy.ts";
 import { TLS_CERT_KEY, TLS_KEY_KEY } from "./inspect.ts";
@@ -17,6 +18,12 @@ export const ANNOTATIONS = {
   issuer: `${ANNOTATION_PREFIX}issuer`,
   serial: `${ANNOTATION_PREFIX}serial`,
   acmeDirectory: `${ANNOTATION_PREFIX}acme-directory`,
+  /** The CA profile the certificate was asked for under; "" for the CA's default. Compared on each look. */
+  profile: `${ANNOTATION_PREFIX}profile`,
+  /** When notariat will renew the certificate (RFC 3339), kept current as the CA's window moves. */
+  renewAt: `${ANNOTATION_PREFIX}renew-at`,
+  /** Where that time comes from: "ari" (the CA's renewal information) or "rule" (the lifetime rule). */
+  renewalSource: `${ANNOTATION_PREFIX}renewal-source`,
 } as const;
 
 /** Facts about the issued certificate that go into annotations. */
@@ -25,6 +32,15 @@ export interface IssuedFacts {
   serialNumber: string;
   acmeDirectory: string;
   issuedAt: Date;
+  /** The profile the order asked for; undefined: the CA's default. */
+  profile?: string;
+  /** When the certificate will be renewed and why. */
+  renewal?: { at: Date; source: RenewalSource };
+}
+
+/** The renewal annotations for a plan, to write or to compare with what a Secret carries. */
+export function renewalAnnotations(renewal: { at: Date; source: RenewalSource }): Record<string, string> {
+  return { [ANNOTATIONS.renewAt]: renewal.at.toISOString(), [ANNOTATIONS.renewalSource]: renewal.source };
 }
 
 /**
@@ -53,6 +69,8 @@ export function tlsSecret(
       [ANNOTATIONS.issuer]: facts.issuer,
       [ANNOTATIONS.serial]: facts.serialNumber,
       [ANNOTATIONS.acmeDirectory]: facts.acmeDirectory,
+      [ANNOTATIONS.profile]: facts.profile ?? "",
+      ...(facts.renewal === undefined ? {} : renewalAnnotations(facts.renewal)),
     },
     data: {
       ...existing?.data,

@@ -71,6 +71,12 @@ Deno.test("the cache asks the CA again only after Retry-After, and keeps the las
   assert.equal(fetches, 2);
   assert.equal(kept.window.start.toISOString(), "2026-07-01T00:00:00.000Z");
   await assert.rejects(cache.get("c.d"), /connection refused/);
+  fail = false;
+  await assert.rejects(cache.get("c.d"), /connection refused/, "a failure is remembered for an hour");
+  assert.equal(fetches, 3);
+  clock += HOUR;
+  assert.equal((await cache.get("c.d")).certId, "c.d");
+  assert.equal(fetches, 4);
 });
 
 Deno.test("the random fraction is stable per certificate and spread across certificates", () => {

@@ -38,7 +38,20 @@ Deno.test("a new Secret is kubernetes.io/tls with chain, key, label and annotati
     "notariat.io/issuer": "CN=Pebble Intermediate CA",
     "notariat.io/serial": "0a1b",
     "notariat.io/acme-directory": "https://127.0.0.1:14000/dir",
+    "notariat.io/profile": "",
   });
+});
+
+Deno.test("the profile and the next renewal time with its source are annotations", () => {
+  const renewal = { at: new Date("2026-03-01T12:00:00Z"), source: "ari" as const };
+  const secret = tlsSecret({ namespace: "web", name: "site" }, undefined, issued, {
+    ...facts,
+    profile: "shortlived",
+    renewal,
+  });
+  assert.equal(secret.annotations["notariat.io/profile"], "shortlived");
+  assert.equal(secret.annotations["notariat.io/renew-at"], "2026-03-01T12:00:00.000Z");
+  assert.equal(secret.annotations["notariat.io/renewal-source"], "ari");
 });
 
 Deno.test("an existing Secret keeps its version and what users added, and gets the new certificate", () => {
