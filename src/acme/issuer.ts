@@ -222,10 +222,15 @@ async function issueWith(
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
 
-  const created = await createOrder(session, request, log);
+  const { created, replaces } = await createOrder(session, request, log);
   const orderUrl = created.headers.location;
   if (!orderUrl) throw new NotariatError("acme", "creating the order: the CA sent no order URL");
-  log("ACME order created", { order: orderUrl, domains: request.domains });
+  log("ACME order created", {
+    order: orderUrl,
+    domains: request.domains,
+    ...(request.profile === undefined ? {} : { profile: request.profile }),
+    ...(replaces === undefined ? {} : { replaces }),
+  });
 
   const createdOrder = jsonBody<OrderBody>("creating the order", created, [
     "status",
@@ -251,7 +256,7 @@ async function createOrder(
   session: AcmeSession,
   request: IssueRequest,
   log: (message: string, fields?: Record<string, unknown>) => void,
-): Promise<AcmeResponse> {
+): Promise<{ created: AcmeResponse; replaces?: string }> {
   const payload: Record<string, unknown> = {
     identifiers: request.domains.map((value) => ({ type: "dns", value })),
   };
@@ -261,7 +266,7 @@ async function createOrder(
     const withReplaces = await step(what, () => session.newOrder({ ...payload, replaces: request.replaces }));
     if (!refusesReplaces(withReplaces)) {
       expectStatus(what, withReplaces, [201]);
-      return withReplaces;
+      return { created: withReplaces, replaces: request.replaces };
     }
     const problem = parseProblem(withReplaces.body);
     log("the CA refused replaces; ordering without it", {
@@ -271,7 +276,7 @@ async function createOrder(
   }
   const created = await step(what, () => session.newOrder(payload));
   expectStatus(what, created, [201]);
-  return created;
+  return { created };
 }
 
 /** A client error about the order itself, not a rate limit or an account problem: worth one try without replaces. */

@@ -74,6 +74,8 @@ async function issuedBy(ca: TestCa, domains: string[], days: number, signedFor =
 
 const unusedIssuer: Issuer = {
   issue: () => Promise.reject(new Error("a dry run requests no certificate")),
+  directoryInfo: () => Promise.reject(new Error("a dry run contacts no CA")),
+  renewalInfo: () => Promise.reject(new Error("a dry run contacts no CA")),
 };
 
 Deno.test("bad Secrets and refused writes against a real API server", async (t) => {

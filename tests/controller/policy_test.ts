@@ -105,3 +105,43 @@ Deno.test("a certificate with the configured key type is kept", () => {
   }));
   assert.equal(decision.action, "keep");
 });
+
+Deno.test("a change of profile is reissued with reason ProfileChanged, both ways", () => {
+  const toShort = decide(valid({ profile: "shortlived" }));
+  assert.deepEqual([toShort.action, toShort.reason], ["issue", "ProfileChanged"]);
+  assert.equal(
+    toShort.message,
+    `the certificate was issued under the CA's default profile, the entry asks for profile "shortlived"`,
+  );
+  const back = decide(valid({ issuedProfile: "shortlived" }));
+  assert.deepEqual([back.action, back.reason], ["issue", "ProfileChanged"]);
+  assert.equal(decide(valid({ profile: "shortlived", issuedProfile: "shortlived" })).action, "keep");
+});
+
+Deno.test("the CA's renewal window decides over the rule: kept before it, RenewalSuggested inside it", () => {
+  const later = new Date("2026-03-20T00:00:00Z");
+  const kept = decide(valid({ renewal: { at: later, source: "ari" } }));
+  assert.equal(kept.action === "keep" && kept.renewAt.toISOString(), later.toISOString());
+  assert.match(kept.message, /the CA's renewal information/);
+  const moved = decide(valid({
+    renewal: { at: new Date("2026-01-31T00:00:00Z"), source: "ari", explanationUrl: "https://ca/incident" },
+  }));
+  assert.deepEqual([moved.action, moved.reason], ["issue", "RenewalSuggested"]);
+  assert.match(
+    moved.message,
+    /suggests renewing since 2026-01-31T00:00:00.000Z \(explanation: https:\/\/ca\/incident\)/,
+  );
+});
+
+Deno.test("a 6-day certificate just issued is kept until half-way, with any -renew-before", () => {
+  const issued = new Date("2026-02-01T00:00:00Z");
+  const sixDays = {
+    notBefore: issued,
+    notAfter: new Date(issued.getTime() + 6 * DAY),
+    dnsNames: ["*.alpha.test", "a.alpha.test"],
+  };
+  for (const renewBeforeMs of [0, 30 * DAY]) {
+    const decision = decide(valid({ now: issued, certificate: sixDays, renewBeforeMs }));
+    assert.equal(decision.action === "keep" && decision.renewAt.toISOString(), "2026-02-04T00:00:00.000Z");
+  }
+});

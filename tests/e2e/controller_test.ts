@@ -112,6 +112,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
     });
     let issueCalls = 0;
     const issuer: Issuer = {
+      ...real,
       issue(request) {
         issueCalls++;
         return real.issue(request);
@@ -416,6 +417,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
         let offset = renewAt - Date.now() - 1500;
         const before = issueCalls;
         const renewing: Issuer = {
+          ...issuer,
           issue(request) {
             offset = 0;
             return issuer.issue(request);

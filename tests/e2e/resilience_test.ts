@@ -76,6 +76,7 @@ Deno.test("the controller survives an API server restart and a DNS server outage
     // When each issuance began (performance.now()), per Secret: the moment notariat acted on a change.
     const issueStarts: { secret: string; at: number }[] = [];
     const issuer: Issuer = {
+      ...real,
       issue(request) {
         issueStarts.push({ secret: /secret (\S+)\)/.exec(request.label)![1], at: performance.now() });
         return real.issue(request);
