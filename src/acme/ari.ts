@@ -23,6 +23,11 @@ export interface RenewalInfo {
   explanationUrl?: string;
   /** When to ask again: the CA's Retry-After, bounded (see `ariCheckTime`). */
   checkAt: Date;
+  /**
+   * When notariat first saw this window. A window that had already begun by then was moved by the CA (a
+   * revocation ahead, say): renewal is due at once rather than at a random time inside it.
+   */
+  seenAt: Date;
 }
 
 /** Without a Retry-After, look again after six hours (RFC 9773 section 4.3.3 suggests this). */
@@ -100,6 +105,7 @@ export function parseRenewalInfo(certId: string, response: AcmeResponse, now: Da
     window: { start, end },
     explanationUrl: typeof body.explanationURL === "string" ? body.explanationURL : undefined,
     checkAt: ariCheckTime(parseRetryAfter(response.headers["retry-after"], now), now),
+    seenAt: now,
   };
 }
 
@@ -138,7 +144,11 @@ export function createRenewalInfoCache(
         throw failure.error;
       }
       try {
-        const info = parseRenewalInfo(certId, await fetchInfo(certId), now());
+        const fresh = parseRenewalInfo(certId, await fetchInfo(certId), now());
+        const same = cached !== undefined &&
+          cached.window.start.getTime() === fresh.window.start.getTime() &&
+          cached.window.end.getTime() === fresh.window.end.getTime();
+        const info = same ? { ...fresh, seenAt: cached.seenAt } : fresh;
         known.set(certId, info);
         failed.delete(certId);
         return info;

@@ -281,7 +281,7 @@ async function createOrder(
 
 /** A client error about the order itself, not a rate limit or an account problem: worth one try without replaces. */
 function refusesReplaces(response: AcmeResponse): boolean {
-  if (response.status < 400 || response.status >= 500 || response.status === 429) return false;
+  if (response.status < 400 || response.status === 429 || response.status === 503) return false;
   const type = shortType(parseProblem(response.body)?.type ?? "");
   return !["rateLimited", "badNonce", "accountDoesNotExist", "unauthorized", "userActionRequired"].includes(
     type,

@@ -210,7 +210,12 @@ function planOf(
     notBefore: certificate.notBefore,
     notAfter: certificate.notAfter,
     renewBeforeMs,
-    ari: info && { window: info.window, checkAt: info.checkAt, random: stableFraction(info.certId) },
+    ari: info && {
+      window: info.window,
+      checkAt: info.checkAt,
+      random: stableFraction(info.certId),
+      seenAt: info.seenAt,
+    },
   });
 }
 

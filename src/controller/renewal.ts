@@ -32,10 +32,12 @@ export function isRenewalDue(notBefore: Date, notAfter: Date, renewBeforeMs: num
 
 /**
  * A time inside the CA's suggested window, `random` ([0, 1)) of the way through it (RFC 9773 section 4.2:
- * clients pick uniformly within the window). A window that has started or ended lies in the past: renewal is
- * due at once, which is how a CA asks for prompt renewal (after a mass revocation, say).
+ * clients pick uniformly within the window), so clients spread their renewals. A window that had already
+ * begun when it was first seen (`seenAt`) is the CA asking for prompt renewal (after a mass revocation, or
+ * a window moved into the past): then the time is `seenAt`, i.e. now.
  */
-export function ariRenewalTime(window: { start: Date; end: Date }, random: number): Date {
+export function ariRenewalTime(window: { start: Date; end: Date }, random: number, seenAt?: Date): Date {
+  if (seenAt !== undefined && seenAt.getTime() >= window.start.getTime()) return seenAt;
   const span = Math.max(0, window.end.getTime() - window.start.getTime());
   return new Date(window.start.getTime() + Math.floor(span * Math.min(Math.max(random, 0), 1)));
 }
@@ -58,7 +60,7 @@ export interface RenewalFacts {
   notAfter: Date;
   renewBeforeMs: number;
   /** The CA's answer, when it has renewal information for this certificate. */
-  ari?: { window: { start: Date; end: Date }; checkAt: Date; random: number };
+  ari?: { window: { start: Date; end: Date }; checkAt: Date; random: number; seenAt?: Date };
 }
 
 /** The renewal plan: the CA's window when there is one, else the lifetime rule. */
@@ -67,7 +69,7 @@ export function planRenewal(facts: RenewalFacts): RenewalPlan {
     const at = renewalTime(facts.notBefore, facts.notAfter, facts.renewBeforeMs);
     return { at, source: "rule", nextLookAt: at };
   }
-  const at = ariRenewalTime(facts.ari.window, facts.ari.random);
+  const at = ariRenewalTime(facts.ari.window, facts.ari.random, facts.ari.seenAt);
   const nextLookAt = new Date(Math.min(at.getTime(), facts.ari.checkAt.getTime()));
   return { at, source: "ari", nextLookAt };
 }

@@ -62,21 +62,27 @@ Deno.test("the cache asks the CA again only after Retry-After, and keeps the las
     if (fail) return Promise.reject(new Error("connection refused"));
     return Promise.resolve(answer("2026-07-01T00:00:00Z", "2026-07-02T00:00:00Z", "3600"));
   }, () => new Date(clock));
-  await cache.get("a.b");
+  const first = await cache.get("a.b");
   await cache.get("a.b");
   assert.equal(fetches, 1);
+  assert.equal(first.seenAt.getTime(), now.getTime());
   clock += HOUR;
   fail = true;
   const kept = await cache.get("a.b");
   assert.equal(fetches, 2);
   assert.equal(kept.window.start.toISOString(), "2026-07-01T00:00:00.000Z");
+  fail = false;
+  clock += HOUR;
+  const again = await cache.get("a.b");
+  assert.equal(again.seenAt.getTime(), now.getTime(), "the same window keeps the time it was first seen");
+  fail = true;
   await assert.rejects(cache.get("c.d"), /connection refused/);
   fail = false;
   await assert.rejects(cache.get("c.d"), /connection refused/, "a failure is remembered for an hour");
-  assert.equal(fetches, 3);
+  assert.equal(fetches, 4);
   clock += HOUR;
   assert.equal((await cache.get("c.d")).certId, "c.d");
-  assert.equal(fetches, 4);
+  assert.equal(fetches, 5);
 });
 
 Deno.test("the random fraction is stable per certificate and spread across certificates", () => {

@@ -84,6 +84,19 @@ Deno.test("a window moved into the past makes renewal due at once", () => {
   assert.ok(plan.at.getTime() <= now.getTime());
 });
 
+Deno.test("a window seen only once it had begun means renewing now; one seen ahead keeps its random time", () => {
+  const window = { start: days(58), end: days(60) };
+  assert.equal(ariRenewalTime(window, 0.9, days(58.5)).toISOString(), days(58.5).toISOString());
+  assert.equal(ariRenewalTime(window, 0.5, days(30)).toISOString(), days(59).toISOString());
+  const plan = planRenewal({
+    notBefore,
+    notAfter: days(90),
+    renewBeforeMs: 0,
+    ari: { window, checkAt: days(58.75), random: 0.9, seenAt: days(58.5) },
+  });
+  assert.deepEqual([plan.at, plan.source], [days(58.5), "ari"]);
+});
+
 Deno.test("without ARI the plan is the rule's", () => {
   const plan = planRenewal({ notBefore, notAfter: days(6), renewBeforeMs: 0 });
   assert.deepEqual(plan, { at: days(3), source: "rule", nextLookAt: days(3) });

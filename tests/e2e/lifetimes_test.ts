@@ -15,6 +15,7 @@ import { b64, type Json, unb64 } from "../harness/cluster_objects.ts";
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { startPebble } from "../harness/pebble.ts";
+import { sentReplaces } from "../acme/expect.ts";
 import { createMemoryAccountStore } from "../acme/memory_account_store.ts";
 
 const DAY = 24 * 3600 * 1000;
@@ -153,7 +154,7 @@ Deno.test("45/90-day and 6-day certificates: profiles, ARI windows, the lifetime
         assert.equal(outcome.result, "renewed", outcome.message);
         assert.equal(outcome.reason, "RenewalSuggested");
         const [old] = parseCertificateChain(shortPem);
-        assert.equal(ordersCreated().at(-1)?.fields.replaces, certIdOf(old));
+        assert.ok(sentReplaces(logs, certIdOf(old)!), "the new order named the certificate it replaces");
         const secret = await readSecret("short-tls");
         assert.notEqual(unb64(secret.data["tls.crt"]), shortPem);
         assert.equal(lifetimeDays(outcome, secret), 6);
@@ -189,6 +190,30 @@ Deno.test("45/90-day and 6-day certificates: profiles, ARI windows, the lifetime
     );
 
     await t.step(
+      "a window that has begun but runs for days (a mass revocation ahead): renewed at the next check",
+      async () => {
+        const entry = spec(2, "good-tls", "good.alpha.test", "default");
+        const pem = unb64((await readSecret("good-tls")).data["tls.crt"]);
+        const begun = {
+          suggestedWindow: {
+            start: new Date(Date.now() - 3600_000).toISOString(),
+            end: new Date(Date.now() + 2 * DAY).toISOString(),
+          },
+        };
+        const moved = await pebble.management("/set-renewal-info/", {
+          method: "POST",
+          body: JSON.stringify({ certificate: pem, ariResponse: JSON.stringify(begun) }),
+        });
+        assert.equal(moved.status, 200, await moved.text());
+        const valid = await reconcileEntry(entry, deps);
+        assert.equal(valid.result, "valid", "the old window is cached until the CA's Retry-After");
+        clock = valid.renewAt!.getTime();
+        const outcome = await reconcileEntry(entry, deps);
+        assert.deepEqual([outcome.result, outcome.reason], ["renewed", "RenewalSuggested"], outcome.message);
+      },
+    );
+
+    await t.step(
       "without renewal information (a CA without ARI), a 6-day certificate follows the rule and never loops",
       async () => {
         const withoutAri: Issuer = {
@@ -202,7 +227,7 @@ Deno.test("45/90-day and 6-day certificates: profiles, ARI windows, the lifetime
         assert.equal(issued.result, "issued", issued.message);
         const [leaf] = parseCertificateChain(unb64((await readSecret("rule-tls")).data["tls.crt"]));
         // Half-way through the lifetime (pebble's notAfter is inclusive: 6 days less a second).
-      const halfway = new Date((leaf.notBefore.getTime() + leaf.notAfter.getTime()) / 2);
+        const halfway = new Date((leaf.notBefore.getTime() + leaf.notAfter.getTime()) / 2);
         assert.deepEqual(issued.renewal, { at: halfway, source: "rule" });
         assert.equal(
           (await readSecret("rule-tls")).metadata.annotations["notariat.io/renewal-source"],
