@@ -314,7 +314,7 @@ async function completeOrder(
   const orderUrl = created.url;
   const session = timeout.session;
   // The order's lifetime bounds every wait for it; each authorization's bounds its own validation.
-  const poller = boundedBy(timeout, [{ what: "the order", expires: created.body.expires }]);
+  const poller = pollerFor(timeout, "the order", created.body.expires);
   const pending = await pendingChallenges(session, created.body.authorizations);
   if (pending.length > 0) await validate(pending, created.plan, poller, log);
 
@@ -405,10 +405,7 @@ async function validate(
     await Promise.all(
       pending.map((challenge) =>
         poll(
-          boundedBy(poller, [{
-            what: `the authorization for ${challenge.domain}`,
-            expires: challenge.expires,
-          }]),
+          pollerFor(poller, `the authorization for ${challenge.domain}`, challenge.expires),
           challenge.authorizationUrl,
           `validation of ${challenge.domain}`,
           (body: AuthorizationBody) => {
@@ -444,6 +441,8 @@ interface Poller {
   deadline: number;
   /** What set the deadline, for the message when it is reached ("after 180000 ms", "the order expires at"). */
   limit: string;
+  /** The polled resource in words ("the order"): its `expires` in each answer bounds the polling too. */
+  resource?: string;
 }
 
 /** `poller` with its deadline moved earlier to the CA's lifetimes, where they end first. */
@@ -452,6 +451,11 @@ function boundedBy(poller: Poller, lifetimes: { what: string; expires?: unknown 
   return bound.deadline < poller.deadline
     ? { ...poller, deadline: bound.deadline, limit: bound.reason }
     : poller;
+}
+
+/** `poller` for one resource whose `expires` (first as given, then as each answer says) bounds the wait. */
+function pollerFor(poller: Poller, resource: string, expires: unknown): Poller {
+  return { ...boundedBy(poller, [{ what: resource, expires }]), resource };
 }
 
 // "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
@@ -475,6 +479,9 @@ async function poll<T extends { status: string }>(
       expectStatus(what, response, [200]);
       body = jsonBody<T>(what, response, ["status"]);
       if (done(body)) return body;
+      if (poller.resource !== undefined) {
+        poller = pollerFor(poller, poller.resource, (body as { expires?: unknown }).expires);
+      }
     }
     const now = new Date();
     const retryAfter = parseRetryAfter(response.headers["retry-after"], now);

@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { certIdOf } from "../../src/acme/ari.ts";
 import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
-import { type DnsServerHandle, startKnot } from "../harness/dns_servers.ts";
+import { startAcmeProxy } from "../harness/acme_proxy.ts";
+import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { type PebbleHandle, startPebble } from "../harness/pebble.ts";
-import { rejection, sentReplaces } from "./expect.ts";
+import { problem, rejection, sentReplaces } from "./expect.ts";
 import { createMemoryAccountStore } from "./memory_account_store.ts";
 
 const DAY = 24 * 3600 * 1000;
@@ -178,6 +179,77 @@ Deno.test("pebble 2.10: profiles, renewal information with replaces, alternate c
         defaultRoot.subject.replace(/^CN=/, ""),
       );
     });
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+});
+
+Deno.test("through a fault proxy: replaces refused twice is not looped; an authorization's expires bounds the wait", async () => {
+  const knot = await startKnot();
+  const stops: (() => Promise<void>)[] = [() => knot.stop()];
+  try {
+    const pebble = await startPebble({
+      dnsServer: knot.address,
+      version: "2.10",
+      config: { profiles: { shortlived: PROFILES.shortlived } },
+    });
+    stops.push(() => pebble.stop());
+    const proxy = await startAcmeProxy(pebble);
+    stops.push(() => proxy.stop());
+    const domain = "expiring.alpha.test";
+    const logs: Log[] = [];
+    const issuer = createIssuer({
+      ...issuerOptions(pebble, knot, logs),
+      directoryUrl: proxy.directoryUrl,
+      caPem: proxy.caPem,
+      pollTimeoutMs: 60_000,
+    });
+    // A refused replaces is dropped once, never in a loop.
+    const refusal = {
+      kind: "respond" as const,
+      status: 409,
+      headers: { "content-type": "application/problem+json" },
+      body: problem("alreadyReplaced", "the certificate was already replaced", 409),
+    };
+    proxy.inject({ resource: "newOrder", times: 2, fault: refusal });
+    const refused = await rejection(
+      issuer.issue(
+        request(knot, "twice.alpha.test", {
+          profile: "shortlived",
+          replaces: "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
+        }),
+      ),
+    );
+    assert.match(refused.message, /creating the order: the CA answered HTTP 409 alreadyReplaced: /);
+    assert.equal(proxy.count("newOrder"), 2, "one order with replaces, one without, then the error");
+
+    // The first look at the authorization is pebble's; every poll after it says "still pending" and that the
+    // authorization ends in two seconds, as a CA's short challenge window would.
+    const expires = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2_000);
+    proxy.inject({
+      resource: "authorization",
+      skip: 1,
+      times: Infinity,
+      fault: {
+        kind: "respond",
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          status: "pending",
+          expires: expires.toISOString(),
+          identifier: { type: "dns", value: domain },
+          challenges: [{ type: "dns-01", url: `${proxy.directoryUrl}/x`, token: "t", status: "pending" }],
+        }),
+      },
+    });
+    // notariat's own limit is a minute: the message shows the CA's expiry ended the wait.
+    const err = await rejection(issuer.issue(request(knot, domain, { profile: "shortlived" })));
+    assert.equal(
+      err.message,
+      `certificates[0] (secret default/${domain}): validation of ${domain}: still pending and the ` +
+        `authorization for ${domain} expires at ${expires.toISOString()}, giving up`,
+    );
+    assert.deepEqual(await queryTxt(knot.address, `_acme-challenge.${domain}`), [], "no TXT left behind");
   } finally {
     for (const stop of stops.reverse()) await stop();
   }

@@ -158,7 +158,8 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
     const freshNonce = async (): Promise<string | undefined> => {
       const path = [...byPath].find(([, resource]) => resource === "newNonce")?.[0];
       if (!path) return undefined;
-      const header = (await send("HEAD", path, {})).headers["replay-nonce"];
+      const header =
+        (await send("HEAD", path, { "user-agent": "notariat-test-proxy" })).headers["replay-nonce"];
       return typeof header === "string" ? header : undefined;
     };
 
@@ -255,7 +256,8 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
 
     try {
       // The directory names the paths of the resources it lists; learn them so requests can be told apart.
-      const answer = await send("GET", upstreamUrl.pathname, {});
+      // pebble 2.10 refuses requests without a User-Agent (RFC 8555 section 6.1).
+      const answer = await send("GET", upstreamUrl.pathname, { "user-agent": "notariat-test-proxy" });
       const directory = JSON.parse(new TextDecoder().decode(answer.body)) as Record<string, unknown>;
       for (const [name, value] of Object.entries(directory)) {
         if (typeof value === "string" && rewrite(value).startsWith(proxyOrigin)) {
