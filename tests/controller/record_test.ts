@@ -87,6 +87,28 @@ Deno.test("a valid certificate is logged with its renewal time and makes no Even
   assert.deepEqual(recorded, []);
 });
 
+Deno.test("the renewal time and its source are logged, and the next ARI check when it comes first", async () => {
+  const { lines, recorder } = setup();
+  await recorder.outcome(outcome({
+    renewAt: new Date("2026-03-01T06:00:00Z"),
+    renewal: { at: new Date("2026-03-02T00:00:00Z"), source: "ari" },
+  }));
+  await recorder.outcome(outcome({
+    renewAt: new Date("2026-03-02T00:00:00Z"),
+    renewal: { at: new Date("2026-03-02T00:00:00Z"), source: "rule" },
+  }));
+  assert.deepEqual([lines[0].renew_at, lines[0].renewal_source, lines[0].next_check], [
+    "2026-03-02T00:00:00.000Z",
+    "ari",
+    "2026-03-01T06:00:00.000Z",
+  ]);
+  assert.deepEqual([lines[1].renew_at, lines[1].renewal_source, lines[1].next_check], [
+    "2026-03-02T00:00:00.000Z",
+    "rule",
+    undefined,
+  ]);
+});
+
 Deno.test("an invalid entry is an error line and an InvalidConfig Event", async () => {
   const { lines, recorded, recorder } = setup();
   await recorder.invalidConfig("certificates[1] (secret web/x): email: missing");
