@@ -155,10 +155,10 @@ export function createIssuer(options: IssuerOptions): Issuer {
         try {
           return await trusted(async () => {
             const account = await accounts.get(request.email);
-            const ari = request.replaces === undefined
-              ? false
-              : (await directoryInfo()).renewalInfo !== undefined;
-            return await issueWith(account, ari ? request : { ...request, replaces: undefined }, options);
+            // RFC 9773 section 5: only a CA that offers renewalInfo gets `replaces`.
+            const withAri = request.replaces !== undefined &&
+              (await directoryInfo()).renewalInfo !== undefined;
+            return await issueWith(account, withAri ? request : { ...request, replaces: undefined }, options);
           });
         } catch (err) {
           throw labelled(request.label, err);
@@ -279,7 +279,11 @@ async function createOrder(
   return { created };
 }
 
-/** A client error about the order itself, not a rate limit or an account problem: worth one try without replaces. */
+/**
+ * Whether a failed newOrder with `replaces` deserves one more try without it: any refusal except a rate limit,
+ * a busy CA or an account problem, which would fail the same way. Server errors count, as some CAs answer an
+ * unknown replaced certificate with one (pebble: "could not find an order for the given certificate").
+ */
 function refusesReplaces(response: AcmeResponse): boolean {
   if (response.status < 400 || response.status === 429 || response.status === 503) return false;
   const type = shortType(parseProblem(response.body)?.type ?? "");
