@@ -55,7 +55,10 @@ export function selectChallenge(
   if (challenge) return challenge;
   const offered = challenges.map((c) => c.type).join(", ") || "none";
   const hint = type === "dns-01" ? "" : " (set challenge: to one it offers)";
-  throw new NotariatError("acme", `the CA offers no ${type} challenge for ${domain} (offered: ${offered})${hint}`);
+  throw new NotariatError(
+    "acme",
+    `the CA offers no ${type} challenge for ${domain} (offered: ${offered})${hint}`,
+  );
 }
 
 /** The issuer domain names a dns-persist-01 challenge lists, lower-cased. */
@@ -102,7 +105,9 @@ export async function createSolver(
   let naming: ChallengeNaming = challengeName;
   if (request.type === "dns-account-01") {
     const accountUrl = session.accountUrl;
-    if (accountUrl === undefined) throw new NotariatError("acme", "dns-account-01 needs a registered account");
+    if (accountUrl === undefined) {
+      throw new NotariatError("acme", "dns-account-01 needs a registered account");
+    }
     naming = accountChallengeName(accountUrl);
   }
   const plan = await planChallenges(request.domains, request.zoneAccess, dns, naming);
@@ -123,7 +128,8 @@ async function persistSolver(
   const accountUrl = session.accountUrl;
   if (accountUrl === undefined) throw new NotariatError("acme", "dns-persist-01 needs a registered account");
   const bases = [...new Set(request.domains.map(baseDomain))];
-  const wildcard = (base: string) => request.domains.some((d) => d.startsWith("*.") && baseDomain(d) === base);
+  const wildcard = (base: string) =>
+    request.domains.some((d) => d.startsWith("*.") && baseDomain(d) === base);
   const plan = await planChallenges(bases, request.zoneAccess, dns, persistRecordName);
   const [meta, thumbprint] = await Promise.all([session.directoryMeta(), session.thumbprint()]);
   const prefix = typeof meta.accountHashPrefix === "string" ? meta.accountHashPrefix : undefined;
@@ -134,7 +140,10 @@ async function persistSolver(
       const base = baseDomain(domain);
       const names = issuerDomainNames(challenge);
       if (names.length === 0) {
-        throw new NotariatError("acme", `the CA's dns-persist-01 challenge for ${domain} names no issuer domain`);
+        throw new NotariatError(
+          "acme",
+          `the CA's dns-persist-01 challenge for ${domain} names no issuer domain`,
+        );
       }
       const record = {
         accountUri: persistAccountUri({

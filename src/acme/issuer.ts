@@ -152,13 +152,18 @@ async function issueWith(
 
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
   // take the values must fail the issuance before one exists.
-  const plan = await createSolver({
-    type: request.challenge ?? "dns-01",
-    domains: request.domains,
-    zoneAccess: request.zoneAccess,
-    persistUntil: request.persistUntil,
-    owner: request.standingOwner ?? { entry: request.label },
-  }, session, options.dns, options.standingRecords);
+  const plan = await createSolver(
+    {
+      type: request.challenge ?? "dns-01",
+      domains: request.domains,
+      zoneAccess: request.zoneAccess,
+      persistUntil: request.persistUntil,
+      owner: request.standingOwner ?? { entry: request.label },
+    },
+    session,
+    options.dns,
+    options.standingRecords,
+  );
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
 

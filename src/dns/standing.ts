@@ -113,7 +113,8 @@ async function deleteReplaced(
 ): Promise<void> {
   const all = await store.list();
   const replaced = all.filter((r) =>
-    current.some((c) => c.entry === r.entry && c.domain === r.domain) && !current.some((c) => sameRecord(c, r))
+    current.some((c) => c.entry === r.entry && c.domain === r.domain) &&
+    !current.some((c) => sameRecord(c, r))
   );
   if (replaced.length === 0) return;
   try {
