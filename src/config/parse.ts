@@ -170,7 +170,9 @@ function parseEntry(
     : requiredString(
       entry,
       "tsigSecretName",
-      challenge === undefined ? tsigMeaning : `${tsigMeaning} (optional only with challenge: dns-persist-01)`,
+      challengeText === undefined
+        ? tsigMeaning
+        : `${tsigMeaning} (optional only with challenge: dns-persist-01)`,
       problem,
     );
   const tsigSecret = tsigText === undefined ? undefined : attempt("tsigSecretName", () => {
