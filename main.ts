@@ -158,7 +158,9 @@ async function persistRecords(options: PersistRecordOptions): Promise<string[]> 
     if (spec.challenge !== "dns-persist-01") {
       throw new NotariatError(
         "config",
-        `certificates[${spec.index}] (secret ${ref}): challenge: is ${spec.challenge}, not dns-persist-01`,
+        `certificates[${spec.index}] (secret ${ref}): challenge: is ${
+          spec.challenge ?? "dns-01"
+        }, not dns-persist-01`,
       );
     }
     if (options.acmeCa !== undefined) release = trustCa(options.acme, await readCaBundle(options.acmeCa));

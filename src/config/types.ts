@@ -36,8 +36,8 @@ export interface CertificateSpec {
   /** `host[:port]` of the server that receives the updates, when configured on the entry. */
   nameserver?: string;
   keyType: KeyType;
-  /** How the CA is asked to check control of the domains. */
-  challenge: ChallengeType;
+  /** How the CA is asked to check control of the domains; absent means DEFAULT_CHALLENGE (dns-01). */
+  challenge?: ChallengeType;
   /** dns-persist-01 only: the standing record's `persistUntil`, after which the CA no longer honours it. */
   persistUntil?: Date;
 }

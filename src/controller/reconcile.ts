@@ -1,5 +1,5 @@
 import type { Issuer } from "../acme/issuer.ts";
-import { type CertificateSpec, type ChallengeType, formatRef } from "../config/types.ts";
+import { type CertificateSpec, type ChallengeType, DEFAULT_CHALLENGE, formatRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
 import { parseCertificateChain } from "../pki/certificate.ts";
@@ -63,7 +63,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     extra: Partial<Outcome> = {},
   ) => ({
     spec,
-    challenge: spec.challenge,
+    challenge: spec.challenge ?? DEFAULT_CHALLENGE,
     result,
     reason,
     message,
@@ -96,7 +96,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       email: spec.email,
       keyType: spec.keyType,
       zoneAccess,
-      challenge: spec.challenge,
+      challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       persistUntil: spec.persistUntil,
       standingOwner: {
         entry: formatRef(spec.secret),
@@ -116,7 +116,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         serialNumber: leaf.serialNumber,
         acmeDirectory: deps.acmeDirectory,
         issuedAt: deps.now(),
-        challenge: spec.challenge,
+        challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       },
     });
     const renewAt = renewalTime(issued.notBefore, issued.notAfter, deps.renewBeforeMs);
