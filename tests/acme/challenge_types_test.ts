@@ -12,7 +12,13 @@ import { openAcmeSession } from "../../src/acme/client.ts";
 import { trustCa } from "../../src/acme/transport.ts";
 import type { DnsContext } from "../../src/dns/challenges.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
-import { type DnsServerHandle, nsupdateTxt, queryTxt, startKnot } from "../harness/dns_servers.ts";
+import {
+  type DnsServerHandle,
+  nsupdateTxt,
+  queryTxt,
+  startForwarder,
+  startKnot,
+} from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
 import { run } from "../harness/process.ts";
 import { createMemoryAccountStore } from "./memory_account_store.ts";
@@ -48,8 +54,11 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
   const knot = await startKnot();
   const stops: (() => Promise<void>)[] = [() => knot.stop()];
   try {
+    // pebble's resolver does not follow a CNAME into another zone; the forwarder in front of Knot does.
+    const forwarder = await startForwarder(knot.address);
+    stops.push(() => forwarder.stop());
     const [pebble, pebble24] = await Promise.all([
-      startPebble({ dnsServer: knot.address, version: "2.10" }),
+      startPebble({ dnsServer: forwarder.address, version: "2.10" }),
       startPebble({ dnsServer: knot.address }),
     ]);
     stops.push(() => pebble.stop(), () => pebble24.stop());
@@ -128,6 +137,22 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
         `${PEBBLE_ISSUER}; accounturi=${accountUrl()}; persistUntil=${persistUntil.getTime() / 1000}`,
       ]);
     });
+
+    await t.step(
+      "a CNAME at the standing name is followed: the record is written in the target's zone",
+      async () => {
+        const beta = await soaSerial(knot, "beta.test");
+        await issuer.issue(persist(["delegated.alpha.test"]));
+        const value = `${PEBBLE_ISSUER}; accounturi=${accountUrl()}`;
+        assert.deepEqual(await queryTxt(knot.address, "persist-delegated.beta.test"), [value]);
+        assert.equal(await soaSerial(knot, "beta.test"), beta + 1, "one UPDATE in the target zone");
+        assert.ok(
+          standing.records.some((r) =>
+            r.owner.startsWith("persist-delegated.beta.test") && r.zone.startsWith("beta.test")
+          ),
+        );
+      },
+    );
 
     await t.step("without a TSIG key, the record put in place by hand is enough", async () => {
       const release = trustCa(pebble.directoryUrl, pebble.caPem);

@@ -74,7 +74,10 @@ function keyName(algorithm: TsigAlgorithm): string {
   return `notariat-${algorithm.replace("hmac-", "")}`;
 }
 
-/** The zone file for `zone`: SOA, NS, glue, www, and in alpha.test the CNAME delegations, chain and loop. */
+/**
+ * The zone file for `zone`: SOA, NS, glue, www, and in alpha.test the CNAME delegations (of a dns-01 and of a
+ * dns-persist-01 name), chain and loop.
+ */
 function zoneFile(zone: string): string {
   const lines = [
     `$ORIGIN ${zone}.`,
@@ -87,6 +90,7 @@ function zoneFile(zone: string): string {
   if (zone === "alpha.test") {
     lines.push(
       `_acme-challenge.delegated CNAME delegated.beta.test.`,
+      `_validation-persist.delegated CNAME persist-delegated.beta.test.`,
       `_acme-challenge.chain CNAME chain1.alpha.test.`,
       `chain1 CNAME chain2.beta.test.`,
       `_acme-challenge.loop CNAME loop2.alpha.test.`,
