@@ -69,7 +69,7 @@ export interface IssuedCertificate {
   domains: string[];
 }
 
-/** Obtains certificates over DNS-01. */
+/** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
 export interface Issuer {
   /**
    * A new key and a certificate for exactly `request.domains`. Throws NotariatError kind "acme", "dns" or
