@@ -1,13 +1,7 @@
-import type { KeyType } from "../config/types.ts";
-import {
-  challengeName,
-  type ChallengePlan,
-  type DnsContext,
-  planChallenges,
-  type PublishedChallenge,
-  type PublishedChallenges,
-  type ZoneAccess,
-} from "../dns/challenges.ts";
+import type { ChallengeType, KeyType } from "../config/types.ts";
+import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } from "../dns/challenges.ts";
+import type { StandingOwner } from "../dns/standing.ts";
+import type { StandingRecordStore } from "../dns/standing_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
 import { createCsr, generatePrivateKey } from "../pki/keys.ts";
@@ -20,6 +14,7 @@ import { type DirectoryInfo, readDirectoryInfo } from "./directory.ts";
 import { downloadChain } from "./download.ts";
 import type { EabCredentials } from "./eab.ts";
 import { pollLimit } from "./expiry.ts";
+import { type ChallengeObject, createSolver, selectChallenge, type Solver } from "./challenge_type.ts";
 import { createLimiter } from "./limit.ts";
 import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
@@ -56,6 +51,8 @@ export interface IssuerOptions {
   now?: () => Date;
   /** The profile for requests that name none (the `-acme-profile` flag). */
   defaultProfile?: string;
+  /** Where the dns-persist-01 records notariat writes are remembered; without it they are never written. */
+  standingRecords?: StandingRecordStore;
 }
 
 /** One certificate to obtain. */
@@ -73,6 +70,12 @@ export interface IssueRequest {
    * when the CA supports ARI. A CA refusing it (already replaced, unknown) gets one new order without it.
    */
   replaces?: string;
+  /** The challenge type to answer (default dns-01). */
+  challenge?: ChallengeType;
+  /** dns-persist-01: the standing record's persistUntil. */
+  persistUntil?: Date;
+  /** dns-persist-01: the entry and TSIG Secret the standing records belong to. */
+  standingOwner?: StandingOwner;
 }
 
 /** A certificate and the new key it was issued for. */
@@ -86,7 +89,7 @@ export interface IssuedCertificate {
   domains: string[];
 }
 
-/** Obtains certificates over DNS-01. */
+/** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
 export interface Issuer {
   /**
    * A new key and a certificate for exactly `request.domains`. Throws NotariatError kind "acme", "dns" or
@@ -188,7 +191,7 @@ interface AuthorizationBody {
   expires?: string;
   identifier: { type: string; value: string };
   wildcard?: boolean;
-  challenges: { type: string; url: string; token: string; status: string; error?: unknown }[];
+  challenges: ChallengeObject[];
 }
 
 interface PendingChallenge {
@@ -218,7 +221,18 @@ async function issueWith(
 
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
   // take the values must fail the issuance before one exists.
-  const plan = await planChallenges(request.domains, request.zoneAccess, options.dns);
+  const plan = await createSolver(
+    {
+      type: request.challenge ?? "dns-01",
+      domains: request.domains,
+      zoneAccess: request.zoneAccess,
+      persistUntil: request.persistUntil,
+      owner: request.standingOwner ?? { entry: request.label },
+    },
+    session,
+    options.dns,
+    options.standingRecords,
+  );
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
 
@@ -298,7 +312,7 @@ interface CreatedOrder {
   body: OrderBody;
   csrPem: string;
   privateKeyPem: string;
-  plan: ChallengePlan;
+  plan: Solver;
 }
 
 /** The order's authorization URLs; a CA's malformed list yields none rather than a TypeError. */
@@ -319,7 +333,7 @@ async function completeOrder(
   const session = timeout.session;
   // The order's lifetime bounds every wait for it; each authorization's bounds its own validation.
   const poller = pollerFor(timeout, "the order", created.body.expires);
-  const pending = await pendingChallenges(session, created.body.authorizations);
+  const pending = await pendingChallenges(session, created.body.authorizations, created.plan);
   if (pending.length > 0) await validate(pending, created.plan, poller, log);
 
   let order = await poll(poller, orderUrl, "waiting for the order to become ready", (body: OrderBody) => {
@@ -354,7 +368,11 @@ async function completeOrder(
   return issued;
 }
 
-async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<PendingChallenge[]> {
+async function pendingChallenges(
+  session: AcmeSession,
+  urls: string[],
+  solver: Solver,
+): Promise<PendingChallenge[]> {
   const authorizations = await Promise.all(urls.map(async (url) => {
     const response = await step("fetching an authorization", () => session.post(url, null));
     const what = `fetching the authorization ${url}`;
@@ -368,19 +386,12 @@ async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<
     if (body.status !== "pending") {
       throw new NotariatError("acme", `the authorization for ${domain} is ${body.status}, not pending`);
     }
-    const challenge = body.challenges.find((c) => c.type === "dns-01");
-    if (!challenge) {
-      const offered = body.challenges.map((c) => c.type).join(", ") || "none";
-      throw new NotariatError(
-        "acme",
-        `the CA offers no dns-01 challenge for ${domain} (offered: ${offered})`,
-      );
-    }
+    const challenge = selectChallenge(body.challenges, solver.type, domain);
     pending.push({
       domain,
       authorizationUrl: url,
       challengeUrl: challenge.url,
-      value: await session.dnsChallengeValue(challenge.token),
+      value: await solver.value(challenge, domain),
       expires: body.expires,
     });
   }
@@ -390,7 +401,7 @@ async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<
 /** Publishes every TXT value in one batch, answers the challenges, waits for the CA; always removes the records. */
 async function validate(
   pending: PendingChallenge[],
-  plan: ChallengePlan,
+  plan: Solver,
   poller: Poller,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<void> {
@@ -402,7 +413,7 @@ async function validate(
   let failed = false;
   try {
     await Promise.all(pending.map(async (challenge) => {
-      const what = `answering the dns-01 challenge for ${challenge.domain}`;
+      const what = `answering the ${plan.type} challenge for ${challenge.domain}`;
       const answered = await step(what, () => poller.session.post(challenge.challengeUrl, {}));
       expectStatus(what, answered, [200]);
     }));
@@ -415,11 +426,12 @@ async function validate(
           (body: AuthorizationBody) => {
             if (body.status === "valid") return true;
             if (body.status === "pending") return false;
-            const error = body.challenges.find((c) => c.type === "dns-01")?.error;
+            const error = body.challenges.find((c) => c.type === plan.type)?.error;
             throw validationError(
               challenge.domain,
-              txtName(challenge.domain, published.records),
+              txtName(plan.name(challenge.domain), challenge.domain, published.records),
               parseProblem(error),
+              plan.type,
             );
           },
         )
@@ -509,8 +521,7 @@ function orderInvalid(body: OrderBody): NotariatError {
 }
 
 /** Where the CA looks for a domain's TXT record, and where a CNAME sent it, for messages. */
-function txtName(domain: string, records: PublishedChallenge[]): string {
-  const name = challengeName(domain);
+function txtName(name: string, domain: string, records: PublishedChallenge[]): string {
   const owner = records.find((r) => r.domain === domain)?.owner.replace(/\.$/, "");
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }

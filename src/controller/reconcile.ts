@@ -1,7 +1,7 @@
 import { certIdOf, type RenewalInfo, stableFraction } from "../acme/ari.ts";
 import { type DirectoryInfo, profileProblem } from "../acme/directory.ts";
 import type { Issuer } from "../acme/issuer.ts";
-import { type CertificateSpec, formatRef } from "../config/types.ts";
+import { type CertificateSpec, type ChallengeType, DEFAULT_CHALLENGE, formatRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube, KubeSecret } from "../kube/types.ts";
 import { type CertificateInfo, parseCertificateChain } from "../pki/certificate.ts";
@@ -23,6 +23,8 @@ import { loadZoneAccess } from "./zone_access.ts";
  */
 export interface Outcome {
   spec: CertificateSpec;
+  /** The entry's challenge type (for logs, metrics and status). */
+  challenge: ChallengeType;
   result: "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
   /** Why a certificate was (or would be) requested, or "Valid"; for a failure before the policy ran, the error kind. */
   reason: ReissueReason | "Valid" | string;
@@ -75,6 +77,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     extra: Partial<Outcome> = {},
   ) => ({
     spec,
+    challenge: spec.challenge ?? DEFAULT_CHALLENGE,
     result,
     reason,
     message,
@@ -138,6 +141,13 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       zoneAccess,
       profile,
       replaces: directory?.renewalInfo === undefined ? undefined : replaces,
+      challenge: spec.challenge ?? DEFAULT_CHALLENGE,
+      persistUntil: spec.persistUntil,
+      standingOwner: {
+        entry: formatRef(spec.secret),
+        ...(spec.tsigSecret === undefined ? {} : { tsigSecret: formatRef(spec.tsigSecret) }),
+        ...(spec.nameserver === undefined ? {} : { nameserver: spec.nameserver }),
+      },
     });
     const [leaf] = parseCertificateChain(issued.certificatePem);
     const fresh = await renewalInfo(deps.issuer, directory, leaf);
@@ -156,6 +166,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         issuedAt: deps.now(),
         profile,
         renewal,
+        challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       },
     });
     if (!written.written) {

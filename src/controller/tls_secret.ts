@@ -24,6 +24,7 @@ export const ANNOTATIONS = {
   renewAt: `${ANNOTATION_PREFIX}renew-at`,
   /** Where that time comes from: "ari" (the CA's renewal information) or "rule" (the lifetime rule). */
   renewalSource: `${ANNOTATION_PREFIX}renewal-source`,
+  challenge: `${ANNOTATION_PREFIX}challenge`,
 } as const;
 
 /** Facts about the issued certificate that go into annotations. */
@@ -36,6 +37,8 @@ export interface IssuedFacts {
   profile?: string;
   /** When the certificate will be renewed and why. */
   renewal?: { at: Date; source: RenewalSource };
+  /** The challenge type that proved control of the domains (dns-01, dns-persist-01, dns-account-01). */
+  challenge?: string;
 }
 
 /** The renewal annotations for a plan, to write or to compare with what a Secret carries. */
@@ -71,6 +74,7 @@ export function tlsSecret(
       [ANNOTATIONS.acmeDirectory]: facts.acmeDirectory,
       [ANNOTATIONS.profile]: facts.profile ?? "",
       ...(facts.renewal === undefined ? {} : renewalAnnotations(facts.renewal)),
+      ...(facts.challenge === undefined ? {} : { [ANNOTATIONS.challenge]: facts.challenge }),
     },
     data: {
       ...existing?.data,
