@@ -279,25 +279,14 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
         throw kubeError(`update Event ${ns}/${name}`, err);
       }
     },
-    async listMetadata(resource, ns, selector = {}) {
+    listMetadata(resource, ns, selector = {}) {
       const action = `list ${resource} in ${ns}`;
-      const body = await rest.getJson(
-        action,
-        collection(resource, ns),
-        selectorQuery(selector),
-        METADATA_LIST,
-      );
-      return listOf(action, body, metadataItem);
+      return listPages(rest, action, collection(resource, ns), selector, METADATA_LIST, metadataItem);
     },
-    async listSecrets(ns, selector) {
+    listSecrets(ns, selector) {
       const action = `list Secrets in ${ns}`;
-      const body = await rest.getJson(
-        action,
-        collection("secrets", ns),
-        selectorQuery(selector),
-        "application/json",
-      );
-      return listOf(action, body, (object) => toSecret(object as V1Secret));
+      const convert = (object: Record<string, unknown>) => toSecret(object as V1Secret);
+      return listPages(rest, action, collection("secrets", ns), selector, "application/json", convert);
     },
     watchMetadata(resource, ns, selector, resourceVersion, handlers) {
       return openWatch(
@@ -327,6 +316,40 @@ function selectorQuery(selector: Selector): Record<string, string> {
   if (selector.labelSelector) query.labelSelector = selector.labelSelector;
   if (selector.fieldSelector) query.fieldSelector = selector.fieldSelector;
   return query;
+}
+
+/**
+ * How many objects one list page holds: a namespace of 10,000 Secrets is read in pieces of bounded memory
+ * (each page's JSON is parsed and dropped before the next one comes), as client-go's reflector does.
+ */
+const LIST_PAGE_SIZE = 500;
+
+/** Lists every page (limit/continue) of a collection; the result's version is the first page's. */
+async function listPages<T>(
+  rest: Rest,
+  action: string,
+  path: string,
+  selector: Selector,
+  accept: string,
+  convert: (object: Record<string, unknown>) => T | undefined,
+): Promise<ListResult<T>> {
+  const items: T[] = [];
+  let resourceVersion: string | undefined;
+  let token: string | undefined;
+  do {
+    const query = {
+      ...selectorQuery(selector),
+      limit: String(LIST_PAGE_SIZE),
+      ...(token ? { continue: token } : {}),
+    };
+    const body = await rest.getJson(action, path, query, accept);
+    const page = listOf(action, body, convert);
+    resourceVersion ??= page.resourceVersion;
+    items.push(...page.items);
+    const next = (body as { metadata?: { continue?: unknown } })?.metadata?.continue;
+    token = typeof next === "string" && next !== "" ? next : undefined;
+  } while (token !== undefined);
+  return { items, resourceVersion: resourceVersion! };
 }
 
 /** A list answer's items (each converted; an item that does not convert is skipped) and resourceVersion. */

@@ -210,6 +210,28 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
       },
     );
 
+    await t.step("lists of more than one page (500 objects) come back whole, at one version", async () => {
+      await cluster.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: "paged" } }]);
+      const names = Array.from({ length: 620 }, (_, i) => `s-${String(i).padStart(3, "0")}`);
+      for (let i = 0; i < names.length; i += 20) {
+        await Promise.all(
+          names.slice(i, i + 20).map((name, j) =>
+            admin.createSecret({
+              ...secret(name, { n: name }, "paged"),
+              labels: (i + j) % 2 === 0 ? { "app.kubernetes.io/managed-by": "notariat" } : {},
+            })
+          ),
+        );
+      }
+      const meta = await admin.listMetadata("secrets", "paged");
+      assert.deepEqual(meta.items.map((item) => item.name).sort(), names);
+      const managed = await admin.listSecrets("paged", {
+        labelSelector: "app.kubernetes.io/managed-by=notariat",
+      });
+      assert.equal(managed.items.length, 310);
+      assert.ok(managed.items.every((s) => new TextDecoder().decode(s.data.n) === s.name));
+    });
+
     await t.step("list and watch: one sync, then each change in the namespace", async () => {
       const syncs: string[][] = [];
       const seen: string[] = [];
