@@ -53,7 +53,7 @@ function parseAll(pem: string): Parsed[] {
 }
 
 function describe(cert: X509Certificate): CertificateInfo {
-  const dnsNames = (cert.subjectAltName ?? "").split(", ")
+  const dnsNames = ((cert.subjectAltName as string | undefined) ?? "").split(", ")
     .filter((name) => name.startsWith("DNS:"))
     .map((name) => name.slice(4).toLowerCase());
   return {
@@ -68,9 +68,12 @@ function describe(cert: X509Certificate): CertificateInfo {
   };
 }
 
-/** node:crypto prints one attribute per line; the rest of notariat writes them comma-separated. */
-function distinguishedName(text: string): string {
-  return text.split("\n").filter((line) => line !== "").join(", ");
+/**
+ * node:crypto prints one attribute per line; the rest of notariat writes them comma-separated. An empty name
+ * (short-lived certificates carry no subject at all) comes back undefined.
+ */
+function distinguishedName(text: string | undefined): string {
+  return (text ?? "").split("\n").filter((line) => line !== "").join(", ");
 }
 
 function keyTypeOf(key: KeyObject): KeyType | undefined {
