@@ -1,11 +1,17 @@
 import { certIdOf, type RenewalInfo, stableFraction } from "../acme/ari.ts";
 import { type DirectoryInfo, profileProblem } from "../acme/directory.ts";
 import type { Issuer } from "../acme/issuer.ts";
-import { type CertificateSpec, type ChallengeType, DEFAULT_CHALLENGE, formatRef } from "../config/types.ts";
+import {
+  type CertificateSpec,
+  type ChallengeType,
+  DEFAULT_CHALLENGE,
+  formatRef,
+  type SecretRef,
+} from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube, KubeSecret } from "../kube/types.ts";
 import { type CertificateInfo, parseCertificateChain } from "../pki/certificate.ts";
-import { inspectSecret } from "./inspect.ts";
+import { inspectSecret, TLS_CERT_KEY } from "./inspect.ts";
 import { decide, type ReissueReason } from "./policy.ts";
 import { planRenewal, type RenewalPlan, type RenewalSource } from "./renewal.ts";
 import { ANNOTATIONS, renewalAnnotations } from "./tls_secret.ts";
@@ -54,6 +60,8 @@ export interface ReconcileDeps {
   dryRun: boolean;
   /** The ACME directory URL, recorded on written Secrets. */
   acmeDirectory: string;
+  /** Where the entry's Secret is read from (default: a GET); the controller hands out what it listed. */
+  readSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
 }
 
 /** How an entry is named in messages, the label of issuance requests and Events: `certificates[0] (secret ns/name)`. */
@@ -87,7 +95,9 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
   });
   let reason: string | undefined;
   try {
-    const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
+    const existing = deps.readSecret
+      ? await deps.readSecret(spec.secret)
+      : await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
     const profile = spec.profile ?? deps.issuer.defaultProfile;
     // A dry run contacts no CA; without the directory, profiles and renewal information wait for issuance.
@@ -109,7 +119,11 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       spec.keyType,
     );
     const current = inspected.certificate as CertificateInfo | undefined;
-    const ari = current === undefined ? {} : await renewalInfo(deps.issuer, directory, current);
+    // The quick stored-chain inspection does not read the Authority Key Identifier; the ARI name needs it.
+    const currentId = current === undefined || directory?.renewalInfo === undefined
+      ? undefined
+      : certIdOf(current) ?? storedCertId(existing);
+    const ari = current === undefined ? {} : await renewalInfo(deps.issuer, directory, currentId);
     const plan = current === undefined ? undefined : planOf(current, deps.renewBeforeMs, ari.info);
     const decision = decide({
       ...inspected,
@@ -132,7 +146,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     if (deps.dryRun) {
       return done("would-issue", decision.reason, `would request a certificate: ${decision.message}`);
     }
-    const replaces = current === undefined ? undefined : certIdOf(current);
+    const replaces = currentId;
     const issued = await deps.issuer.issue({
       label: entryLabel(spec),
       domains: spec.domains,
@@ -150,7 +164,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       },
     });
     const [leaf] = parseCertificateChain(issued.certificatePem);
-    const fresh = await renewalInfo(deps.issuer, directory, leaf);
+    const fresh = await renewalInfo(deps.issuer, directory, certIdOf(leaf));
     const next = planOf(leaf, deps.renewBeforeMs, fresh.info);
     const renewal = { at: next.at, source: next.source };
     const written = await writeCertificate(deps.kube, spec.secret, issued, {
@@ -194,21 +208,32 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
 }
 
 /**
- * The CA's renewal information for a certificate, when the CA offers ARI and the certificate can be named;
- * a failure is not the entry's failure (the lifetime rule still holds), only noted.
+ * The CA's renewal information for a certificate named by its ARI identifier, when the CA offers ARI; a
+ * failure is not the entry's failure (the lifetime rule still holds), only noted.
  */
 async function renewalInfo(
   issuer: Issuer,
   directory: DirectoryInfo | undefined,
-  certificate: CertificateInfo,
+  certId: string | undefined,
 ): Promise<{ info?: RenewalInfo; problem?: string }> {
   if (directory?.renewalInfo === undefined) return {};
-  const certId = certIdOf(certificate);
   if (certId === undefined) return { problem: "the certificate has no Authority Key Identifier" };
   try {
     return { info: await issuer.renewalInfo(certId) };
   } catch (err) {
     return { problem: errorMessage(err) };
+  }
+}
+
+/** The ARI identifier of the Secret's leaf certificate, read with the full parser; undefined when it has none. */
+function storedCertId(secret: KubeSecret | undefined): string | undefined {
+  const crt = secret?.data[TLS_CERT_KEY];
+  if (crt === undefined) return undefined;
+  try {
+    const [leaf] = parseCertificateChain(new TextDecoder().decode(crt));
+    return certIdOf(leaf);
+  } catch {
+    return undefined;
   }
 }
 
