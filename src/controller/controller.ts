@@ -12,6 +12,8 @@ import type { EventSubject, Kube } from "../kube/types.ts";
 import { type ObjectChange, type ObjectWatch, watchObject } from "../kube/watch.ts";
 import { createEventRecorder } from "../observe/events.ts";
 import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import type { ControllerProbe } from "./probe.ts";
 import { nextAttemptTime } from "./backoff.ts";
 import { type Outcome, type ReconcileDeps, reconcileEntry } from "./reconcile.ts";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./record.ts";
@@ -27,6 +29,10 @@ export interface ControllerDeps {
   now?: () => Date;
   /** Source of backoff jitter, [0, 1). */
   random?: () => number;
+  /** Told of each pass, each successful read of the ConfigMap and the watches' health (/livez, /readyz). */
+  probe?: ControllerProbe;
+  /** Certificate and reconcile metrics, fed by the outcome recorder. */
+  metrics?: Metrics;
 }
 
 /** The ConfigMap's entries that are valid, and one line per problem. */
@@ -70,7 +76,7 @@ export async function runController(deps: ControllerDeps): Promise<number> {
     now,
     onError: (error) => logger.warn("could not record an Event", { error }),
   });
-  const recorder = createOutcomeRecorder(logger, events);
+  const recorder = createOutcomeRecorder(logger, events, deps.metrics, now);
   const reconcileDeps: ReconcileDeps = {
     kube,
     issuer: deps.issuer,
