@@ -18,6 +18,9 @@ import {
   RETRY_PERIOD_MS,
 } from "./leader.ts";
 
+/** The Lease's name in notariat's namespace (manifests/base/rbac.yaml grants it by this name). */
+export const LEASE_NAME = "notariat-leader";
+
 /** Where the Lease is, who this process is, and whom to tell. */
 export interface ElectionOptions {
   kube: Kube;

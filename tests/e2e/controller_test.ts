@@ -128,6 +128,10 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       // Long, so every change below is seen through the watches, not the periodic pass.
       resyncMs: 3600 * 1000,
       logFormat: "json",
+      logLevel: "debug",
+      httpAddress: "",
+      leaderElect: false,
+      shutdownTimeoutMs: 10_000,
       once: true,
       dryRun: false,
     };
