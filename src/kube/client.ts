@@ -17,6 +17,7 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { grantHint, parseDenied } from "./forbidden.ts";
 import { leaseCalls } from "./lease.ts";
 import { POD_NAMESPACE_FILE, resolveNamespace } from "./namespace.ts";
 import {
@@ -489,7 +490,10 @@ function toTime(value: unknown): Date {
 function kubeError(action: string, err: unknown): KubeError {
   if (err instanceof KubeError) return err;
   if (err instanceof ApiException) {
-    return new KubeError(err.code, `${action}: ${err.code} ${statusMessage(err.body)}`, { cause: err });
+    const message = statusMessage(err.body);
+    const denied = err.code === 403 ? parseDenied(message) : undefined;
+    const hint = denied === undefined ? "" : `; ${grantHint(denied)}`;
+    return new KubeError(err.code, `${action}: ${err.code} ${message}${hint}`, { cause: err });
   }
   const status = (err as { statusCode?: unknown })?.statusCode;
   return new KubeError(typeof status === "number" ? status : 0, `${action}: ${errorMessage(err)}`, {
