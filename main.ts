@@ -118,7 +118,8 @@ async function run(options: RunOptions): Promise<number> {
   let election: LeaderElection | undefined;
   try {
     kube = await createKube({ kubeconfig: options.kubeconfig, namespace: options.namespace });
-    http = await startHttp(options.httpAddress, probe, metrics, logger);
+    // A -once run (a CronJob) has nothing to probe or scrape.
+    http = options.once ? undefined : await startHttp(options.httpAddress, probe, metrics, logger);
     if (options.leaderElect) {
       election = startLeaderElection({
         kube,

@@ -230,7 +230,8 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
   flag({
     name: "http-address",
     type: "string",
-    usage: "`HOST:PORT` serving /livez, /readyz and /metrics (:PORT for every interface; empty disables)",
+    usage: "`HOST:PORT` serving /livez, /readyz and /metrics (:PORT for every interface; empty disables; " +
+      "not with -once)",
     default: ":9402",
     check: (value) => {
       if (value === "") return undefined;
