@@ -31,3 +31,23 @@ export function sleep(ms: number, signal: AbortSignal | undefined, what: string)
     }
   });
 }
+
+/**
+ * `work`, or a stoppedError as soon as `signal` aborts, whichever comes first. For waits whose single step
+ * can take long (a query to a silent server): the abandoned step ends on its own timeout, unobserved.
+ */
+export function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(stoppedError(what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      work.catch(() => {});
+      reject(stoppedError(what));
+    };
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
+}

@@ -28,7 +28,7 @@ import {
   validationError,
 } from "./problem.ts";
 import { trustCa } from "./transport.ts";
-import { checkStopped, sleep } from "../stop.ts";
+import { checkStopped, sleep, untilStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
 export interface IssuerOptions {
@@ -350,7 +350,11 @@ async function poll<T extends { status: string }>(
 ): Promise<T> {
   for (let attempt = 0;; attempt++) {
     checkStopped(poller.signal, what);
-    const response = await step(what, () => poller.session.post(url, null));
+    const response = await untilStopped(
+      step(what, () => poller.session.post(url, null)),
+      poller.signal,
+      what,
+    );
     const busy = BUSY_STATUSES.includes(response.status);
     let body: T | undefined;
     if (!busy) {

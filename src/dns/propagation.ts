@@ -3,7 +3,7 @@
  * soon as it is told to, so the values must be visible everywhere it might ask first.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
-import { checkStopped, sleep } from "../stop.ts";
+import { checkStopped, sleep, untilStopped } from "../stop.ts";
 import { formatServer } from "./address.ts";
 import { query } from "./query.ts";
 import type { Transport } from "./transport.ts";
@@ -68,14 +68,18 @@ export async function waitForTxt(
     : "waiting for the TXT values to go";
   for (;;) {
     checkStopped(options.signal, what);
-    pending = await Promise.all(pending.map(async (p) => {
-      try {
-        const served = await servedTxt(transport, p.e.server, p.e.owner);
-        return { ...p, missing: pendingValues(p.e, served, options.present), error: undefined };
-      } catch (err) {
-        return { ...p, error: errorMessage(err) };
-      }
-    }));
+    pending = await untilStopped(
+      Promise.all(pending.map(async (p) => {
+        try {
+          const served = await servedTxt(transport, p.e.server, p.e.owner);
+          return { ...p, missing: pendingValues(p.e, served, options.present), error: undefined };
+        } catch (err) {
+          return { ...p, error: errorMessage(err) };
+        }
+      })),
+      options.signal,
+      what,
+    );
     pending = pending.filter((p) => p.missing.length > 0 || p.error !== undefined);
     if (pending.length === 0) return;
     const left = deadline - Date.now();
