@@ -303,6 +303,8 @@ Deno.test("leader election, health, metrics and the bounded shutdown of the real
             directoryUrl: pebble.directoryUrl,
             accountKeyPem: unb64(accounts[0].data["account.key"]),
           });
+          // The account exists: registering again with its key answers with its URL (RFC 8555 7.3.1).
+          await session.register("ops@alpha.test");
           const authorization = await session.post(deactivated[0].authorization, null);
           assert.equal((authorization.body as Json).status, "deactivated");
         } finally {
