@@ -3,9 +3,21 @@
  * obtained over DNS-01 and RFC 2136 updates signed with TSIG. This file only wires things together:
  * flags → clients → the loop (or the dns-check and status commands).
  */
+import { createAccountCache } from "./src/acme/account.ts";
+import { openAcmeSession } from "./src/acme/client.ts";
 import { createIssuer } from "./src/acme/issuer.ts";
-import { onAcmeExchange } from "./src/acme/transport.ts";
-import { type DnsFlags, parseCommandLine, type RunOptions, type StatusOptions } from "./src/cli/options.ts";
+import { onAcmeExchange, trustCa } from "./src/acme/transport.ts";
+import { standingRecordLines } from "./src/acme/standing_record.ts";
+import {
+  type DnsFlags,
+  parseCommandLine,
+  type PersistRecordOptions,
+  type RunOptions,
+  type StatusOptions,
+} from "./src/cli/options.ts";
+import { parseSecretRef } from "./src/config/names.ts";
+import { formatProblem, parseCertificatesConfig } from "./src/config/parse.ts";
+import { formatRef } from "./src/config/types.ts";
 import { runController } from "./src/controller/controller.ts";
 import {
   electionIdentity,
@@ -14,6 +26,7 @@ import {
   startLeaderElection,
 } from "./src/controller/elector.ts";
 import { createProbeTracker } from "./src/controller/probe.ts";
+import { runStandingSweeps, type SweepDeps, sweepStandingRecords } from "./src/controller/standing_sweep.ts";
 import { formatStatusTable, readStatus } from "./src/controller/status.ts";
 import { isAddressLiteral, parseNameserver } from "./src/dns/address.ts";
 import type { DnsContext } from "./src/dns/challenges.ts";
@@ -23,6 +36,7 @@ import type { ServerAddress } from "./src/dns/types.ts";
 import { errorMessage, NotariatError } from "./src/errors.ts";
 import { createKubeAccountStore } from "./src/kube/account_store.ts";
 import { createKube } from "./src/kube/client.ts";
+import { createKubeStandingStore } from "./src/kube/standing_store.ts";
 import { type HttpListener, parseListenAddress, serveHttp } from "./src/observe/http.ts";
 import { createLogger, type Logger } from "./src/observe/log.ts";
 import { createMetrics, issuerLabelsFor, type Metrics } from "./src/observe/metrics.ts";
@@ -71,6 +85,14 @@ export async function main(args: readonly string[]): Promise<number> {
         Deno.removeSignalListener("SIGTERM", stop);
       }
     }
+    case "persist-record":
+      try {
+        for (const line of await persistRecords(command.options)) console.log(line);
+        return 0;
+      } catch (err) {
+        console.error(`persist-record: ${errorMessage(err)}`);
+        return err instanceof NotariatError && err.kind === "usage" ? 2 : 1;
+      }
     case "status":
       return await status(command.options);
     case "run":
@@ -137,23 +159,49 @@ async function run(options: RunOptions): Promise<number> {
     }
     const stop = election === undefined ? shutdown.signal : AbortSignal.any([shutdown.signal, election.lost]);
     const caPem = options.acmeCa === undefined ? undefined : await readCaBundle(options.acmeCa);
+    const dns: DnsContext = { ...await dnsContext(options, logger), onUpdate: metrics.dnsUpdate };
+    const standingRecords = createKubeStandingStore(kube, kube.namespace);
     const issuer = createIssuer({
       directoryUrl: options.acme,
       caPem,
       accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: { ...await dnsContext(options, logger), onUpdate: metrics.dnsUpdate },
+      dns,
       concurrency: options.concurrency,
       log: (message, fields) => logger.debug(message, fields),
+      standingRecords,
       signal: stop,
     });
-    const code = await withinShutdownTimeout(
-      runController({ kube, issuer, options, logger, signal: stop, probe, metrics }),
-      stop,
-      options.shutdownTimeoutMs,
-      logger,
-    );
-    if (election?.lost.aborted) return 1;
-    return code;
+    const sweep: SweepDeps = {
+      kube,
+      configName: options.config,
+      store: standingRecords,
+      dns,
+      log: (level, message, fields) => logger[level](message, fields),
+    };
+    // Standing dns-persist-01 records of entries that left the ConfigMap go on every resync (and at exit with
+    // -once), independently of the control loop and its watches; only the leader sweeps.
+    const sweepsDone = new AbortController();
+    const sweeps = options.once || options.dryRun
+      ? Promise.resolve()
+      : runStandingSweeps(sweep, options.resyncMs, AbortSignal.any([stop, sweepsDone.signal]));
+    try {
+      const code = await withinShutdownTimeout(
+        runController({ kube, issuer, options, logger, signal: stop, probe, metrics }),
+        stop,
+        options.shutdownTimeoutMs,
+        logger,
+      );
+      if (options.once && !options.dryRun) {
+        await sweepStandingRecords(sweep).catch((error) =>
+          logger.warn("sweeping standing records failed", { error: errorMessage(error) })
+        );
+      }
+      if (election?.lost.aborted) return 1;
+      return code;
+    } finally {
+      sweepsDone.abort();
+      await sweeps;
+    }
   } catch (err) {
     logger.error("cannot start", { error: errorMessage(err) });
     return err instanceof NotariatError && err.kind === "usage" ? 2 : 1;
@@ -207,6 +255,49 @@ async function startHttp(
   }, logger).catch((err) => {
     throw new NotariatError("usage", `-http-address: cannot listen on ${address}: ${errorMessage(err)}`);
   });
+}
+
+/** `persist-record`: the zone-file lines of the standing records the named entry needs. */
+async function persistRecords(options: PersistRecordOptions): Promise<string[]> {
+  const kube = await createKube({ kubeconfig: options.kubeconfig, namespace: options.namespace });
+  let release = () => {};
+  try {
+    const ref = formatRef(parseSecretRef(options.secret, kube.namespace));
+    const configMap = await kube.readConfigMap(kube.namespace, options.config);
+    if (configMap === undefined) {
+      throw new NotariatError("config", `ConfigMap ${kube.namespace}/${options.config} does not exist`);
+    }
+    const parsed = parseCertificatesConfig(configMap.data, kube.namespace);
+    const spec = parsed.specs.find((s) => formatRef(s.secret) === ref);
+    if (spec === undefined) {
+      const problems = parsed.problems.filter((p) => p.secret === ref).map(formatProblem);
+      throw new NotariatError(
+        "config",
+        problems.length > 0
+          ? problems.join("; ")
+          : `no entry of ConfigMap ${options.config} has secret ${ref}`,
+      );
+    }
+    if (spec.challenge !== "dns-persist-01") {
+      throw new NotariatError(
+        "config",
+        `certificates[${spec.index}] (secret ${ref}): challenge: is ${
+          spec.challenge ?? "dns-01"
+        }, not dns-persist-01`,
+      );
+    }
+    if (options.acmeCa !== undefined) release = trustCa(options.acme, await readCaBundle(options.acmeCa));
+    const accounts = createAccountCache({
+      directoryUrl: options.acme,
+      store: createKubeAccountStore(kube, kube.namespace),
+      openSession: (accountKeyPem) => openAcmeSession({ directoryUrl: options.acme, accountKeyPem }),
+    });
+    const account = await accounts.get(spec.email);
+    return (await standingRecordLines(spec, account.session)).map((line) => line.zoneLine);
+  } finally {
+    release();
+    await kube.close();
+  }
 }
 
 async function readCaBundle(path: string): Promise<string> {

@@ -20,7 +20,8 @@ export type Command =
   | { kind: "version"; text: string }
   | { kind: "run"; options: RunOptions }
   | { kind: "dns-check"; options: DnsCheckOptions }
-  | { kind: "status"; options: StatusOptions };
+  | { kind: "status"; options: StatusOptions }
+  | { kind: "persist-record"; options: PersistRecordOptions };
 
 /** Where notariat finds its cluster and its ConfigMap; shared by the controller and `notariat status`. */
 export interface ClusterOptions {
@@ -79,6 +80,17 @@ export interface DnsCheckOptions extends DnsFlags {
   domain: string;
   /** `HOST[:PORT]` of the server that receives the update. */
   nameserver?: string;
+}
+
+/** Options of `notariat persist-record`. */
+export interface PersistRecordOptions {
+  acme: string;
+  acmeCa?: string;
+  config: string;
+  kubeconfig?: string;
+  namespace?: string;
+  /** `[namespace/]name` of the entry's Secret, as the entry's `secret` writes it. */
+  secret: string;
 }
 
 /** The default ACME directory: Let's Encrypt's staging CA, so a first try cannot hit production rate limits. */
@@ -301,6 +313,19 @@ export const DNS_CHECK_FLAGS: readonly FlagDefinition[] = [
   ...DNS_FLAGS,
 ];
 
+const PERSIST_SHARED = ["acme", "acme-ca", "config", "kubeconfig", "namespace"];
+
+/** Flags of `notariat persist-record`. */
+export const PERSIST_RECORD_FLAGS: readonly FlagDefinition[] = [
+  ...RUN_FLAGS.filter((f) => PERSIST_SHARED.includes(f.name)),
+  flag({
+    name: "secret",
+    type: "string",
+    usage: "`[NAMESPACE/]NAME` of the entry's Secret, as its secret field names it (required)",
+    default: "",
+  }),
+];
+
 /** Flags of `notariat status`. */
 export const STATUS_FLAGS: readonly FlagDefinition[] = [...CLUSTER_FLAGS, RENEW_BEFORE_FLAG];
 
@@ -309,8 +334,10 @@ export const VERSION_TEXT = `notariat ${VERSION} (deno ${Deno.version.deno})`;
 
 const SUBCOMMAND_HELP =
   "\nSubcommands:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, " +
-  "then exit (notariat dns-check -h lists its flags)\n  status\n    \tone line per configured certificate: " +
-  "state, expiry, next renewal, last reason (notariat status -h lists its flags)\n\n" + VERSION_TEXT + "\n";
+  "then exit (notariat dns-check -h lists its flags)\n  persist-record\n    \tprint the standing dns-persist-01 " +
+  "record(s) an entry needs, then exit (notariat persist-record -h lists its flags)\n  status\n    \tone line " +
+  "per configured certificate: state, expiry, next renewal, last reason (notariat status -h lists its flags)\n\n" +
+  VERSION_TEXT + "\n";
 
 /**
  * Parses notariat's arguments (without the program name). A first argument `dns-check` or `status` selects
@@ -321,14 +348,15 @@ const SUBCOMMAND_HELP =
 export function parseCommandLine(args: readonly string[]): Command {
   if (args[0] === "dns-check") return parseDnsCheck(args.slice(1));
   if (args[0] === "status") return parseStatus(args.slice(1));
+  if (args[0] === "persist-record") return parsePersistRecord(args.slice(1));
   const parsed = parseFlags("notariat", RUN_FLAGS, args);
   if (parsed.kind === "help") return { kind: "help", text: parsed.text + SUBCOMMAND_HELP };
   if (parsed.rest.length > 0) {
     const extra = JSON.stringify(parsed.rest[0]);
     throw usage(
-      parsed.rest[0] === "dns-check" || parsed.rest[0] === "status"
+      ["dns-check", "persist-record", "status"].includes(parsed.rest[0])
         ? `unexpected argument ${extra}: the ${parsed.rest[0]} subcommand must come before any flag`
-        : `unexpected argument ${extra}: notariat takes flags only, or a subcommand (dns-check, status) first`,
+        : `unexpected argument ${extra}: notariat takes flags only, or a subcommand first`,
     );
   }
   const value = valueReader(parsed.values);
@@ -404,6 +432,32 @@ function clusterOptions(value: ValueReader): ClusterOptions {
   return { config, kubeconfig: value.optional("kubeconfig"), namespace: value.optional("namespace") };
 }
 
+function parsePersistRecord(args: readonly string[]): Command {
+  const parsed = parseFlags("notariat persist-record", PERSIST_RECORD_FLAGS, args);
+  if (parsed.kind === "help") return parsed;
+  if (parsed.rest.length > 0) {
+    throw usage(
+      `unexpected argument ${JSON.stringify(parsed.rest[0])}: notariat persist-record takes flags only`,
+    );
+  }
+  const value = valueReader(parsed.values);
+  const config = value.string("config");
+  if (config === "") throw usage("flag -config is required: the name of the ConfigMap listing the entry");
+  const secret = value.string("secret");
+  if (secret === "") throw usage("flag -secret is required: the [namespace/]name of the entry's Secret");
+  return {
+    kind: "persist-record",
+    options: withoutUndefined({
+      acme: value.string("acme"),
+      acmeCa: value.optional("acme-ca"),
+      config,
+      kubeconfig: value.optional("kubeconfig"),
+      namespace: value.optional("namespace"),
+      secret,
+    }),
+  };
+}
+
 function dnsFlags(value: ValueReader): DnsFlags {
   return {
     dnsResolver: value.optional("dns-resolver"),
@@ -429,8 +483,13 @@ function valueReader(values: Map<string, unknown>) {
  * The flag reference as a Markdown table (flag, default, meaning) for the README, generated from the same
  * definitions as the help so the two cannot drift apart.
  */
-export function formatFlagTable(command: "run" | "dns-check" | "status"): string {
-  const flags = { run: RUN_FLAGS, "dns-check": DNS_CHECK_FLAGS, status: STATUS_FLAGS }[command];
+export function formatFlagTable(command: "run" | "dns-check" | "persist-record" | "status"): string {
+  const flags = {
+    run: RUN_FLAGS,
+    "dns-check": DNS_CHECK_FLAGS,
+    "persist-record": PERSIST_RECORD_FLAGS,
+    status: STATUS_FLAGS,
+  }[command];
   const rows = sortedFlags(flags).map((definition) => {
     const { argument, usage } = describeFlag(definition);
     const name = `\`-${definition.name}${argument === "" ? "" : ` ${argument}`}\``;
