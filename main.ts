@@ -25,7 +25,7 @@ import {
   LEASE_NAME,
   startLeaderElection,
 } from "./src/controller/elector.ts";
-import { createProbeTracker } from "./src/controller/probe.ts";
+import { createProbeTracker, DEFAULT_STUCK_AFTER_MS } from "./src/controller/probe.ts";
 import { runStandingSweeps, type SweepDeps, sweepStandingRecords } from "./src/controller/standing_sweep.ts";
 import { formatStatusTable, readStatus } from "./src/controller/status.ts";
 import { isAddressLiteral, parseNameserver } from "./src/dns/address.ts";
@@ -123,7 +123,12 @@ async function status(options: StatusOptions): Promise<number> {
 async function run(options: RunOptions): Promise<number> {
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   const metrics = createMetrics({ version: VERSION, issuer: issuerLabelsFor(options.acme) });
-  const probe = createProbeTracker({ leaderElection: options.leaderElect });
+  // An idle loop sleeps until its next due time, at most until the next resync: only a loop silent for longer
+  // than that is stuck.
+  const probe = createProbeTracker({
+    leaderElection: options.leaderElect,
+    stuckAfterMs: options.resyncMs + DEFAULT_STUCK_AFTER_MS,
+  });
   const shutdown = new AbortController();
   const onSignal = () => {
     if (shutdown.signal.aborted) return;

@@ -36,7 +36,10 @@ export interface ProbeTracker extends ControllerProbe {
   ready(now: Date): ProbeAnswer;
 }
 
-/** How long the loop may go without a tick before /livez fails (it ticks at every pass and wake-up). */
+/**
+ * How long the loop may go without a tick before /livez fails, beyond the longest sleep it may take (the caller
+ * adds the resync interval: an idle loop wakes at least once per resync).
+ */
 export const DEFAULT_STUCK_AFTER_MS = 5 * 60_000;
 
 /** A tracker; `leaderElection` says whether leadership must be known before ready. */
