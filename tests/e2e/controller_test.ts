@@ -161,7 +161,11 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
 
     await t.step("the manifests' Deployment is accepted by the API server as written", async () => {
       const deployment = (await admin("GET", "/apis/apps/v1/namespaces/notariat/deployments/notariat")).body;
-      assert.deepEqual(deployment.spec.template.spec.containers[0].args, ["-config", "notariat", "-leader-elect"]);
+      assert.deepEqual(deployment.spec.template.spec.containers[0].args, [
+        "-config",
+        "notariat",
+        "-leader-elect",
+      ]);
       assert.equal(deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
     });
 
