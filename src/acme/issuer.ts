@@ -28,6 +28,7 @@ import {
   validationError,
 } from "./problem.ts";
 import { trustCa } from "./transport.ts";
+import { checkStopped, sleep, untilStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
 export interface IssuerOptions {
@@ -51,6 +52,8 @@ export interface IssuerOptions {
   now?: () => Date;
   /** The profile for requests that name none (the `-acme-profile` flag). */
   defaultProfile?: string;
+  /** Aborting it stops every issuance (shutdown): waits end, records are removed, authorizations deactivated. */
+  signal?: AbortSignal;
   /** Where the dns-persist-01 records notariat writes are remembered; without it they are never written. */
   standingRecords?: StandingRecordStore;
 }
@@ -70,6 +73,8 @@ export interface IssueRequest {
    * when the CA supports ARI. A CA refusing it (already replaced, unknown) gets one new order without it.
    */
   replaces?: string;
+  /** Aborting it stops this issuance as IssuerOptions.signal stops all of them. */
+  signal?: AbortSignal;
   /** The challenge type to answer (default dns-01). */
   challenge?: ChallengeType;
   /** dns-persist-01: the standing record's persistUntil. */
@@ -157,11 +162,15 @@ export function createIssuer(options: IssuerOptions): Issuer {
       return limiter.run(async () => {
         try {
           return await trusted(async () => {
+            const signals = [options.signal, request.signal].filter((s): s is AbortSignal => s !== undefined);
+            const signal = signals.length === 0 ? undefined : AbortSignal.any(signals);
+            checkStopped(signal, "before the order");
             const account = await accounts.get(request.email);
             // RFC 9773 section 5: only a CA that offers renewalInfo gets `replaces`.
             const withAri = request.replaces !== undefined &&
               (await directoryInfo()).renewalInfo !== undefined;
-            return await issueWith(account, withAri ? request : { ...request, replaces: undefined }, options);
+            const sent = withAri ? request : { ...request, replaces: undefined };
+            return await issueWith(account, sent, options, signal);
           });
         } catch (err) {
           throw labelled(request.label, err);
@@ -207,6 +216,7 @@ async function issueWith(
   account: AcmeAccount,
   request: IssueRequest,
   options: IssuerOptions,
+  signal: AbortSignal | undefined,
 ): Promise<IssuedCertificate> {
   const session = account.session;
   const log = (message: string, fields: Record<string, unknown> = {}) =>
@@ -217,6 +227,7 @@ async function issueWith(
     policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
     deadline: Date.now() + timeoutMs,
     limit: `the wait ends after ${timeoutMs} ms`,
+    signal,
   };
 
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
@@ -235,6 +246,7 @@ async function issueWith(
   );
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
+  checkStopped(signal, "before the order");
 
   const { created, replaces } = await createOrder(session, request, log);
   const orderUrl = created.headers.location;
@@ -406,7 +418,7 @@ async function validate(
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<void> {
   const records = pending.map(({ domain, value }) => ({ domain, value }));
-  const published: PublishedChallenges = await plan.publish(records);
+  const published: PublishedChallenges = await plan.publish(records, poller.signal);
   log("challenge records published", {
     records: published.records.map((r) => ({ domain: r.domain, owner: r.owner, zone: r.zone })),
   });
@@ -459,6 +471,8 @@ interface Poller {
   limit: string;
   /** The polled resource in words ("the order"): its `expires` in each answer bounds the polling too. */
   resource?: string;
+  /** Ends every wait with a "stopped" error. */
+  signal?: AbortSignal;
 }
 
 /** `poller` with its deadline moved earlier to the CA's lifetimes, where they end first. */
@@ -488,7 +502,12 @@ async function poll<T extends { status: string }>(
   done: (body: T) => boolean,
 ): Promise<T> {
   for (let attempt = 0;; attempt++) {
-    const response = await step(what, () => poller.session.post(url, null));
+    checkStopped(poller.signal, what);
+    const response = await untilStopped(
+      step(what, () => poller.session.post(url, null)),
+      poller.signal,
+      what,
+    );
     const busy = BUSY_STATUSES.includes(response.status);
     let body: T | undefined;
     if (!busy) {
@@ -510,7 +529,7 @@ async function poll<T extends { status: string }>(
         { retryAfter },
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await sleep(delay, poller.signal, what);
   }
 }
 

@@ -11,6 +11,8 @@ import type { EventSubject, Kube } from "../kube/types.ts";
 import { listAndWatch, type WatchLog } from "../kube/watch.ts";
 import { createEventRecorder } from "../observe/events.ts";
 import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import type { ControllerProbe } from "./probe.ts";
 import { nextAttemptTime } from "./backoff.ts";
 import { type Outcome, type ReconcileDeps, reconcileEntry } from "./reconcile.ts";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./record.ts";
@@ -45,8 +47,10 @@ export interface ControllerDeps {
   now?: () => Date;
   /** Source of backoff jitter, [0, 1). */
   random?: () => number;
-  /** Told that the loop is alive, the configuration was read, and whether the watches are healthy. */
-  probe?: { tick(at: Date): void; configLoaded(at: Date): void; watchesHealthy(healthy: boolean): void };
+  /** Told of each pass, each successful read of the ConfigMap and the watches' health (/livez, /readyz). */
+  probe?: ControllerProbe;
+  /** Certificate and reconcile metrics, fed by the outcome recorder. */
+  metrics?: Metrics;
 }
 
 /** The ConfigMap's entries that are valid, and one line per problem. */
@@ -76,7 +80,7 @@ export async function runController(deps: ControllerDeps): Promise<number> {
     now,
     onError: (error) => logger.warn("could not record an Event", { error }),
   });
-  const recorder = createOutcomeRecorder(logger, events);
+  const recorder = createOutcomeRecorder(logger, events, deps.metrics, now);
   const reconcileDeps: ReconcileDeps = {
     kube,
     issuer: deps.issuer,

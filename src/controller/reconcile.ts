@@ -46,6 +46,9 @@ export interface Outcome {
    * suggested window) or "rule" (the lifetime rule). The value of the renewal-time metric.
    */
   renewal?: { at: Date; source: RenewalSource };
+  /** Validity of the certificate in the Secret after the reconcile, when it holds one that parses. */
+  notBefore?: Date;
+  notAfter?: Date;
   /** The Secret's resourceVersion as last read or written, so the watch can ignore versions already seen. */
   secretVersion?: string;
   error?: unknown;
@@ -60,6 +63,8 @@ export interface ReconcileDeps {
   dryRun: boolean;
   /** The ACME directory URL, recorded on written Secrets. */
   acmeDirectory: string;
+  /** Aborting it stops an issuance in flight (shutdown); the outcome is then "failed" with kind "stopped". */
+  signal?: AbortSignal;
   /** Where the entry's Secret is read from (default: a GET); the controller hands out what it listed. */
   readSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
 }
@@ -78,6 +83,7 @@ export function entryLabel(spec: CertificateSpec): string {
 export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps): Promise<Outcome> {
   const started = performance.now();
   let secretVersion: string | undefined;
+  let validity: { notBefore?: Date; notAfter?: Date } = {};
   const done = (
     result: Outcome["result"],
     reason: string,
@@ -91,6 +97,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     message,
     durationMs: Math.round(performance.now() - started),
     secretVersion,
+    ...validity,
     ...extra,
   });
   let reason: string | undefined;
@@ -119,6 +126,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       spec.keyType,
     );
     const current = inspected.certificate as CertificateInfo | undefined;
+    if (current !== undefined) validity = { notBefore: current.notBefore, notAfter: current.notAfter };
     // The quick stored-chain inspection does not read the Authority Key Identifier; the ARI name needs it.
     const currentId = current === undefined || directory?.renewalInfo === undefined
       ? undefined
@@ -155,6 +163,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       zoneAccess,
       profile,
       replaces: directory?.renewalInfo === undefined ? undefined : replaces,
+      signal: deps.signal,
       challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       persistUntil: spec.persistUntil,
       standingOwner: {
@@ -190,6 +199,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         secretVersion: written.resourceVersion,
       });
     }
+    validity = { notBefore: issued.notBefore, notAfter: issued.notAfter };
     const verb = decision.reason === "Expiring" || decision.reason === "RenewalSuggested"
       ? "renewed"
       : "issued";

@@ -33,6 +33,8 @@ export interface DnsContext {
   authoritativePort?: number;
   /** Structured progress; never receives secrets. */
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Told of every signed UPDATE exchange (for metrics): the server, whether it succeeded, how long it took. */
+  onUpdate?: (server: string, result: "success" | "failure", seconds: number) => void;
 }
 
 /** One TXT value to publish. `domain` is the certificate identifier ("*.x.test" or "x.test"). */
@@ -104,9 +106,10 @@ export interface ChallengePlan {
   readonly challenges: readonly PlannedChallenge[];
   /**
    * Publishes the values (one signed UPDATE per zone) and waits for propagation; on any failure removes what
-   * it added, then throws NotariatError kind "dns". Every record's domain must have been planned.
+   * it added, then throws NotariatError kind "dns" (kind "stopped" when `signal` ended the wait). Every
+   * record's domain must have been planned.
    */
-  publish(records: ChallengeRecord[]): Promise<PublishedChallenges>;
+  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
 }
 
 /** A planned zone: where its updates go and which servers must then serve the values. */
@@ -279,6 +282,21 @@ function expectationsFor(batches: ZoneBatch[], zones: Map<string, ZonePlan>): Tx
   return expectations;
 }
 
+/** Runs one UPDATE exchange and tells `ctx.onUpdate` how it went. */
+async function timedUpdate<T>(ctx: DnsContext, update: () => Promise<T>, server: ServerAddress): Promise<T> {
+  const started = performance.now();
+  const tell = (result: "success" | "failure") =>
+    ctx.onUpdate?.(formatServer(server), result, (performance.now() - started) / 1000);
+  try {
+    const answer = await update();
+    tell("success");
+    return answer;
+  } catch (err) {
+    tell("failure");
+    throw err;
+  }
+}
+
 async function removeBatches(
   transport: Transport,
   batches: ZoneBatch[],
@@ -288,7 +306,11 @@ async function removeBatches(
   const failures: string[] = [];
   for (const batch of batches) {
     try {
-      await sendTxtUpdate(transport, batch.server, key, batch.zone, "delete", batch.values);
+      await timedUpdate(
+        ctx,
+        () => sendTxtUpdate(transport, batch.server, key, batch.zone, "delete", batch.values),
+        batch.server,
+      );
       ctx.log?.("dns TXT values deleted", {
         zone: batch.zone,
         server: formatServer(batch.server),
@@ -339,13 +361,13 @@ export async function planChallenges(
   const planned = new Map(challenges.map((c) => [c.name, c]));
   return {
     challenges,
-    publish: (records) => {
+    publish: (records, signal) => {
       const key = access.key;
       if (key === undefined) {
         const names = records.map((r) => naming(r.domain)).join(", ");
         return Promise.reject(new NotariatError("dns", `no TSIG key to write ${names}`));
       }
-      return publishPlanned(transport, records, planned, zones, key, ctx, naming);
+      return publishPlanned(transport, records, planned, zones, key, ctx, naming, signal);
     },
   };
 }
@@ -358,13 +380,18 @@ async function publishPlanned(
   key: TsigKey,
   ctx: DnsContext,
   naming: ChallengeNaming,
+  signal: AbortSignal | undefined,
 ): Promise<PublishedChallenges> {
   const { batches, published } = batchRecords(records, planned, naming);
   const added: ZoneBatch[] = [];
   try {
     for (const batch of batches) {
       try {
-        await sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values);
+        await timedUpdate(
+          ctx,
+          () => sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values),
+          batch.server,
+        );
       } catch (err) {
         // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
         // still have applied the update: remove its values too (deleting values that are not there is
@@ -386,6 +413,7 @@ async function publishPlanned(
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       present: true,
+      signal,
     });
     if (expectations.length > 0) {
       ctx.log?.("dns TXT values propagated", {
@@ -419,13 +447,14 @@ async function publishPlanned(
 
 /**
  * Plans and publishes in one go (see planChallenges and ChallengePlan.publish), for callers that already
- * hold the values.
+ * hold the values; `signal` ends the propagation wait (and removes the values).
  */
 export async function publishChallenges(
   records: ChallengeRecord[],
   access: ZoneAccess,
   ctx: DnsContext,
+  signal?: AbortSignal,
 ): Promise<PublishedChallenges> {
   const plan = await planChallenges(records.map((r) => r.domain), access, ctx);
-  return plan.publish(records);
+  return plan.publish(records, signal);
 }
