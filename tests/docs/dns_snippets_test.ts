@@ -1,0 +1,177 @@
+/**
+ * The DNS server configuration the README shows (docs/dns/*.conf) loaded into the real Knot and BIND, with a key
+ * made by the same command the README names (`keymgr -t notariat`, `tsig-keygen notariat`) and read by
+ * notariat's own key parser. Signed UPDATEs prove that each snippet lets the key write TXT records at the
+ * challenge names and nowhere else, and no other type.
+ */
+import assert from "node:assert/strict";
+import { publishChallenges } from "../../src/dns/challenges.ts";
+import { createTransport } from "../../src/dns/transport.ts";
+import { signMessage } from "../../src/dns/tsig.ts";
+import { parseTsigKey } from "../../src/dns/tsig_key.ts";
+import type { ServerAddress, TsigKey } from "../../src/dns/types.ts";
+import { buildTxtUpdate, sendTxtUpdate } from "../../src/dns/update.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  Rcode,
+  rcodeName,
+  RecordClass,
+  RecordType,
+} from "../../src/dns/wire.ts";
+import {
+  type ConfiguredServerHandle,
+  queryTxt,
+  startConfiguredBind,
+  startConfiguredKnot,
+} from "../harness/dns_servers.ts";
+import { run } from "../harness/process.ts";
+
+const ZONES: Record<string, string> = {
+  "example.com": [
+    "$ORIGIN example.com.",
+    "$TTL 60",
+    "@ SOA ns1 hostmaster 1 3600 600 86400 60",
+    "@ NS ns1",
+    "ns1 A 127.0.0.1",
+    "www A 127.0.0.1",
+    "_acme-challenge.shop CNAME shop.acme.example.net.",
+  ].join("\n") + "\n",
+  "acme.example.net": [
+    "$ORIGIN acme.example.net.",
+    "$TTL 60",
+    "@ SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 60",
+    "@ NS ns1.example.com.",
+  ].join("\n") + "\n",
+};
+
+function snippet(name: string): string {
+  return Deno.readTextFileSync(new URL(`../../docs/dns/${name}`, import.meta.url));
+}
+
+const transport = createTransport({ timeoutMs: 2000, attempts: 1 });
+
+/** Adds one TXT value, proves it is served, deletes it and proves it is gone. */
+async function assertTxtAllowed(server: ServerAddress, key: TsigKey, zone: string, owner: string) {
+  await sendTxtUpdate(transport, server, key, zone, "add", [{ owner, value: "allowed" }]);
+  assert.deepEqual(await queryTxt(server, owner), ["allowed"], `${owner} serves the added value`);
+  await sendTxtUpdate(transport, server, key, zone, "delete", [{ owner, value: "allowed" }]);
+  assert.deepEqual(await queryTxt(server, owner), [], `${owner} no longer serves it`);
+}
+
+/** Proves the server refuses a TXT value at `owner` and serves nothing there afterwards. */
+async function assertTxtRefused(server: ServerAddress, key: TsigKey, zone: string, owner: string) {
+  await assert.rejects(
+    sendTxtUpdate(transport, server, key, zone, "add", [{ owner, value: "refused" }]),
+    (err: Error) => err.name === "NotariatError" && /refused|not allow|not authoritative/.test(err.message),
+    `TXT at ${owner} is refused`,
+  );
+  assert.ok(!(await queryTxt(server, owner)).includes("refused"), `${owner} serves no refused value`);
+}
+
+/** The RCODE of a signed UPDATE that adds an A record at `owner`: the same message as a TXT add, other type. */
+async function addARecord(server: ServerAddress, key: TsigKey, zone: string, owner: string): Promise<number> {
+  const message = buildTxtUpdate(zone, "add", [{ owner, value: "x" }]);
+  message.authority = [{
+    name: owner,
+    type: RecordType.A,
+    class: RecordClass.IN,
+    ttl: 60,
+    data: { kind: "a", address: "192.0.2.1" },
+  }];
+  const signed = signMessage(encodeMessage(message), key, Math.floor(Date.now() / 1000));
+  return decodeMessage(await transport.exchange(server, signed.bytes, "tcp")).header.rcode;
+}
+
+async function assertARefused(server: ServerAddress, key: TsigKey, zone: string, owner: string) {
+  const rcode = await addARecord(server, key, zone, owner);
+  assert.notEqual(rcode, Rcode.NOERROR, `A at ${owner} is refused (got ${rcodeName(rcode)})`);
+  const answer = await run("kdig", [
+    `@${server.host}`,
+    "-p",
+    String(server.port),
+    "+tcp",
+    "+short",
+    "A",
+    owner,
+  ]);
+  assert.equal(answer.trim(), "", `${owner} serves no A record`);
+}
+
+interface Flavour {
+  kind: string;
+  /** The key generator's output, exactly as the README has the user save it in a file. */
+  keygen: () => Promise<string>;
+  start: (config: string) => Promise<ConfiguredServerHandle>;
+  direct: string;
+  delegated: string;
+}
+
+const FLAVOURS: Flavour[] = [
+  {
+    kind: "Knot",
+    keygen: () => run("keymgr", ["-t", "notariat"]),
+    start: (config) => startConfiguredKnot({ zones: ZONES, config }),
+    direct: "knot.conf",
+    delegated: "knot-delegated.conf",
+  },
+  {
+    kind: "BIND",
+    keygen: () => run("tsig-keygen", ["notariat"]),
+    start: (config) => startConfiguredBind({ zones: ZONES, config }),
+    direct: "bind.conf",
+    delegated: "bind-delegated.conf",
+  },
+];
+
+for (const flavour of FLAVOURS) {
+  Deno.test(`${flavour.kind}: the README's configuration lets notariat's key write challenge TXT records only`, async (t) => {
+    const keyFile = await flavour.keygen();
+    const key = parseTsigKey(keyFile, "notariat.key");
+    const server = await flavour.start(
+      [keyFile, snippet(flavour.direct), snippet(flavour.delegated)].join("\n"),
+    );
+    try {
+      const at = server.address;
+      await t.step("TXT at each configured challenge name is added and deleted", async () => {
+        await assertTxtAllowed(at, key, "example.com", "_acme-challenge.example.com");
+        await assertTxtAllowed(at, key, "example.com", "_acme-challenge.www.example.com");
+      });
+      await t.step("TXT at any other name of the zone is refused", async () => {
+        for (
+          const owner of [
+            "example.com",
+            "www.example.com",
+            "_acme-challenge.mail.example.com",
+            "sub._acme-challenge.example.com",
+          ]
+        ) await assertTxtRefused(at, key, "example.com", owner);
+      });
+      await t.step("another type at a challenge name is refused", async () => {
+        await assertARefused(at, key, "example.com", "_acme-challenge.example.com");
+        await assertARefused(at, key, "example.com", "_acme-challenge.www.example.com");
+      });
+      await t.step("the delegated challenge zone takes TXT below its apex and no other type", async () => {
+        await assertTxtAllowed(at, key, "acme.example.net", "shop.acme.example.net");
+        await assertTxtAllowed(at, key, "acme.example.net", "any.other.acme.example.net");
+        await assertARefused(at, key, "acme.example.net", "shop.acme.example.net");
+      });
+      await t.step("notariat follows the CNAME of a delegated name and writes its value there", async () => {
+        const published = await publishChallenges(
+          [{ domain: "shop.example.com", value: "delegated" }],
+          { key, nameserver: `${at.host}:${at.port}` },
+          { resolver: at, propagation: "update-server", propagationTimeoutMs: 3000, timeoutMs: 2000 },
+        );
+        assert.deepEqual(
+          published.records.map((r) => [r.owner, r.zone]),
+          [["shop.acme.example.net", "acme.example.net"]],
+        );
+        assert.deepEqual(await queryTxt(at, "shop.acme.example.net"), ["delegated"]);
+        await published.remove();
+        assert.deepEqual(await queryTxt(at, "shop.acme.example.net"), []);
+      });
+    } finally {
+      await server.stop();
+    }
+  });
+}
