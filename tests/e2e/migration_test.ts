@@ -142,6 +142,7 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
         await setCertificates([entry({ keyType: "rsa2048" })]);
         const { code, log } = await runOnce(noCa);
         assert.equal(code, 0, log);
+        assert.match(log, /certificate is valid/);
         assert.doesNotMatch(log, /KeyTypeMismatch|DomainsMismatch|MissingData|InvalidKeyPair/);
         const after = await read();
         assert.equal(
@@ -169,6 +170,7 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
         assert.equal(after.metadata.annotations[name], value, `annotation ${name} kept`);
       }
       assert.equal(after.metadata.labels["controller.cert-manager.io/fao"], "true");
+      assert.equal(after.data["ca.crt"], "", "the Secret's other data key is kept");
       assert.equal(after.metadata.labels["app.kubernetes.io/managed-by"], "notariat");
     });
   } finally {
