@@ -107,13 +107,16 @@ function scan(source: string, start: number, literals: Literal[], stopAtBrace: b
 
 /**
  * Literals that are not messages: the first argument of a log call (`log(`, `logger.info(`, `logger?.[level](`),
- * a flag's help text (`usage:`, checked against the README by its own test), a regular expression's source.
+ * a flag's help text (`usage:`, checked against the README by its own test), a regular expression's source, text
+ * searched for or compared against.
  */
 const NOT_A_MESSAGE = [
   /\b(?:log|debug|info|warn|error)\s*(?:\?\.)?\(\s*$/,
   /\blogger\??\.?\[\w+\]\(\s*$/,
   /\busage:\s*$/,
   /\bnew RegExp\(\s*$/,
+  /\.(?:includes|startsWith|endsWith|indexOf)\(\s*$/,
+  /[!=]==?\s*$/,
 ];
 
 /** The message templates of one source file; `file` names it in the results. */
@@ -142,11 +145,11 @@ export function fixedPieces(text: string): string[] {
   return text.split("…").map((piece) => piece.trim()).filter((piece) => /[A-Za-z]/.test(piece));
 }
 
-/** Whether `line` holds every fixed piece of `template`, in order. */
-export function lineHoldsTemplate(line: string, template: string): boolean {
+/** Whether `text` holds every fixed piece of `template`, in order. */
+export function lineHoldsTemplate(text: string, template: string): boolean {
   let from = 0;
   for (const piece of fixedPieces(template)) {
-    const at = line.indexOf(piece, from);
+    const at = text.indexOf(piece, from);
     if (at < 0) return false;
     from = at + piece.length;
   }
