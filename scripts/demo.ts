@@ -1,9 +1,9 @@
 /**
  * The demo: the whole product on a local stack. Starts Knot (zones alpha.test and beta.test, TSIG-signed
  * updates), pebble (an ACME CA validating DNS-01 through a CNAME-following resolver in front of Knot) and a
- * kube-apiserver with etcd; then does what the README's quick start says, with kubectl: applies manifests/,
- * stores the TSIG key made by keymgr, checks it with `notariat dns-check`, writes the ConfigMap, and runs
- * notariat in its watching mode under the service account's token. Four entries show a wildcard with its apex,
+ * kube-apiserver with etcd; then runs the `kubectl` and `notariat` commands of the README's quick start, read
+ * from the README step by step (scripts/quick_start.ts), with its own values for the settings, and runs
+ * notariat in its watching mode under the service account's token, as the Deployment's pod would. Four entries show a wildcard with its apex,
  * a Secret in another namespace, a CNAME-delegated name and an RSA key; a live edit of the ConfigMap and a
  * deleted Secret are acted on without a restart. Ends with a table of the certificates and the kubectl
  * commands to look closer.
@@ -15,6 +15,7 @@ import { parseCertificateChain, privateKeyMatchesCertificate, verifyChain } from
 import { type Json, waitFor } from "../tests/harness/cluster_objects.ts";
 import { notariatCommand } from "../tests/harness/program.ts";
 import { startStack } from "../tests/harness/stack.ts";
+import { type QuickStartStep, quickStartSteps } from "./quick_start.ts";
 
 const keep = Deno.args.includes("-keep") || Deno.args.includes("--keep");
 const unknown = Deno.args.filter((a) => a !== "-keep" && a !== "--keep");
@@ -24,10 +25,7 @@ if (unknown.length > 0) {
 }
 
 const REPO = new URL("../", import.meta.url).pathname;
-/** Creates or replaces the ConfigMap from certificates.yaml: the same command for the first time and each edit. */
-const CONFIGMAP_APPLY =
-  "kubectl -n notariat create configmap notariat --from-file=certificates=certificates.yaml " +
-  "--dry-run=client -o yaml | kubectl apply -f -";
+const STEPS: QuickStartStep[] = quickStartSteps(Deno.readTextFileSync(`${REPO}README.md`));
 const say = (text: string) => console.log(`\n== ${text}`);
 const failures: string[] = [];
 const check = (ok: boolean, what: string) => {
@@ -64,17 +62,31 @@ console.log(
   `Knot ${dns} (zones alpha.test, beta.test), pebble ${pebble.directoryUrl}, kube-apiserver ${cluster.server}`,
 );
 const workDir = await Deno.makeTempDir({ prefix: "notariat-demo-" });
-await Deno.symlink(`${REPO}manifests`, `${workDir}/manifests`);
-const env = { KUBECONFIG: cluster.adminKubeconfig };
+// The demo's directory looks like a checkout, as the quick start's commands expect.
+for (const name of ["manifests", "main.ts", "src", "deno.json", "deno.lock"]) {
+  await Deno.symlink(`${REPO}${name}`, `${workDir}/${name}`);
+}
+/** The quick start's settings, with the demo's values. */
+const settings = {
+  NAMESERVER: dns,
+  DOMAIN: "www.alpha.test",
+  IMAGE: "notariat:demo",
+  KUBECONFIG: cluster.adminKubeconfig,
+};
+// alpha.test and beta.test are not in public DNS: notariat asks Knot for everything, and checks propagation
+// on the server that took the update only (the zones' NS names resolve to port 53, where nothing listens).
+const NOTARIAT_FUNCTION =
+  'notariat() { deno run --allow-net --allow-read --allow-env --allow-sys main.ts "$@" ' +
+  `-dns-resolver ${dns} -propagation-check update-server; }`;
 let notariat: Deno.ChildProcess | undefined;
 
 /** Runs `command` with bash in the demo's directory, printing it first as a user would type it. */
 async function sh(command: string, options: { quiet?: boolean } = {}): Promise<string> {
   console.log(`$ ${command}`);
   const out = await new Deno.Command("bash", {
-    args: ["-c", command],
+    args: ["-c", `${NOTARIAT_FUNCTION}\n${command}`],
     cwd: workDir,
-    env,
+    env: { ...settings, DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -82,6 +94,17 @@ async function sh(command: string, options: { quiet?: boolean } = {}): Promise<s
   if (!options.quiet) console.log(text.trimEnd().replace(/^/gm, "  "));
   if (!out.success) throw new Error(`\`${command}\` failed with status ${out.code}`);
   return text;
+}
+
+/** Runs the `kubectl` and `notariat` commands of quick-start step `number`; says which others it leaves. */
+async function runStep(number: number): Promise<void> {
+  const step = STEPS.find((s) => s.number === number);
+  if (step === undefined) throw new Error(`the README's quick start has no step ${number}`);
+  console.log(`(quick start, step ${number}: ${step.title})`);
+  for (const command of step.commands) {
+    if (/^(kubectl|notariat) /.test(command)) await sh(command);
+    else console.log(`  not run here: ${command}`);
+  }
 }
 
 async function readSecret(ref: string): Promise<Json | undefined> {
@@ -109,48 +132,27 @@ function certificateFor(ref: string, domains: string[], notVersion?: string): Pr
 
 let code = 1;
 try {
-  console.log(
-    `\nkubectl uses the admin kubeconfig of this cluster:\n$ export KUBECONFIG=${cluster.adminKubeconfig}`,
-  );
+  console.log("\nThe quick start's settings, with the demo's values:");
+  for (const [name, value] of Object.entries(settings)) console.log(`$ export ${name}=${value}`);
+  console.log(`$ ${NOTARIAT_FUNCTION}`);
 
-  say("installing notariat's namespace, service account and RBAC (as in the quick start)");
-  await sh(
-    "kubectl apply -f manifests/namespace.yaml -f manifests/serviceaccount.yaml -f manifests/rbac.yaml " +
-      "-f manifests/secrets-access.yaml -f manifests/deployment.yaml",
-  );
+  say("the TSIG key: Knot's, made with keymgr -t when the harness configured Knot, checked with dns-check");
+  await Deno.writeTextFile(`${workDir}/notariat.key`, knot.keys["hmac-sha256"].text + "\n");
+  await runStep(2);
+  check(true, "dns-check added, saw and removed a probe record with the key");
+
+  say("installing notariat, letting it keep Secrets in namespace web, storing the key");
+  await sh("kubectl create namespace web");
+  await runStep(3);
   console.log(
     "(no kubelet runs here: the Deployment is stored, and the demo runs notariat as its pod would)",
   );
-  await sh("kubectl create namespace web");
-  await sh(
-    "kubectl -n web create rolebinding notariat-secrets --clusterrole=notariat-secrets " +
-      "--serviceaccount=notariat:notariat",
-  );
-
-  say("the TSIG key: made with keymgr when the DNS server was set up, stored as a Secret, checked");
-  await Deno.writeTextFile(`${workDir}/notariat.key`, knot.keys["hmac-sha256"].text + "\n");
-  console.log(
-    `(Knot's key ${
-      knot.keys["hmac-sha256"].key.name
-    } was made by \`keymgr -t\`; its line is in notariat.key)`,
-  );
-  await sh(
-    `kubectl -n notariat create secret generic notariat-tsig --from-file=key=notariat.key ` +
-      `--from-literal=nameserver=${dns}`,
-  );
-  const dnsCheckArgs = ["dns-check", "-tsig-key", "notariat.key", "-domain", "www.alpha.test"];
-  dnsCheckArgs.push("-nameserver", dns, "-dns-resolver", dns, "-propagation-check", "update-server");
-  console.log(`$ notariat ${dnsCheckArgs.join(" ")}`);
-  const dnsCheck = await notariatCommand(dnsCheckArgs, { cwd: workDir, stdout: "piped", stderr: "piped" })
-    .output();
-  console.log(new TextDecoder().decode(dnsCheck.stdout).trimEnd().replace(/^/gm, "  "));
-  check(dnsCheck.success, "dns-check adds, sees and removes a probe record with the key");
 
   say("the ConfigMap: four certificates");
   const entries: Entry[] = [
     // A Secret in another namespace than notariat's.
     {
-      secret: "web/www-alpha-tls",
+      secret: "web/www-tls",
       domains: ["www.alpha.test", "alpha.test"],
       email: "hostmaster@alpha.test",
       tsigSecretName: "notariat-tsig",
@@ -181,7 +183,7 @@ try {
   ];
   await Deno.writeTextFile(`${workDir}/certificates.yaml`, certificatesYaml(entries));
   await sh("cat certificates.yaml");
-  await sh(CONFIGMAP_APPLY);
+  await runStep(4);
 
   say("notariat, watching (as the Deployment runs it, with the service account's token)");
   const token = await cluster.mintToken("notariat", "notariat");
@@ -205,27 +207,39 @@ try {
   notariat = notariatCommand(args, { stdout: "inherit", stderr: "inherit" }).spawn();
   const first = await Promise.all(entries.map((e) => certificateFor(e.secret, e.domains)));
   check(true, "all four Secrets hold certificates");
-  await sh("kubectl -n web get secret www-alpha-tls");
+  await runStep(5);
 
-  say("a live edit: api.alpha.test added to web/www-alpha-tls, acted on without a restart");
+  say("a live edit: api.alpha.test added to web/www-tls, acted on without a restart");
   entries[0].domains.push("api.alpha.test");
   await Deno.writeTextFile(`${workDir}/certificates.yaml`, certificatesYaml(entries));
-  await sh(CONFIGMAP_APPLY);
-  await certificateFor(entries[0].secret, entries[0].domains, first[0].metadata.resourceVersion);
-  check(true, "web/www-alpha-tls now covers api.alpha.test");
+  await runStep(4);
+  const edited = await certificateFor(
+    entries[0].secret,
+    entries[0].domains,
+    first[0].metadata.resourceVersion,
+  );
+  check(true, "web/www-tls now covers api.alpha.test");
 
-  say("a deleted Secret is issued again at once (how staging certificates are replaced after -acme changes)");
-  const legacy = await readSecret("legacy-alpha-tls");
-  await sh("kubectl -n notariat delete secret legacy-alpha-tls");
+  say("production: the Deployment gets -acme of Let's Encrypt, and a deleted Secret is issued again at once");
+  console.log("(the demo's notariat stays on pebble: nothing here reaches Let's Encrypt)");
+  await runStep(6);
+  const deployment =
+    (await cluster.request("GET", "/apis/apps/v1/namespaces/notariat/deployments/notariat")).body;
+  const container = deployment.spec.template.spec.containers[0];
+  check(
+    container.args.includes("-acme=https://acme-v02.api.letsencrypt.org/directory") &&
+      container.image === settings.IMAGE,
+    `the Deployment runs ${container.image} with args ${container.args.join(" ")}`,
+  );
   const reissued = await certificateFor(
-    "legacy-alpha-tls",
-    entries[3].domains,
-    legacy.metadata.resourceVersion,
+    entries[0].secret,
+    entries[0].domains,
+    edited.metadata.resourceVersion,
   );
   check(
     parseCertificateChain(atob(reissued.data["tls.crt"]))[0].serialNumber !==
-      parseCertificateChain(atob(legacy.data["tls.crt"]))[0].serialNumber,
-    "legacy-alpha-tls holds a new certificate",
+      parseCertificateChain(atob(edited.data["tls.crt"]))[0].serialNumber,
+    "web/www-tls holds a new certificate",
   );
 
   say("the certificates");
@@ -253,7 +267,6 @@ try {
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-  await sh("kubectl -n notariat get events --field-selector involvedObject.name=notariat");
 
   notariat.kill("SIGTERM");
   const status = await notariat.status;
@@ -263,17 +276,18 @@ try {
   say("to look closer");
   console.log([
     `export KUBECONFIG=${cluster.adminKubeconfig}`,
-    "kubectl -n notariat get configmap notariat -o yaml            # the list of certificates",
-    "kubectl -n notariat get events                                 # Issued, Renewed, Failed, InvalidConfig",
-    "kubectl -n web get secret www-alpha-tls -o yaml                # tls.crt, tls.key, notariat.io/* annotations",
-    "kubectl -n web get secret www-alpha-tls -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout -text",
-    "kubectl -n notariat get secrets                                # certificates and the ACME account key",
+    "kubectl -n notariat get configmap notariat -o yaml     # the list of certificates",
+    "kubectl -n notariat get events                          # Issued, Renewed, Failed, InvalidConfig",
+    "kubectl -n web get secret www-tls -o yaml               # tls.crt, tls.key, notariat.io/* annotations",
+    "kubectl -n web get secret www-tls -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout -text",
+    "kubectl -n notariat get secrets                         # certificates and the ACME account key",
     `kdig @127.0.0.1 -p ${knot.address.port} +tcp TXT _acme-challenge.www.alpha.test   # no record left behind`,
   ].join("\n"));
   await sh(
-    "kubectl -n web get secret www-alpha-tls -o jsonpath='{.data.tls\\.crt}' | base64 -d | " +
+    "kubectl -n web get secret www-tls -o jsonpath='{.data.tls\\.crt}' | base64 -d | " +
       "openssl x509 -noout -subject -ext subjectAltName",
   );
+  await sh("kubectl -n notariat get secrets");
   code = failures.length === 0 ? 0 : 1;
 
   if (keep) {
@@ -287,14 +301,8 @@ try {
       Deno.addSignalListener("SIGTERM", resolve);
     });
   } else {
-    say(
-      "uninstalling: Secrets in other namespaces stay (notariat never deletes one); the namespace takes its own",
-    );
-    await sh(
-      "kubectl delete --wait=false -f manifests/deployment.yaml -f manifests/secrets-access.yaml " +
-        "-f manifests/rbac.yaml -f manifests/serviceaccount.yaml -f manifests/namespace.yaml",
-    );
-    await sh("kubectl -n web delete rolebinding notariat-secrets");
+    say("uninstalling: Secrets in other namespaces stay (notariat never deletes one)");
+    await runStep(7);
   }
 } catch (err) {
   console.error(`demo failed: ${err instanceof Error ? err.message : err}`);

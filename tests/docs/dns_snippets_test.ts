@@ -1,7 +1,7 @@
 /**
  * The DNS server configuration the README shows (docs/dns/*.conf) loaded into the real Knot and BIND, with a key
- * made by the same command the README names (`keymgr -t notariat`, `tsig-keygen notariat`) and read by
- * notariat's own key parser. Signed UPDATEs prove that each snippet lets the key write TXT records at the
+ * made by the quick start's own command line (`keymgr -t notariat > notariat.key`, `tsig-keygen notariat >
+ * notariat.key`, read from the README) and read by notariat's own key parser, as the TSIG Secret holds it. Signed UPDATEs prove that each snippet lets the key write TXT records at the
  * challenge names and nowhere else, and no other type.
  */
 import assert from "node:assert/strict";
@@ -25,7 +25,8 @@ import {
   startConfiguredBind,
   startConfiguredKnot,
 } from "../harness/dns_servers.ts";
-import { run } from "../harness/process.ts";
+import { makeStateDir, removeStateDir, run } from "../harness/process.ts";
+import { quickStartSteps } from "../../scripts/quick_start.ts";
 
 const ZONES: Record<string, string> = {
   "example.com": [
@@ -47,6 +48,26 @@ const ZONES: Record<string, string> = {
 
 function snippet(name: string): string {
   return Deno.readTextFileSync(new URL(`../../docs/dns/${name}`, import.meta.url));
+}
+
+/** The quick start's command that makes the key with `tool`, e.g. `keymgr -t notariat > notariat.key`. */
+function keygenCommand(tool: string): string {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const commands = quickStartSteps(readme).flatMap((step) => step.commands);
+  const command = commands.find((c) => c.startsWith(`${tool} `));
+  assert.ok(command, `the README's quick start makes the key with ${tool}`);
+  return command;
+}
+
+/** Runs a quick-start key command in a fresh directory and returns the notariat.key it writes. */
+async function runKeygen(tool: string): Promise<string> {
+  const dir = makeStateDir("keygen");
+  try {
+    await run("bash", ["-c", `cd '${dir}' && ${keygenCommand(tool)}`]);
+    return await Deno.readTextFile(`${dir}/notariat.key`);
+  } finally {
+    removeStateDir(dir);
+  }
 }
 
 const transport = createTransport({ timeoutMs: 2000, attempts: 1 });
@@ -100,7 +121,7 @@ async function assertARefused(server: ServerAddress, key: TsigKey, zone: string,
 
 interface Flavour {
   kind: string;
-  /** The key generator's output, exactly as the README has the user save it in a file. */
+  /** The key file the README's command writes. */
   keygen: () => Promise<string>;
   start: (config: string) => Promise<ConfiguredServerHandle>;
   direct: string;
@@ -110,14 +131,14 @@ interface Flavour {
 const FLAVOURS: Flavour[] = [
   {
     kind: "Knot",
-    keygen: () => run("keymgr", ["-t", "notariat"]),
+    keygen: () => runKeygen("keymgr"),
     start: (config) => startConfiguredKnot({ zones: ZONES, config }),
     direct: "knot.conf",
     delegated: "knot-delegated.conf",
   },
   {
     kind: "BIND",
-    keygen: () => run("tsig-keygen", ["notariat"]),
+    keygen: () => runKeygen("tsig-keygen"),
     start: (config) => startConfiguredBind({ zones: ZONES, config }),
     direct: "bind.conf",
     delegated: "bind-delegated.conf",
