@@ -140,6 +140,9 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
       "with keyType rsa2048 the Secret is valid as it is: no CA, no write, no account",
       async () => {
         await setCertificates([entry({ keyType: "rsa2048" })]);
+        const dryRun = await runOnce(noCa, ["-dry-run"]);
+        assert.equal(dryRun.code, 0, dryRun.log);
+        assert.match(dryRun.log, /certificate is valid/);
         const { code, log } = await runOnce(noCa);
         assert.equal(code, 0, log);
         assert.match(log, /certificate is valid/);
