@@ -132,7 +132,9 @@ export function messageTemplates(file: string, source: string): MessageTemplate[
       (previousSkipped && /\+\s*$/.test(before));
     previousSkipped = skipped;
     const fixed = parts.join(" ");
-    if (skipped || (fixed.match(/[A-Za-z]+/g) ?? []).length < 2 || !/\S \S/.test(fixed.trim())) continue;
+    if (skipped || (fixed.match(/[A-Za-z]+/g) ?? []).length < 2 || !parts.some((p) => /\S \S/.test(p))) {
+      continue;
+    }
     if (/^[/|]/.test(fixed)) continue;
     const line = source.slice(0, offset).split("\n").length;
     templates.push({ file, line, text: parts.join("…") });
