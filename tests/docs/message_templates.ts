@@ -106,13 +106,15 @@ function scan(source: string, start: number, literals: Literal[], stopAtBrace: b
 }
 
 /**
- * Literals that are not messages: the first argument of a log call (`log(`, `logger.info(`, `logger?.[level](`),
+ * Literals that are not messages: the message of a log call (`log(`, `logger.info(`, `logger?.[level](`,
+ * `log(level, `),
  * a flag's help text (`usage:`, checked against the README by its own test), a regular expression's source, text
  * searched for or compared against.
  */
 const NOT_A_MESSAGE = [
   /\b(?:log|debug|info|warn|error)\s*(?:\?\.)?\(\s*$/,
   /\blogger\??\.?\[\w+\]\(\s*$/,
+  /\blog\(\s*(?:"\w+"|\w+),\s*$/,
   /\busage:\s*$/,
   /\bnew RegExp\(\s*$/,
   /\.(?:includes|startsWith|endsWith|indexOf)\(\s*$/,

@@ -1,6 +1,6 @@
 /** The whole local stack notariat runs against: kube-apiserver + etcd, Knot, and pebble validating against Knot. */
 import { type DnsServerHandle, type ForwarderHandle, startForwarder, startKnot } from "./dns_servers.ts";
-import { type KubeHandle, startKube } from "./kube.ts";
+import { type KubeHandle, type KubeOptions, startKube } from "./kube.ts";
 import { type PebbleHandle, startPebble } from "./pebble.ts";
 
 /** The three servers (and the forwarder, when asked for); `stop` stops them all (each by its own PID). */
@@ -15,6 +15,7 @@ export interface Stack {
 
 /** What the stack needs beyond the defaults. */
 export interface StackOptions {
+  kube?: KubeOptions;
   /**
    * Put a CNAME-following resolver between pebble and Knot, so pebble validates CNAME-delegated challenge
    * names (pebble's own resolver does not follow a CNAME into another zone).
@@ -24,8 +25,7 @@ export interface StackOptions {
 
 /** Starts the stack; when one server fails to start, the ones already started are stopped again. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
-  const stopStarted = () => Promise.all([cluster.stop(), knot.stop()]);
+  const [cluster, knot] = await Promise.all([startKube(options.kube), startKnot()]);
   let forwarder: ForwarderHandle | undefined;
   try {
     if (options.followCnames) forwarder = await startForwarder(knot.address);
@@ -40,7 +40,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
     };
   } catch (err) {
-    await Promise.all([stopStarted(), forwarder?.stop()]);
+    await Promise.all([cluster.stop(), knot.stop(), forwarder?.stop()]);
     throw err;
   }
 }
