@@ -74,6 +74,7 @@ Deno.test("the scanner finds message literals, and skips comments, regular expre
     "throw new NotariatError(\"dns\", `server ${formatServer(`${host}:${port}`)} refused key '${k}'`);",
     "const hint = 'write it as a list';",
     'const name = "kubernetes.io/tls";',
+    'log("debug", "watch reconnected after a while", { watch });',
   ].join("\n");
   assert.deepEqual(messageTemplates("x.ts", source).map((t) => [t.line, t.text]), [
     [5, "y z w"],
