@@ -129,7 +129,7 @@ async function run(options: RunOptions): Promise<number> {
   // than that is stuck.
   const probe = createProbeTracker({
     leaderElection: options.leaderElect,
-    stuckAfterMs: options.resyncMs + DEFAULT_STUCK_AFTER_MS,
+    stuckAfterMs: DEFAULT_STUCK_AFTER_MS,
   });
   const shutdown = new AbortController();
   const onSignal = () => {

@@ -370,12 +370,16 @@ export const STATUS_FLAGS: readonly FlagDefinition[] = [...CLUSTER_FLAGS, RENEW_
 /** What `-version` prints, and the last line of `-h`. */
 export const VERSION_TEXT = `notariat ${VERSION} (deno ${Deno.version.deno})`;
 
-const SUBCOMMAND_HELP =
-  "\nSubcommands:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, " +
-  "then exit (notariat dns-check -h lists its flags)\n  persist-record\n    \tprint the standing dns-persist-01 " +
-  "record(s) an entry needs, then exit (notariat persist-record -h lists its flags)\n  status\n    \tone line " +
-  "per configured certificate: state, expiry, next renewal, last reason (notariat status -h lists its flags)\n\n" +
-  VERSION_TEXT + "\n";
+const SUBCOMMANDS: readonly [name: string, usage: string][] = [
+  ["dns-check", "check a TSIG key and DNS UPDATE for one domain, then exit"],
+  ["persist-record", "print the standing dns-persist-01 record(s) an entry needs, then exit"],
+  ["status", "one line per configured certificate: state, expiry, next renewal, last reason"],
+];
+
+const SUBCOMMAND_HELP = "\nSubcommands:\n" +
+  SUBCOMMANDS.map(([name, usage]) => `  ${name}\n    \t${usage} (notariat ${name} -h lists its flags)\n`)
+    .join("") +
+  "\n" + VERSION_TEXT + "\n";
 
 /**
  * Parses notariat's arguments (without the program name). A first argument `dns-check` or `status` selects

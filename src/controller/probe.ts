@@ -37,8 +37,8 @@ export interface ProbeTracker extends ControllerProbe {
 }
 
 /**
- * How long the loop may go without a tick before /livez fails, beyond the longest sleep it may take (the caller
- * adds the resync interval: an idle loop wakes at least once per resync).
+ * How long the loop may go without a tick before /livez fails: an idle loop wakes every HEARTBEAT_MS (30 s), so
+ * five minutes of silence means it is stuck.
  */
 export const DEFAULT_STUCK_AFTER_MS = 5 * 60_000;
 
