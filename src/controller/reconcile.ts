@@ -266,9 +266,9 @@ function planOf(
 }
 
 /**
- * Brings a valid certificate's renewal annotations up to date (the CA moved its window, or the Secret predates
- * them); returns the new resourceVersion, or undefined when nothing was written. A conflict is left to the
- * next look: the annotations are informative.
+ * Brings a valid certificate's renewal annotations up to date when the CA moved its window; returns the new
+ * resourceVersion, or undefined when nothing was written. A conflict is left to the next look: the
+ * annotations are informative.
  */
 async function recordRenewal(
   kube: Kube,
@@ -277,6 +277,8 @@ async function recordRenewal(
 ): Promise<string | undefined> {
   const wanted = renewalAnnotations(renewal);
   const annotations = secret.annotations ?? {};
+  // A Secret notariat has not written yet (adopted from another tool) stays untouched until it is reissued.
+  if (annotations[ANNOTATIONS.renewAt] === undefined) return undefined;
   if (Object.entries(wanted).every(([key, value]) => annotations[key] === value)) return undefined;
   try {
     const updated = await kube.updateSecret({ ...secret, annotations: { ...annotations, ...wanted } });
