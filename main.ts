@@ -6,11 +6,9 @@
 import { createIssuer } from "./src/acme/issuer.ts";
 import { type DnsFlags, parseCommandLine, type RunOptions } from "./src/cli/options.ts";
 import { runController } from "./src/controller/controller.ts";
-import { isAddressLiteral, parseNameserver } from "./src/dns/address.ts";
 import type { DnsContext } from "./src/dns/challenges.ts";
 import { runDnsCheck } from "./src/dns/check.ts";
 import { systemResolver } from "./src/dns/resolv_conf.ts";
-import type { ServerAddress } from "./src/dns/types.ts";
 import { errorMessage, NotariatError } from "./src/errors.ts";
 import { createKubeAccountStore } from "./src/kube/account_store.ts";
 import { createKube } from "./src/kube/client.ts";
@@ -102,21 +100,12 @@ async function readCaBundle(path: string): Promise<string> {
 /** The DNS settings shared by the controller and dns-check, with the resolver from the flag or resolv.conf. */
 async function dnsContext(flags: DnsFlags, logger?: Logger): Promise<DnsContext> {
   return {
-    resolver: flags.dnsResolver === undefined ? await systemResolver() : resolverAddress(flags.dnsResolver),
+    resolver: flags.dnsResolver ?? await systemResolver(),
     propagation: flags.propagationCheck,
     propagationTimeoutMs: flags.propagationTimeoutMs,
     timeoutMs: flags.dnsTimeoutMs,
     log: logger === undefined ? undefined : (message, fields) => logger.debug(message, fields),
   };
-}
-
-function resolverAddress(text: string): ServerAddress {
-  const parsed = parseNameserver(text);
-  if ("error" in parsed) throw new NotariatError("usage", `-dns-resolver: ${parsed.error}`);
-  if (!isAddressLiteral(parsed.host)) {
-    throw new NotariatError("usage", `-dns-resolver: '${text}' must be an IP address, not a name`);
-  }
-  return parsed;
 }
 
 if (import.meta.main) {

@@ -170,7 +170,7 @@ const notariat: Contender = {
       domains,
       email: EMAIL,
       keyType: "ecdsa-p256",
-      zoneAccess: { key: tsig(stack.knot).key, nameserver: `127.0.0.1:${stack.knot.address.port}` },
+      zoneAccess: { key: tsig(stack.knot).key, nameserver: stack.knot.address },
     });
     return issued.certificatePem;
   },

@@ -4,6 +4,7 @@
  * it reads `-acme` as a cluster of one-letter options.
  */
 import { NotariatError } from "../errors.ts";
+import { looksLikeKeyMaterial, quoteValue } from "../quote.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 
 /** The value types a flag can hold; durations are milliseconds. */
@@ -102,7 +103,9 @@ export function parseFlags(
   function set(definition: FlagDefinition, value: FlagValueTypes[FlagType], text: string): void {
     const problem = definition.check?.(value as never);
     if (problem !== undefined) {
-      throw usage(`invalid value ${quote(text)} for flag -${definition.name}: ${problem}`);
+      // The check's reason may quote parts of the value; a value shaped like a key is not repeated at all.
+      const reason = looksLikeKeyMaterial(text) ? "not a valid value (see -h)" : problem;
+      throw usage(`invalid value ${quote(text)} for flag -${definition.name}: ${reason}`);
     }
     values.set(definition.name, value);
     given.add(definition.name);
@@ -150,7 +153,7 @@ export function formatDefault(definition: FlagDefinition): string | undefined {
   const value = definition.default;
   switch (definition.type) {
     case "string":
-      return value === "" ? undefined : quote(value as string);
+      return value === "" ? undefined : JSON.stringify(value);
     case "int":
       return value === 0 ? undefined : String(value);
     case "bool":
@@ -201,7 +204,7 @@ function parseBool(text: string): boolean | undefined {
 }
 
 function quote(text: string): string {
-  return JSON.stringify(text);
+  return quoteValue(text);
 }
 
 function usage(message: string): NotariatError {

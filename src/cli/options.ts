@@ -4,12 +4,11 @@
  * the program receives options it can use as they are.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
-import type { PropagationCheck } from "../dns/types.ts";
-import { normalizeDomain, parseHostPort, validateLabel, validateSubdomain } from "../config/names.ts";
+import type { PropagationCheck, ServerAddress } from "../dns/types.ts";
+import { normalizeDomain, validateLabel, validateSubdomain } from "../config/names.ts";
+import { parseServerAddress } from "../dns/address.ts";
 import { DEFAULT_RENEW_BEFORE_MS } from "../controller/renewal.ts";
 import { describeFlag, flag, type FlagDefinition, formatDefault, parseFlags, sortedFlags } from "./flags.ts";
-
-export { type HostPort, parseHostPort } from "../config/names.ts";
 
 /** What the command line asks for. */
 export type Command =
@@ -19,8 +18,8 @@ export type Command =
 
 /** DNS settings shared by `run` and `dns-check`. */
 export interface DnsFlags {
-  /** `HOST:PORT` of the recursive resolver; undefined means the first nameserver of /etc/resolv.conf. */
-  dnsResolver?: string;
+  /** The recursive resolver (an IP address); undefined means the first nameserver of /etc/resolv.conf. */
+  dnsResolver?: ServerAddress;
   propagationCheck: PropagationCheck;
   propagationTimeoutMs: number;
   /** Timeout of one DNS exchange. */
@@ -55,8 +54,8 @@ export interface DnsCheckOptions extends DnsFlags {
   tsigKey: string;
   /** Normalized like a configured domain (lower case, punycode, no trailing dot). */
   domain: string;
-  /** `HOST[:PORT]` of the server that receives the update. */
-  nameserver?: string;
+  /** The server that receives the update (its host may be a name). */
+  nameserver?: ServerAddress;
 }
 
 /** The default ACME directory: Let's Encrypt's staging CA, so a first try cannot hit production rate limits. */
@@ -86,7 +85,7 @@ export const DNS_FLAGS: readonly FlagDefinition[] = [
     usage: "`HOST:PORT` of the recursive resolver used to find zones and their servers " +
       "(default: the first nameserver in /etc/resolv.conf)",
     default: "",
-    check: reason((value) => parseHostPort(value)),
+    check: reason((value) => parseServerAddress(value, { addressOnly: true })),
   }),
   flag({
     name: "propagation-check",
@@ -224,7 +223,7 @@ export const DNS_CHECK_FLAGS: readonly FlagDefinition[] = [
     type: "string",
     usage: "`HOST[:PORT]` of the server that receives the update (default: the zone's primary, from its SOA)",
     default: "",
-    check: reason((value) => parseHostPort(value)),
+    check: reason((value) => parseServerAddress(value)),
   }),
   ...DNS_FLAGS,
 ];
@@ -298,7 +297,7 @@ function parseDnsCheck(args: readonly string[]): Command {
     options: withoutUndefined({
       tsigKey,
       domain: normalizeDomain(domain),
-      nameserver: value.optional("nameserver"),
+      nameserver: optionalAddress(value.optional("nameserver")),
       ...dnsFlags(value),
     }),
   };
@@ -306,11 +305,19 @@ function parseDnsCheck(args: readonly string[]): Command {
 
 function dnsFlags(value: ValueReader): DnsFlags {
   return {
-    dnsResolver: value.optional("dns-resolver"),
+    dnsResolver: optionalAddress(value.optional("dns-resolver"), { addressOnly: true }),
     propagationCheck: value.string("propagation-check") as PropagationCheck,
     propagationTimeoutMs: value.number("propagation-timeout"),
     dnsTimeoutMs: value.number("dns-timeout"),
   };
+}
+
+/** A flag's address, parsed once here (the flag's check has already accepted it). */
+function optionalAddress(
+  text: string | undefined,
+  options?: { addressOnly: boolean },
+): ServerAddress | undefined {
+  return text === undefined ? undefined : parseServerAddress(text, options);
 }
 
 type ValueReader = ReturnType<typeof valueReader>;

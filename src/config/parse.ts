@@ -5,8 +5,10 @@
 import { load } from "js-yaml";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { type CertificateSpec, DEFAULT_KEY_TYPE, formatRef, KEY_TYPES, type KeyType } from "./types.ts";
-import { normalizeDomain, parseHostPort, parseSecretRef, validateEmail } from "./names.ts";
+import { normalizeDomain, parseSecretRef, validateEmail } from "./names.ts";
+import { parseServerAddress } from "../dns/address.ts";
 import { describeYamlError } from "./yaml_error.ts";
+import { looksLikeKeyMaterial, quoteValue } from "../quote.ts";
 
 /** The ConfigMap key that holds the list. */
 export const CERTIFICATES_KEY = "certificates";
@@ -46,10 +48,19 @@ const EXPECTED = "a YAML list of entries, each with secret, domains, email and t
 /**
  * Whether a tsigSecretName value may be the TSIG key pasted in place of the Secret's name: any key shape
  * (`alg:name:secret`, a tsig-keygen block, a bare base64 secret) has characters a Secret reference never has.
- * Such a value is never echoed, so a misplaced key does not spread to logs and Events.
  */
-function looksLikeKeyMaterial(text: string): boolean {
-  return /[:;{}"'=+\s]/.test(text) || (/[A-Z]/.test(text) && /[a-z]/.test(text) && /[0-9]/.test(text));
+function mayBeTsigKey(text: string): boolean {
+  return looksLikeKeyMaterial(text) || /[:;{}"'=+\s]/.test(text) ||
+    (/[A-Z]/.test(text) && /[a-z]/.test(text) && /[0-9]/.test(text));
+}
+
+/**
+ * The message for a bad value that looks like key material: what the field wants, without the value or any
+ * part of it, so a misplaced key does not spread to logs and Events.
+ */
+function keyMaterialMessage(meaning: string): string {
+  return `must be ${meaning}; the value looks like key material (a TSIG key, a base64 secret or a PEM ` +
+    "block), so it is not repeated here";
 }
 
 /**
@@ -109,11 +120,12 @@ function parseEntry(
   }
   const found: ConfigProblem[] = [];
   const problem = (field: string, message: string) => found.push({ index, field, message });
-  const attempt = <T>(field: string, parse: () => T): T | undefined => {
+  // A parser's message quotes the value or parts of it; for a value shaped like a key, only the meaning is told.
+  const attempt = <T>(field: string, text: string, meaning: string, parse: () => T): T | undefined => {
     try {
       return parse();
     } catch (err) {
-      problem(field, errorMessage(err));
+      problem(field, looksLikeKeyMaterial(text) ? keyMaterialMessage(meaning) : errorMessage(err));
       return undefined;
     }
   };
@@ -121,48 +133,47 @@ function parseEntry(
   for (const key of Object.keys(entry)) {
     if (!(FIELDS as readonly string[]).includes(key)) {
       const near = nearestField(key);
-      problem(key, `unknown field${near === undefined ? "" : ` (did you mean "${near}"?)`}`);
+      const name = /^[A-Za-z0-9_.-]{1,64}$/.test(key) && !looksLikeKeyMaterial(key) ? key : quoteValue(key);
+      problem(name, `unknown field${near === undefined ? "" : ` (did you mean "${near}"?)`}`);
     }
   }
 
-  const secretText = requiredString(
-    entry,
-    "secret",
-    "the [namespace/]name of the kubernetes.io/tls Secret to keep",
-    problem,
-  );
+  const secretMeaning = "the [namespace/]name of the kubernetes.io/tls Secret to keep";
+  const secretText = requiredString(entry, "secret", secretMeaning, problem);
   const secret = secretText === undefined
     ? undefined
-    : attempt("secret", () => parseSecretRef(secretText, namespace));
+    : attempt("secret", secretText, secretMeaning, () => parseSecretRef(secretText, namespace));
 
   const domains = parseDomains(entry.domains, problem);
 
-  const emailText = requiredString(entry, "email", "the contact address of the ACME account", problem);
-  const email = emailText === undefined ? undefined : attempt("email", () => validateEmail(emailText));
+  const emailMeaning = "the contact address of the ACME account";
+  const emailText = requiredString(entry, "email", emailMeaning, problem);
+  const email = emailText === undefined
+    ? undefined
+    : attempt("email", emailText, emailMeaning, () => validateEmail(emailText));
 
-  const tsigText = requiredString(
-    entry,
-    "tsigSecretName",
-    'the [namespace/]name of the Secret whose key "key" holds the TSIG key',
-    problem,
-  );
-  const tsigSecret = tsigText === undefined ? undefined : attempt("tsigSecretName", () => {
-    if (looksLikeKeyMaterial(tsigText)) {
+  const tsigMeaning = 'the [namespace/]name of the Secret whose key "key" holds the TSIG key';
+  const tsigText = requiredString(entry, "tsigSecretName", tsigMeaning, problem);
+  const tsigSecret = tsigText === undefined ? undefined : attempt("tsigSecretName", tsigText, tsigMeaning, () => {
+    if (mayBeTsigKey(tsigText)) {
       throw new Error(
-        'must be the [namespace/]name of the Secret whose key "key" holds the TSIG key, not the key itself; ' +
+        `must be ${tsigMeaning}, not the key itself; ` +
           "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
       );
     }
     return parseSecretRef(tsigText, namespace);
   });
 
-  const nameserver = optionalString(entry, "nameserver", problem);
-  if (nameserver !== undefined) attempt("nameserver", () => parseHostPort(nameserver));
+  const nameserverMeaning = "the host[:port] of the server that receives the updates";
+  const nameserverText = optionalString(entry, "nameserver", problem);
+  const nameserver = nameserverText === undefined
+    ? undefined
+    : attempt("nameserver", nameserverText, nameserverMeaning, () => parseServerAddress(nameserverText));
 
   const keyTypeText = optionalString(entry, "keyType", problem);
   const keyType = keyTypeText === undefined
     ? DEFAULT_KEY_TYPE
-    : attempt("keyType", () => parseKeyType(keyTypeText));
+    : attempt("keyType", keyTypeText, `one of ${KEY_TYPES.join(", ")}`, () => parseKeyType(keyTypeText));
 
   const secretName = secret === undefined ? undefined : formatRef(secret);
   problems.push(...found.map((p) => secretName === undefined ? p : { ...p, secret: secretName }));
@@ -182,7 +193,7 @@ function parseKeyType(text: string): KeyType {
   if (keyType === undefined) {
     throw new NotariatError(
       "config",
-      `"${text}" is not a supported key type: use one of ${KEY_TYPES.join(", ")}`,
+      `${quoteValue(text)} is not a supported key type: use one of ${KEY_TYPES.join(", ")}`,
     );
   }
   return keyType;
@@ -198,7 +209,9 @@ function parseDomains(
     return undefined;
   }
   if (!Array.isArray(value)) {
-    const hint = typeof value === "string" ? ` (write domains: [${value}])` : "";
+    const hint = typeof value === "string" && quoteValue(value) === JSON.stringify(value)
+      ? ` (write domains: [${value}])`
+      : "";
     problem("domains", `must be a list of domain names, got ${describe(value)}${hint}`);
     return undefined;
   }
@@ -218,7 +231,7 @@ function parseDomains(
       const name = normalizeDomain(item);
       if (!names.includes(name)) names.push(name);
     } catch (err) {
-      problem(`domains[${i}]`, errorMessage(err));
+      problem(`domains[${i}]`, looksLikeKeyMaterial(item) ? keyMaterialMessage("a DNS name") : errorMessage(err));
       bad = true;
     }
   });

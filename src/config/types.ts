@@ -1,3 +1,5 @@
+import type { ServerAddress } from "../dns/types.ts";
+
 /** A reference to a Secret; a reference without a namespace means notariat's own namespace. */
 export interface SecretRef {
   namespace: string;
@@ -23,8 +25,8 @@ export interface CertificateSpec {
   email: string;
   /** The Secret whose `key` holds the TSIG key for DNS UPDATE. */
   tsigSecret: SecretRef;
-  /** `host[:port]` of the server that receives the updates, when configured on the entry. */
-  nameserver?: string;
+  /** The server that receives the updates, when configured on the entry (its host may be a name). */
+  nameserver?: ServerAddress;
   keyType: KeyType;
 }
 

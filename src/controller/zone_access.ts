@@ -3,6 +3,8 @@ import { parseTsigKey } from "../dns/tsig_key.ts";
 import { type CertificateSpec, formatRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
+import { parseServerAddress } from "../dns/address.ts";
+import type { ServerAddress } from "../dns/types.ts";
 
 /** The TSIG Secret's data key holding the key, in any form parseTsigKey reads. */
 export const TSIG_KEY_DATA_KEY = "key";
@@ -10,18 +12,23 @@ export const TSIG_KEY_DATA_KEY = "key";
 export const TSIG_NAMESERVER_DATA_KEY = "nameserver";
 
 /**
- * The server an entry's updates go to: the entry's own `nameserver`, else the TSIG Secret's, else none
- * (the DNS module then asks the zone's SOA MNAME). Blank values count as absent.
+ * The server an entry's updates go to: the entry's own `nameserver`, else the TSIG Secret's (read with the
+ * same parser as the entry's; a blank value counts as absent), else none (the DNS module then asks the zone's
+ * SOA MNAME). `source` names the Secret's value in the error a bad value gets.
  */
 export function chooseNameserver(
-  entry: string | undefined,
+  entry: ServerAddress | undefined,
   fromSecret: string | undefined,
-): string | undefined {
-  for (const candidate of [entry, fromSecret]) {
-    const value = candidate?.trim();
-    if (value) return value;
+  source: string,
+): ServerAddress | undefined {
+  if (entry !== undefined) return entry;
+  const text = fromSecret?.trim();
+  if (!text) return undefined;
+  try {
+    return parseServerAddress(text);
+  } catch (err) {
+    throw new NotariatError("config", `${source}: ${errorMessage(err)}`);
   }
-  return undefined;
 }
 
 /**
@@ -49,6 +56,10 @@ export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise
   const key = parseTsigKey(text, source);
   const decoder = new TextDecoder();
   const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
-  const nameserver = chooseNameserver(spec.nameserver, fromSecret && decoder.decode(fromSecret));
+  const nameserver = chooseNameserver(
+    spec.nameserver,
+    fromSecret && decoder.decode(fromSecret),
+    `TSIG Secret ${ref} key "${TSIG_NAMESERVER_DATA_KEY}"`,
+  );
   return nameserver === undefined ? { key } : { key, nameserver };
 }

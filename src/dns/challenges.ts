@@ -8,7 +8,7 @@
  * (planChallenges), so a caller can find a broken DNS before it asks a CA for the values.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
-import { DNS_PORT, formatServer, parseNameserver } from "./address.ts";
+import { DNS_PORT, formatServer } from "./address.ts";
 import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
@@ -44,8 +44,8 @@ export interface ChallengeRecord {
 /** How to reach the zones: the TSIG key and, when configured, the server that receives updates. */
 export interface ZoneAccess {
   key: TsigKey;
-  /** "host[:port]" (host may be a name); absent means the zone's SOA MNAME. */
-  nameserver?: string;
+  /** The server that takes the updates (its host may be a name); absent means the zone's SOA MNAME. */
+  nameserver?: ServerAddress;
 }
 
 /** One published value; `owner` is the TXT owner after the CNAME chase. */
@@ -124,16 +124,14 @@ function listDomains(records: { domain: string }[]): string {
 /** Where discovery queries go and where updates go when a nameserver is configured. */
 async function configuredServer(
   transport: Transport,
-  nameserver: string,
+  nameserver: ServerAddress,
   resolver: ServerAddress,
 ): Promise<ServerAddress> {
-  const spec = parseNameserver(nameserver);
-  if ("error" in spec) throw new NotariatError("dns", `nameserver ${spec.error}`);
   try {
-    const [host] = await resolveHost(transport, resolver, spec.host);
-    return { host, port: spec.port };
+    const [host] = await resolveHost(transport, resolver, nameserver.host);
+    return { host, port: nameserver.port };
   } catch (err) {
-    throw dnsError(`nameserver '${nameserver}' cannot be resolved`, err);
+    throw dnsError(`nameserver ${formatServer(nameserver)} cannot be resolved`, err);
   }
 }
 

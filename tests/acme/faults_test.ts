@@ -24,7 +24,7 @@ function request(knot: DnsServerHandle, domain: string): IssueRequest {
     domains: [domain],
     email: EMAIL,
     keyType: "ecdsa-p256",
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${knot.address.port}` },
+    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
   };
 }
 

@@ -4,7 +4,6 @@ import {
   DNS_CHECK_FLAGS,
   formatFlagTable,
   parseCommandLine,
-  parseHostPort,
   RUN_FLAGS,
 } from "../../src/cli/options.ts";
 import { NotariatError } from "../../src/errors.ts";
@@ -95,7 +94,7 @@ Deno.test("run: every flag is read in Go style (-acme URL, --once, -x=v)", () =>
       logFormat: "logfmt",
       once: true,
       dryRun: true,
-      dnsResolver: "127.0.0.1:5353",
+      dnsResolver: { host: "127.0.0.1", port: 5353 },
       propagationCheck: "update-server",
       propagationTimeoutMs: 30_000,
       dnsTimeoutMs: 1_500,
@@ -236,8 +235,8 @@ Deno.test("dns-check: reads its flags and normalizes the domain like a configure
     {
       tsigKey: "k",
       domain: "example.com",
-      nameserver: "[::1]:5353",
-      dnsResolver: "127.0.0.1",
+      nameserver: { host: "::1", port: 5353 },
+      dnsResolver: { host: "127.0.0.1", port: 53 },
       propagationCheck: "off",
       propagationTimeoutMs: 120_000,
       dnsTimeoutMs: 2_000,
@@ -305,6 +304,26 @@ Deno.test("the Markdown flag table has one row per flag, with its argument and d
   );
 });
 
-Deno.test("parseHostPort is available from the command-line module", () => {
-  assert.deepEqual(parseHostPort("[::1]:53"), { host: "::1", port: 53 });
+Deno.test("every bad address is a usage error with the same wording, a name for the resolver too", () => {
+  const reason = (text: string, rest: string) =>
+    `${JSON.stringify(text)} is not a valid server address: ${rest}`;
+  usageError(
+    ["-config", "c", "-dns-resolver", "ns1.example.com"],
+    'invalid value "ns1.example.com" for flag -dns-resolver: ' +
+      reason("ns1.example.com", "it must be an IP address, not a name (a resolver cannot be found by name)"),
+  );
+  usageError(
+    ["-config", "c", "-dns-resolver", "1.2.3"],
+    `invalid value "1.2.3" for flag -dns-resolver: ${reason("1.2.3", '"1.2.3" is not an IPv4 address')}`,
+  );
+  usageError(
+    ["dns-check", "-tsig-key", "k", "-domain", "d.example", "-dns-resolver", "127.0.0.1:0"],
+    `invalid value "127.0.0.1:0" for flag -dns-resolver: ${
+      reason("127.0.0.1:0", 'port "0" is not a number from 1 to 65535')
+    }`,
+  );
+  usageError(
+    ["dns-check", "-tsig-key", "k", "-domain", "d.example", "-nameserver", "1.2.3"],
+    `invalid value "1.2.3" for flag -nameserver: ${reason("1.2.3", '"1.2.3" is not an IPv4 address')}`,
+  );
 });
