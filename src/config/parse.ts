@@ -154,15 +154,17 @@ function parseEntry(
 
   const tsigMeaning = 'the [namespace/]name of the Secret whose key "key" holds the TSIG key';
   const tsigText = requiredString(entry, "tsigSecretName", tsigMeaning, problem);
-  const tsigSecret = tsigText === undefined ? undefined : attempt("tsigSecretName", tsigText, tsigMeaning, () => {
-    if (mayBeTsigKey(tsigText)) {
-      throw new Error(
-        `must be ${tsigMeaning}, not the key itself; ` +
-          "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
-      );
-    }
-    return parseSecretRef(tsigText, namespace);
-  });
+  const tsigSecret = tsigText === undefined
+    ? undefined
+    : attempt("tsigSecretName", tsigText, tsigMeaning, () => {
+      if (mayBeTsigKey(tsigText)) {
+        throw new Error(
+          `must be ${tsigMeaning}, not the key itself; ` +
+            "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
+        );
+      }
+      return parseSecretRef(tsigText, namespace);
+    });
 
   const nameserverMeaning = "the host[:port] of the server that receives the updates";
   const nameserverText = optionalString(entry, "nameserver", problem);
@@ -231,7 +233,10 @@ function parseDomains(
       const name = normalizeDomain(item);
       if (!names.includes(name)) names.push(name);
     } catch (err) {
-      problem(`domains[${i}]`, looksLikeKeyMaterial(item) ? keyMaterialMessage("a DNS name") : errorMessage(err));
+      problem(
+        `domains[${i}]`,
+        looksLikeKeyMaterial(item) ? keyMaterialMessage("a DNS name") : errorMessage(err),
+      );
       bad = true;
     }
   });

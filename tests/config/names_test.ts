@@ -145,4 +145,3 @@ Deno.test("e-mail contacts are checked loosely and returned unchanged", () => {
     '"admin@exa_mple.com" is not a valid e-mail address: label "exa_mple" may hold only letters, digits and hyphens',
   );
 });
-

@@ -9,7 +9,10 @@ Deno.test("the entry's nameserver wins over the TSIG Secret's", () => {
 });
 
 Deno.test("the TSIG Secret's nameserver is used when the entry has none, trimmed, read by the one parser", () => {
-  assert.deepEqual(chooseNameserver(undefined, " 127.0.0.1:5300\n", SOURCE), { host: "127.0.0.1", port: 5300 });
+  assert.deepEqual(chooseNameserver(undefined, " 127.0.0.1:5300\n", SOURCE), {
+    host: "127.0.0.1",
+    port: 5300,
+  });
   assert.deepEqual(chooseNameserver(undefined, "[::1]", SOURCE), { host: "::1", port: 53 });
 });
 
