@@ -20,8 +20,13 @@ import { loadZoneAccess } from "./zone_access.ts";
 export interface Outcome {
   spec: CertificateSpec;
   result: "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
-  /** Why a certificate was (or would be) requested, or "Valid"; for a failure before the policy ran, the error kind. */
+  /**
+   * Why a certificate was (or would be) requested, or "Valid"; for a failure, why it failed: the policy's
+   * refusal (WrongType) or the error kind (dns, acme, config, kube, pki...).
+   */
   reason: ReissueReason | "Valid" | string;
+  /** For a failed issuance: why it was attempted (the policy's reason and message), told apart from the failure. */
+  attempt?: { reason: ReissueReason; message: string };
   message: string;
   durationMs: number;
   /** When the certificate in the Secret is next due (results valid, issued, renewed, kept). */
@@ -68,14 +73,13 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     secretVersion,
     ...extra,
   });
-  let reason: string | undefined;
+  let attempt: Outcome["attempt"];
   try {
     const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
     const decision = decide(
       await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs, spec.keyType),
     );
-    reason = decision.reason;
     if (decision.action === "keep") {
       return done("valid", decision.reason, decision.message, { renewAt: decision.renewAt });
     }
@@ -83,6 +87,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       const error = new NotariatError("config", decision.message);
       return done("failed", decision.reason, decision.message, { error });
     }
+    attempt = { reason: decision.reason, message: decision.message };
     const zoneAccess = await loadZoneAccess(deps.kube, spec);
     if (deps.dryRun) {
       return done("would-issue", decision.reason, `would request a certificate: ${decision.message}`);
@@ -126,6 +131,11 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     );
   } catch (error) {
     const kind = error instanceof NotariatError ? error.kind : "internal";
-    return done("failed", reason ?? kind, errorMessage(error), { error });
+    return done("failed", kind, withoutLabel(errorMessage(error), entryLabel(spec)), { error, attempt });
   }
+}
+
+/** The issuer names the entry in its errors; the recorder names it once more, so it is dropped here. */
+function withoutLabel(message: string, label: string): string {
+  return message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message;
 }
