@@ -79,6 +79,12 @@ export function normalizeDomain(text: string): string {
       `${quote(text)} is not a valid domain name: it has a single label, and a CA will not issue for it`,
     );
   }
+  if (/^[0-9]+$/.test(name.slice(name.lastIndexOf(".") + 1))) {
+    throw invalid(
+      `${quote(text)} is not a valid domain name: it ends in an all-numeric label (an IP address?), ` +
+        "and a CA issues certificates for DNS names only over DNS-01",
+    );
+  }
   const result = wildcard ? `*.${name}` : name;
   if (result.length > SUBDOMAIN_MAX) {
     throw invalid(`${quote(text)} is not a valid domain name: longer than ${SUBDOMAIN_MAX} characters`);

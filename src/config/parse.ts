@@ -42,7 +42,16 @@ export function formatProblem(problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
-const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "keyType"] as const;
+const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "keyType", "maxNames"] as const;
+
+/**
+ * How many names one certificate may hold unless the entry's `maxNames` says otherwise: Let's Encrypt's limit
+ * (its short-lived profile allows 25). More is refused when the entry is read, before any DNS or ACME work,
+ * instead of by the CA after the DNS of every name was looked up.
+ */
+export const DEFAULT_MAX_NAMES = 100;
+/** The most `maxNames` may allow; no public CA comes near it. */
+const MAX_NAMES_CEILING = 1000;
 const EXPECTED = "a YAML list of entries, each with secret, domains, email and tsigSecretName";
 
 /**
@@ -144,7 +153,17 @@ function parseEntry(
     ? undefined
     : attempt("secret", secretText, secretMeaning, () => parseSecretRef(secretText, namespace));
 
-  const domains = parseDomains(entry.domains, problem);
+  const parsedDomains = parseDomains(entry.domains, problem);
+  const maxNames = parseMaxNames(entry.maxNames, problem);
+  let domains = parsedDomains;
+  if (parsedDomains !== undefined && maxNames !== undefined && parsedDomains.length > maxNames) {
+    const limit = entry.maxNames === undefined
+      ? `more than the ${DEFAULT_MAX_NAMES} a CA takes in one certificate (Let's Encrypt's limit; 25 with its ` +
+        "short-lived profile): split the entry, or set maxNames if your CA takes more"
+      : `more than maxNames (${maxNames}): split the entry, or raise maxNames if your CA takes more`;
+    problem("domains", `lists ${parsedDomains.length} distinct names, ${limit}`);
+    domains = undefined;
+  }
 
   const emailMeaning = "the contact address of the ACME account";
   const emailText = requiredString(entry, "email", emailMeaning, problem);
@@ -181,6 +200,7 @@ function parseEntry(
   problems.push(...found.map((p) => secretName === undefined ? p : { ...p, secret: secretName }));
   if (
     found.length > 0 || secret === undefined || domains === undefined || email === undefined ||
+    maxNames === undefined ||
     tsigSecret === undefined || keyType === undefined
   ) {
     return undefined;
@@ -188,6 +208,23 @@ function parseEntry(
   const spec: CertificateSpec = { index, secret, domains, email, tsigSecret, keyType };
   if (nameserver !== undefined) spec.nameserver = nameserver;
   return spec;
+}
+
+/** `maxNames`: how many names the entry's certificate may hold; absent means DEFAULT_MAX_NAMES. */
+function parseMaxNames(
+  value: unknown,
+  problem: (field: string, message: string) => void,
+): number | undefined {
+  if (value === undefined || value === null) return DEFAULT_MAX_NAMES;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_NAMES_CEILING) {
+    problem(
+      "maxNames",
+      `must be a whole number from 1 to ${MAX_NAMES_CEILING}, got ${describe(value)}: ` +
+        "how many names your CA accepts in one certificate",
+    );
+    return undefined;
+  }
+  return value;
 }
 
 function parseKeyType(text: string): KeyType {
