@@ -1,7 +1,7 @@
 import type { KeyType } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import type { KubeSecret } from "../kube/types.ts";
-import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
+import { chainGap, parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
 import type { PolicyInput } from "./policy.ts";
 
 /** The data key of a kubernetes.io/tls Secret holding the certificate chain, leaf first. */
@@ -52,5 +52,7 @@ export async function inspectSecret(
     };
   }
   const keyMatches = await privateKeyMatchesCertificate(keyPem, crtPem).catch(() => false);
-  return { ...input, certificate: leaf, keyMatches };
+  const gap = await chainGap(crtPem).catch((err) => errorMessage(err));
+  const chainProblem = gap === undefined ? {} : { chainProblem: `${TLS_CERT_KEY} is not a full chain: ${gap}` };
+  return { ...input, certificate: leaf, keyMatches, ...chainProblem };
 }

@@ -12,6 +12,7 @@ export type ReissueReason =
   | "InvalidKeyPair"
   | "DomainsMismatch"
   | "KeyTypeMismatch"
+  | "IncompleteChain"
   | "Expiring";
 
 /** What the Secret holds, as far as the policy cares; gathered by `inspectSecret`, plain data here. */
@@ -31,6 +32,8 @@ export interface PolicyInput {
   dataProblem?: string;
   /** Whether `tls.key` is the private key of the leaf certificate. */
   keyMatches?: boolean;
+  /** Why `tls.crt` is not a chain a client can follow to a root (see chainGap); undefined when it is. */
+  chainProblem?: string;
 }
 
 /** The parts of a leaf certificate the policy looks at (a subset of the PKI module's CertificateInfo). */
@@ -111,6 +114,11 @@ const keyTypeMismatch: PolicyCheck = (input) => {
   };
 };
 
+const incompleteChain: PolicyCheck = (input) =>
+  input.chainProblem === undefined
+    ? undefined
+    : { action: "issue", reason: "IncompleteChain", message: input.chainProblem };
+
 const expiring: PolicyCheck = (input) => {
   const cert = input.certificate;
   if (cert === undefined) return undefined;
@@ -135,6 +143,7 @@ export const POLICY_CHECKS: readonly PolicyCheck[] = [
   domainsMismatch,
   keyTypeMismatch,
   expiring,
+  incompleteChain,
 ];
 
 /** Decides whether the Secret must get a new certificate, and why; or when the valid one is due for renewal. */
