@@ -5,6 +5,7 @@
  */
 import { createIssuer } from "./src/acme/issuer.ts";
 import { type DnsFlags, parseCommandLine, type RunOptions } from "./src/cli/options.ts";
+import { createKubeChallengeJournal, journalSecretName } from "./src/controller/challenge_journal.ts";
 import { runController } from "./src/controller/controller.ts";
 import type { DnsContext } from "./src/dns/challenges.ts";
 import { runDnsCheck } from "./src/dns/check.ts";
@@ -59,11 +60,17 @@ async function run(options: RunOptions): Promise<number> {
   try {
     const kube = await createKube({ kubeconfig: options.kubeconfig, namespace: options.namespace });
     const caPem = options.acmeCa === undefined ? undefined : await readCaBundle(options.acmeCa);
+    const journal = createKubeChallengeJournal({
+      kube,
+      name: journalSecretName(options.config),
+      dnsTimeoutMs: options.dnsTimeoutMs,
+      logger,
+    });
     const issuer = createIssuer({
       directoryUrl: options.acme,
       caPem,
       accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: await dnsContext(options, logger),
+      dns: { ...await dnsContext(options, logger), journal },
       concurrency: options.concurrency,
       log: (message, fields) => logger.debug(message, fields),
     });
@@ -75,6 +82,8 @@ async function run(options: RunOptions): Promise<number> {
     Deno.addSignalListener("SIGTERM", onSignal);
     Deno.addSignalListener("SIGINT", onSignal);
     try {
+      // Challenge values a killed run left behind go first (a dry run changes nothing).
+      if (!options.dryRun) await journal.sweep();
       return await runController({ kube, issuer, options, logger, signal: stop.signal });
     } finally {
       Deno.removeSignalListener("SIGTERM", onSignal);

@@ -53,6 +53,8 @@ export async function inspectSecret(
   }
   const keyMatches = await privateKeyMatchesCertificate(keyPem, crtPem).catch(() => false);
   const gap = await chainGap(crtPem).catch((err) => errorMessage(err));
-  const chainProblem = gap === undefined ? {} : { chainProblem: `${TLS_CERT_KEY} is not a full chain: ${gap}` };
+  const chainProblem = gap === undefined
+    ? {}
+    : { chainProblem: `${TLS_CERT_KEY} is not a full chain: ${gap}` };
   return { ...input, certificate: leaf, keyMatches, ...chainProblem };
 }

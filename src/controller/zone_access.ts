@@ -1,10 +1,10 @@
 import type { ZoneAccess } from "../dns/challenges.ts";
 import { parseTsigKey } from "../dns/tsig_key.ts";
-import { type CertificateSpec, formatRef } from "../config/types.ts";
+import { type CertificateSpec, formatRef, type SecretRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import type { Kube } from "../kube/types.ts";
+import type { Kube, KubeSecret } from "../kube/types.ts";
 import { parseServerAddress } from "../dns/address.ts";
-import type { ServerAddress } from "../dns/types.ts";
+import type { ServerAddress, TsigKey } from "../dns/types.ts";
 
 /** The TSIG Secret's data key holding the key, in any form parseTsigKey reads. */
 export const TSIG_KEY_DATA_KEY = "key";
@@ -37,7 +37,28 @@ export function chooseNameserver(
  */
 export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise<ZoneAccess> {
   const ref = formatRef(spec.tsigSecret);
-  const secret = await kube.readSecret(spec.tsigSecret.namespace, spec.tsigSecret.name).catch((err) => {
+  const { key, secret } = await readTsigSecret(kube, spec.tsigSecret);
+  const decoder = new TextDecoder();
+  const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
+  const nameserver = chooseNameserver(
+    spec.nameserver,
+    fromSecret && decoder.decode(fromSecret),
+    `TSIG Secret ${ref} key "${TSIG_NAMESERVER_DATA_KEY}"`,
+  );
+  return nameserver === undefined ? { key, keySecret: ref } : { key, nameserver, keySecret: ref };
+}
+
+/** The TSIG key held by the Secret `tsigSecret`; errors as loadZoneAccess's. */
+export async function loadTsigKey(kube: Kube, tsigSecret: SecretRef): Promise<TsigKey> {
+  return (await readTsigSecret(kube, tsigSecret)).key;
+}
+
+async function readTsigSecret(
+  kube: Kube,
+  tsigSecret: SecretRef,
+): Promise<{ key: TsigKey; secret: KubeSecret }> {
+  const ref = formatRef(tsigSecret);
+  const secret = await kube.readSecret(tsigSecret.namespace, tsigSecret.name).catch((err) => {
     throw new NotariatError("kube", `cannot read TSIG Secret: ${errorMessage(err)}`, { cause: err });
   });
   if (secret === undefined) throw new NotariatError("config", `TSIG Secret ${ref} does not exist`);
@@ -53,13 +74,5 @@ export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise
   } catch {
     throw new NotariatError("tsig-key", `invalid TSIG key in ${source}: it is not UTF-8 text`);
   }
-  const key = parseTsigKey(text, source);
-  const decoder = new TextDecoder();
-  const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
-  const nameserver = chooseNameserver(
-    spec.nameserver,
-    fromSecret && decoder.decode(fromSecret),
-    `TSIG Secret ${ref} key "${TSIG_NAMESERVER_DATA_KEY}"`,
-  );
-  return nameserver === undefined ? { key } : { key, nameserver };
+  return { key: parseTsigKey(text, source), secret };
 }

@@ -9,6 +9,7 @@
  */
 import { errorMessage, NotariatError } from "../errors.ts";
 import { DNS_PORT, formatServer } from "./address.ts";
+import type { ChallengeJournal, JournalEntry } from "./journal.ts";
 import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
@@ -33,6 +34,12 @@ export interface DnsContext {
   authoritativePort?: number;
   /** Structured progress; never receives secrets. */
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * Where values are recorded before they are published, so a crashed run's values can be deleted later; and
+   * whose leftovers at a plan's names are deleted before a new order for them. Used for zone access that names
+   * its key's Secret (ZoneAccess.keySecret).
+   */
+  journal?: ChallengeJournal;
 }
 
 /** One TXT value to publish. `domain` is the certificate identifier ("*.x.test" or "x.test"). */
@@ -46,6 +53,8 @@ export interface ZoneAccess {
   key: TsigKey;
   /** The server that takes the updates (its host may be a name); absent means the zone's SOA MNAME. */
   nameserver?: ServerAddress;
+  /** `namespace/name` of the Secret the key came from, so the journal can find the key again after a crash. */
+  keySecret?: string;
 }
 
 /** One published value; `owner` is the TXT owner after the CNAME chase. */
@@ -320,9 +329,11 @@ export async function planChallenges(
     }
   }
   const planned = new Map(challenges.map((c) => [c.name, c]));
+  // Values a crashed or failed earlier attempt left at these names go before a new order brings new ones.
+  if (access.keySecret !== undefined) await ctx.journal?.sweep(challenges.map((c) => c.owner));
   return {
     challenges,
-    publish: (records) => publishPlanned(transport, records, planned, zones, access.key, ctx),
+    publish: (records) => publishPlanned(transport, records, planned, zones, access, ctx),
   };
 }
 
@@ -331,10 +342,12 @@ async function publishPlanned(
   records: ChallengeRecord[],
   planned: Map<string, PlannedChallenge>,
   zones: Map<string, ZonePlan>,
-  key: TsigKey,
+  access: ZoneAccess,
   ctx: DnsContext,
 ): Promise<PublishedChallenges> {
+  const key = access.key;
   const { batches, published } = batchRecords(records, planned);
+  const journal = await recordInJournal(published, access, ctx);
   const added: ZoneBatch[] = [];
   try {
     for (const batch of batches) {
@@ -372,7 +385,9 @@ async function publishPlanned(
     const failure = err instanceof NotariatError ? err : dnsError("publishing challenges", err);
     try {
       await removeBatches(transport, added, key, ctx);
+      await journal?.settle(true);
     } catch (cleanup) {
+      await journal?.settle(false);
       // Left-over values do no harm to later orders, but the operator should know they are there.
       const message = `${failure.message}; and removing what was added failed: ${errorMessage(cleanup)}`;
       throw new NotariatError("dns", message, { cause: failure });
@@ -383,13 +398,37 @@ async function publishPlanned(
   return {
     records: published,
     remove() {
-      removal ??= removeBatches(transport, batches, key, ctx).catch((err) => {
-        removal = undefined;
-        throw err;
-      });
+      removal ??= removeBatches(transport, batches, key, ctx).then(
+        () => journal?.settle(true),
+        async (err) => {
+          removal = undefined;
+          await journal?.settle(false);
+          throw err;
+        },
+      );
       return removal;
     },
   };
+}
+
+/** Records what is about to be published; a journal that cannot record stops the publish before any UPDATE. */
+async function recordInJournal(
+  published: PublishedChallenge[],
+  access: ZoneAccess,
+  ctx: DnsContext,
+): Promise<JournalEntry | undefined> {
+  if (ctx.journal === undefined || access.keySecret === undefined) return undefined;
+  try {
+    return await ctx.journal.record(
+      access.keySecret,
+      published.map(({ zone, server, owner, value }) => ({ zone, server, owner, value })),
+    );
+  } catch (err) {
+    throw dnsError(
+      `recording the challenge values of ${listDomains(published)} before publishing them`,
+      err,
+    );
+  }
 }
 
 /**

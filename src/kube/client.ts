@@ -251,6 +251,18 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
         throw kubeError(`update Secret ${secret.namespace}/${secret.name}`, err);
       }
     },
+    async patchSecretData(ns, name, data) {
+      const body = {
+        data: Object.fromEntries(
+          Object.entries(data).map(([key, value]) => [key, value === null ? null : encodeBase64(value)]),
+        ),
+      };
+      try {
+        await core.patchNamespacedSecret({ namespace: ns, name, body }, mergePatch);
+      } catch (err) {
+        throw kubeError(`update Secret ${ns}/${name}`, err);
+      }
+    },
     async createEvent(event) {
       try {
         const created = await core.createNamespacedEvent({
