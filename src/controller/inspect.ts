@@ -2,7 +2,8 @@ import type { KeyType } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import type { KubeSecret } from "../kube/types.ts";
 import { chainGap, parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
-import type { PolicyInput } from "./policy.ts";
+import { certificateOrigin } from "./ca_identity.ts";
+import type { AcmeExpectation, PolicyInput } from "./policy.ts";
 
 /** The data key of a kubernetes.io/tls Secret holding the certificate chain, leaf first. */
 export const TLS_CERT_KEY = "tls.crt";
@@ -20,8 +21,9 @@ export async function inspectSecret(
   now: Date,
   renewBeforeMs: number,
   keyType?: KeyType,
+  acme?: AcmeExpectation,
 ): Promise<PolicyInput> {
-  const base = { domains, keyType, now, renewBeforeMs };
+  const base = { domains, keyType, now, renewBeforeMs, ...(acme === undefined ? {} : { acme }) };
   if (secret === undefined) return { ...base, exists: false };
   const input: PolicyInput = { ...base, exists: true, type: secret.type };
   const decoder = new TextDecoder("utf-8", { fatal: false });
@@ -56,5 +58,6 @@ export async function inspectSecret(
   const chainProblem = gap === undefined
     ? {}
     : { chainProblem: `${TLS_CERT_KEY} is not a full chain: ${gap}` };
-  return { ...input, certificate: leaf, keyMatches, ...chainProblem };
+  const origin = certificateOrigin(secret, leaf);
+  return { ...input, certificate: leaf, keyMatches, ...chainProblem, origin };
 }

@@ -1,4 +1,5 @@
 import type { KeyType } from "../config/types.ts";
+import { type CertificateOrigin, normalizeDirectory } from "./ca_identity.ts";
 import { renewalTime } from "./renewal.ts";
 
 /**
@@ -13,6 +14,7 @@ export type ReissueReason =
   | "DomainsMismatch"
   | "KeyTypeMismatch"
   | "IncompleteChain"
+  | "IssuerChanged"
   | "Expiring";
 
 /** What the Secret holds, as far as the policy cares; gathered by `inspectSecret`, plain data here. */
@@ -34,6 +36,16 @@ export interface PolicyInput {
   keyMatches?: boolean;
   /** Why `tls.crt` is not a chain a client can follow to a root (see chainGap); undefined when it is. */
   chainProblem?: string;
+  /** The CA certificates must come from; undefined: any CA will do. */
+  acme?: AcmeExpectation;
+  /** Where the certificate came from (see certificateOrigin). */
+  origin?: CertificateOrigin;
+}
+
+/** The configured ACME directory, and the identities its CA is known to issue as (learned from its certificates). */
+export interface AcmeExpectation {
+  directory: string;
+  knownCaIdentities: readonly string[];
 }
 
 /** The parts of a leaf certificate the policy looks at (a subset of the PKI module's CertificateInfo). */
@@ -119,6 +131,29 @@ const incompleteChain: PolicyCheck = (input) =>
     ? undefined
     : { action: "issue", reason: "IncompleteChain", message: input.chainProblem };
 
+const issuerChanged: PolicyCheck = (input) => {
+  const { acme, origin } = input;
+  if (acme === undefined || origin === undefined) return undefined;
+  if (origin.directory !== undefined) {
+    if (normalizeDirectory(origin.directory) === normalizeDirectory(acme.directory)) return undefined;
+    return {
+      action: "issue",
+      reason: "IssuerChanged",
+      message: `the certificate came from ${origin.directory}; notariat now uses ${acme.directory}`,
+    };
+  }
+  // Not written by notariat: judged by its issuer, once the configured CA's is known; a guess never reissues.
+  if (acme.knownCaIdentities.length === 0 || acme.knownCaIdentities.includes(origin.caIdentity)) {
+    return undefined;
+  }
+  return {
+    action: "issue",
+    reason: "IssuerChanged",
+    message: `the certificate was issued by ${origin.caIdentity}, not by the CA of ${acme.directory} ` +
+      `(${acme.knownCaIdentities.join("; ")})`,
+  };
+};
+
 const expiring: PolicyCheck = (input) => {
   const cert = input.certificate;
   if (cert === undefined) return undefined;
@@ -142,6 +177,7 @@ export const POLICY_CHECKS: readonly PolicyCheck[] = [
   invalidKeyPair,
   domainsMismatch,
   keyTypeMismatch,
+  issuerChanged,
   expiring,
   incompleteChain,
 ];

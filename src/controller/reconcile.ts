@@ -3,6 +3,7 @@ import { type CertificateSpec, formatRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
 import { parseCertificateChain } from "../pki/certificate.ts";
+import { caIdentity, type CertificateOrigin, normalizeDirectory } from "./ca_identity.ts";
 import { inspectSecret } from "./inspect.ts";
 import { decide, type ReissueReason } from "./policy.ts";
 import { renewalTime } from "./renewal.ts";
@@ -77,9 +78,18 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
   try {
     const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
-    const decision = decide(
-      await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs, spec.keyType),
+    const known = caIdentitiesOf(deps.issuer);
+    const acme = { directory: deps.acmeDirectory, knownCaIdentities: [...known] };
+    const input = await inspectSecret(
+      existing,
+      spec.domains,
+      deps.now(),
+      deps.renewBeforeMs,
+      spec.keyType,
+      acme,
     );
+    learnCaIdentity(known, input.origin, deps.acmeDirectory);
+    const decision = decide(input);
     if (decision.action === "keep") {
       return done("valid", decision.reason, decision.message, { renewAt: decision.renewAt });
     }
@@ -100,10 +110,12 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       zoneAccess,
     });
     const [leaf] = parseCertificateChain(issued.certificatePem);
+    known.add(caIdentity(leaf.issuer));
     const written = await writeCertificate(deps.kube, spec.secret, issued, {
       existing,
       domains: spec.domains,
       keyType: spec.keyType,
+      acme: { directory: deps.acmeDirectory, knownCaIdentities: [...known] },
       renewBeforeMs: deps.renewBeforeMs,
       now: deps.now,
       facts: {
@@ -133,6 +145,24 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     const kind = error instanceof NotariatError ? error.kind : "internal";
     return done("failed", kind, withoutLabel(errorMessage(error), entryLabel(spec)), { error, attempt });
   }
+}
+
+/**
+ * The identities each issuer's CA is known to issue as: learned from what it issued, and from certificates
+ * notariat wrote from its directory. Kept per issuer (one per CA and process), so a Secret another tool wrote
+ * is judged against the CA notariat uses now, and only once that CA is known.
+ */
+const knownCaIdentities = new WeakMap<Issuer, Set<string>>();
+
+function caIdentitiesOf(issuer: Issuer): Set<string> {
+  let known = knownCaIdentities.get(issuer);
+  if (known === undefined) knownCaIdentities.set(issuer, known = new Set());
+  return known;
+}
+
+function learnCaIdentity(known: Set<string>, origin: CertificateOrigin | undefined, directory: string): void {
+  if (origin?.directory === undefined) return;
+  if (normalizeDirectory(origin.directory) === normalizeDirectory(directory)) known.add(origin.caIdentity);
 }
 
 /** The issuer names the entry in its errors; the recorder names it once more, so it is dropped here. */

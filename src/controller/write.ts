@@ -3,7 +3,7 @@ import { formatRef, type KeyType, type SecretRef } from "../config/types.ts";
 import { NotariatError } from "../errors.ts";
 import { isKubeStatus, type Kube, type KubeSecret } from "../kube/types.ts";
 import { inspectSecret } from "./inspect.ts";
-import { decide, type Decision, TLS_SECRET_TYPE } from "./policy.ts";
+import { type AcmeExpectation, decide, type Decision, TLS_SECRET_TYPE } from "./policy.ts";
 import { type IssuedFacts, tlsSecret } from "./tls_secret.ts";
 
 /** How many times a write is tried when the Secret keeps changing under it (409 Conflict). */
@@ -21,6 +21,8 @@ export interface WriteOptions {
   domains: string[];
   /** The entry's key type: a certificate with another kind of key does not count as valid. */
   keyType?: KeyType;
+  /** The CA certificates must come from: one from another CA does not count as valid. */
+  acme?: AcmeExpectation;
   facts: IssuedFacts;
   renewBeforeMs: number;
   now: () => Date;
@@ -127,7 +129,14 @@ async function judge(
   options: WriteOptions,
 ): Promise<{ decision: Decision; validUntil?: Date }> {
   const now = options.now();
-  const input = await inspectSecret(secret, options.domains, now, options.renewBeforeMs, options.keyType);
+  const input = await inspectSecret(
+    secret,
+    options.domains,
+    now,
+    options.renewBeforeMs,
+    options.keyType,
+    options.acme,
+  );
   const decision = decide(input);
   const notAfter = input.certificate?.notAfter;
   if (notAfter === undefined) return { decision };
