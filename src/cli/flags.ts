@@ -76,7 +76,10 @@ export function parseFlags(
       break;
     }
     const body = arg.slice(dashes);
-    if (body === "" || body[0] === "-" || body[0] === "=") throw usage(`bad flag syntax: ${arg}`);
+    if (body === "" || body[0] === "-" || body[0] === "=") {
+      // Go prints the argument as it is; one shaped like a key, or a huge one, is not repeated.
+      throw usage(`bad flag syntax: ${quoteValue(arg) === JSON.stringify(arg) ? arg : quoteValue(arg)}`);
+    }
     i++;
     const equals = body.indexOf("=");
     const name = equals < 0 ? body : body.slice(0, equals);
@@ -84,7 +87,10 @@ export function parseFlags(
     const definition = byName.get(name);
     if (definition === undefined) {
       if (name === "h" || name === "help") return { kind: "help", text: formatHelp(program, flags) };
-      throw usage(`flag provided but not defined: -${name}`);
+      const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) && !looksLikeKeyMaterial(name)
+        ? `-${name}`
+        : quote(name);
+      throw usage(`flag provided but not defined: ${shown}`);
     }
     if (definition.type === "bool") {
       const value = text === undefined ? true : parseBool(text);

@@ -4,6 +4,7 @@
  * the program receives options it can use as they are.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
+import { quoteValue } from "../quote.ts";
 import type { PropagationCheck, ServerAddress } from "../dns/types.ts";
 import { normalizeDomain, validateLabel, validateSubdomain } from "../config/names.ts";
 import { parseServerAddress } from "../dns/address.ts";
@@ -243,7 +244,7 @@ export function parseCommandLine(args: readonly string[]): Command {
   const parsed = parseFlags("notariat", RUN_FLAGS, args);
   if (parsed.kind === "help") return { kind: "help", text: parsed.text + SUBCOMMAND_HELP };
   if (parsed.rest.length > 0) {
-    const extra = JSON.stringify(parsed.rest[0]);
+    const extra = quoteValue(parsed.rest[0]);
     throw usage(
       parsed.rest[0] === "dns-check"
         ? `unexpected argument ${extra}: the dns-check subcommand must come before any flag`
@@ -280,7 +281,7 @@ function parseDnsCheck(args: readonly string[]): Command {
   const parsed = parseFlags("notariat dns-check", DNS_CHECK_FLAGS, args);
   if (parsed.kind === "help") return parsed;
   if (parsed.rest.length > 0) {
-    throw usage(`unexpected argument ${JSON.stringify(parsed.rest[0])}: notariat dns-check takes flags only`);
+    throw usage(`unexpected argument ${quoteValue(parsed.rest[0])}: notariat dns-check takes flags only`);
   }
   const value = valueReader(parsed.values);
   const tsigKey = value.string("tsig-key");

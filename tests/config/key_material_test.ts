@@ -18,8 +18,8 @@ const PASTED: { shape: string; text: string; fragments: string[] }[] = [
   { shape: "keymgr -t output", text: `# hmac-sha256:notariat:${SECRET}`, fragments: ["QUJD", "notariat:"] },
   {
     shape: "a tsig-keygen block",
-    text: `key "notariat" {\n\talgorithm hmac-sha256;\n\tsecret "${KEYGEN_SECRET}";\n};`,
-    fragments: ["s3cr3t", "notariat"],
+    text: `key "zonekey" {\n\talgorithm hmac-sha256;\n\tsecret "${KEYGEN_SECRET}";\n};`,
+    fragments: ["s3cr3t", "zonekey"],
   },
   {
     shape: "a PEM block",
@@ -91,7 +91,15 @@ Deno.test("a million-character value is shown as a short prefix and its length",
 
 Deno.test("a key given to a flag is not repeated in the usage error", () => {
   for (const { text, fragments } of PASTED) {
-    for (const args of [["-config", "c", "-dns-resolver", text], ["-config", text]]) {
+    const cases = [
+      ["-config", "c", "-dns-resolver", text],
+      ["-config", text],
+      ["-config", "c", text],
+      [`-${text}`],
+      ["dns-check", "-tsig-key", "k", "-domain", text],
+      ["dns-check", "-tsig-key", "k", "-domain", "a.example", "-nameserver", text],
+    ];
+    for (const args of cases) {
       assert.throws(() => parseCommandLine(args), (err: Error) => {
         for (const fragment of fragments) assert.ok(!err.message.includes(fragment), err.message);
         return true;
