@@ -4,7 +4,14 @@
  */
 import { load } from "js-yaml";
 import { errorMessage, NotariatError } from "../errors.ts";
-import { type CertificateSpec, DEFAULT_KEY_TYPE, formatRef, KEY_TYPES, type KeyType } from "./types.ts";
+import {
+  type CertificateSpec,
+  DEFAULT_KEY_TYPE,
+  formatRef,
+  KEY_TYPES,
+  type KeyType,
+  type SecretRef,
+} from "./types.ts";
 import { normalizeDomain, parseSecretRef, validateEmail } from "./names.ts";
 import { parseServerAddress } from "../dns/address.ts";
 import { describeYamlError } from "./yaml_error.ts";
@@ -173,17 +180,16 @@ function parseEntry(
 
   const tsigMeaning = 'the [namespace/]name of the Secret whose key "key" holds the TSIG key';
   const tsigText = requiredString(entry, "tsigSecretName", tsigMeaning, problem);
-  const tsigSecret = tsigText === undefined
-    ? undefined
-    : attempt("tsigSecretName", tsigText, tsigMeaning, () => {
-      if (mayBeTsigKey(tsigText)) {
-        throw new Error(
-          `must be ${tsigMeaning}, not the key itself; ` +
-            "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
-        );
-      }
-      return parseSecretRef(tsigText, namespace);
-    });
+  let tsigSecret: SecretRef | undefined;
+  if (tsigText !== undefined && mayBeTsigKey(tsigText)) {
+    problem(
+      "tsigSecretName",
+      `must be ${tsigMeaning}, not the key itself; ` +
+        "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
+    );
+  } else if (tsigText !== undefined) {
+    tsigSecret = attempt("tsigSecretName", tsigText, tsigMeaning, () => parseSecretRef(tsigText, namespace));
+  }
 
   const nameserverMeaning = "the host[:port] of the server that receives the updates";
   const nameserverText = optionalString(entry, "nameserver", problem);
