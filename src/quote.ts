@@ -29,10 +29,20 @@ export function looksLikeKeyMaterial(text: string): boolean {
     if (/[0-9]/.test(run) && /[a-f]/i.test(run)) return true;
   }
   for (const [run] of text.matchAll(BASE64_RUN)) {
-    const mixed = /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run);
-    if (mixed || /[+/]/.test(run) || run.endsWith("=")) return true;
+    if (run.endsWith("=") || randomLooking(run)) return true;
   }
   return false;
+}
+
+/**
+ * Whether a run of letters and digits switches between upper case, lower case, digits and symbols as often
+ * as random base64 does (about two characters in three), unlike a name such as `MyCertificate2024`.
+ */
+function randomLooking(run: string): boolean {
+  const kind = (c: string) => /[A-Z]/.test(c) ? 0 : /[a-z]/.test(c) ? 1 : /[0-9]/.test(c) ? 2 : 3;
+  let switches = 0;
+  for (let i = 1; i < run.length; i++) if (kind(run[i]) !== kind(run[i - 1])) switches++;
+  return switches * 3 >= run.length;
 }
 
 /**

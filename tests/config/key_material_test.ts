@@ -15,6 +15,16 @@ const PASTED: { shape: string; text: string; fragments: string[] }[] = [
     fragments: ["QUJD", "hmac"],
   },
   { shape: "a bare base64 secret", text: SECRET, fragments: ["QUJD", "WVo"] },
+  {
+    shape: "an unpadded 48-byte secret",
+    text: "B7bkVl87fPzYUhflKtusoknlP/k+SCWAqr/KwMucwx2JR3BAxixMZQlD9lvykMtO",
+    fragments: ["B7bkVl87"],
+  },
+  {
+    shape: "an unpadded 24-byte secret line",
+    text: "hmac-sha384:k2:oE3orpIKFIJ49pBGOjnMo+Z0KVKhh72B",
+    fragments: ["oE3orpIK"],
+  },
   { shape: "keymgr -t output", text: `# hmac-sha256:notariat:${SECRET}`, fragments: ["QUJD", "notariat:"] },
   {
     shape: "a tsig-keygen block",
@@ -110,9 +120,16 @@ Deno.test("a key given to a flag is not repeated in the usage error", () => {
 
 Deno.test("what counts as key material, and what does not", () => {
   for (const { text } of PASTED) assert.equal(looksLikeKeyMaterial(text), true, text);
-  for (
-    const text of ["example.com", "ns1.example.com:5353", "[2001:db8::1]:53", "admin@example.com", "web/tls"]
-  ) {
+  const names = [
+    "example.com",
+    "ns1.example.com:5353",
+    "[2001:db8::1]:53",
+    "admin@example.com",
+    "web/tls",
+    "web/MyCertificateSecret2024",
+    "averyveryverylonghostnamelabel.example.com",
+  ];
+  for (const text of names) {
     assert.equal(looksLikeKeyMaterial(text), false, text);
   }
   assert.equal(quoteValue("a..b"), '"a..b"');
