@@ -35,14 +35,18 @@ export function looksLikeKeyMaterial(text: string): boolean {
 }
 
 /**
- * Whether a run of letters and digits switches between upper case, lower case, digits and symbols as often
- * as random base64 does (about two characters in three), unlike a name such as `MyCertificate2024`.
+ * Whether the letters and digits of a run switch between upper case, lower case and digits as often as random
+ * base64 does (about two characters in three), unlike names such as `MyCertificate2024` or `my-ns/web-tls-2`
+ * (separators are left out of the count).
  */
 function randomLooking(run: string): boolean {
-  const kind = (c: string) => /[A-Z]/.test(c) ? 0 : /[a-z]/.test(c) ? 1 : /[0-9]/.test(c) ? 2 : 3;
+  const chars = run.replace(/[^A-Za-z0-9]/g, "");
+  // Random base64 of this length all but always has both cases; hex and lower-case names are not taken for it.
+  if (chars.length < 16 || !/[A-Z]/.test(chars) || !/[a-z]/.test(chars)) return false;
+  const kind = (c: string) => /[A-Z]/.test(c) ? 0 : /[a-z]/.test(c) ? 1 : 2;
   let switches = 0;
-  for (let i = 1; i < run.length; i++) if (kind(run[i]) !== kind(run[i - 1])) switches++;
-  return switches * 3 >= run.length;
+  for (let i = 1; i < chars.length; i++) if (kind(chars[i]) !== kind(chars[i - 1])) switches++;
+  return switches * 3 >= chars.length;
 }
 
 /**

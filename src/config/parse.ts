@@ -66,7 +66,7 @@ const EXPECTED = "a YAML list of entries, each with secret, domains, email and t
  * (`alg:name:secret`, a tsig-keygen block, a bare base64 secret) has characters a Secret reference never has.
  */
 function mayBeTsigKey(text: string): boolean {
-  return looksLikeKeyMaterial(text) || /[:;{}"'=+\s]/.test(text) ||
+  return /[:;{}"'=+\s]/.test(text) ||
     (/[A-Z]/.test(text) && /[a-z]/.test(text) && /[0-9]/.test(text));
 }
 

@@ -127,6 +127,9 @@ Deno.test("what counts as key material, and what does not", () => {
     "admin@example.com",
     "web/tls",
     "web/MyCertificateSecret2024",
+    "notariat/dns-tsig",
+    "my-ns/my-tls-secret-a1-b2-c3",
+    "a1-b2-c3-d4-e5-f6-g7-h8.example.com",
     "averyveryverylonghostnamelabel.example.com",
   ];
   for (const text of names) {
@@ -137,4 +140,21 @@ Deno.test("what counts as key material, and what does not", () => {
     quoteValue(SECRET),
     "a value of 36 characters that looks like key material (not repeated here)",
   );
+});
+
+Deno.test("valid values with separators, digits and mixed case are accepted, never taken for keys", () => {
+  const patches = [
+    { tsigSecretName: "notariat/dns-tsig" },
+    { tsigSecretName: "my-ns/my-tsig-secret-a1-b2-c3" },
+    { secret: "web/my-tls-secret-2024-a1-b2" },
+    { domains: ["MyServer2024Production.Example.com", "a1-b2-c3-d4-e5-f6-g7-h8.example.com"] },
+    { email: "First.Last2024@Example.com" },
+    { nameserver: "NS1.Example.com:5353" },
+  ];
+  for (const patch of patches) {
+    const entry = { ...BASE, ...patch };
+    const parsed = parseCertificatesConfig({ certificates: JSON.stringify([entry]) }, "notariat");
+    assert.deepEqual(parsed.problems, [], JSON.stringify(patch));
+    assert.equal(parsed.specs.length, 1);
+  }
 });
