@@ -21,8 +21,12 @@ export interface AcmeSession {
   newOrder(payload: Record<string, unknown>): Promise<AcmeResponse>;
   /** A signed POST; a null payload is POST-as-GET (section 6.3). */
   post(url: string, payload: Record<string, unknown> | null): Promise<AcmeResponse>;
-  /** The TXT value for a dns-01 challenge token (section 8.4). */
+  /** The TXT value for a dns-01 challenge token (section 8.4); dns-account-01 uses the same value. */
   dnsChallengeValue(token: string): Promise<string>;
+  /** base64url SHA-256 JWK thumbprint of the account key (RFC 7638), as key authorizations use it. */
+  thumbprint(): Promise<string>;
+  /** The directory's `meta` object (empty when it has none). */
+  directoryMeta(): Promise<Record<string, unknown>>;
 }
 
 /** How the session's requests behave. */
@@ -50,7 +54,7 @@ interface ClientInternals {
       opts?: { includeJwsKid?: boolean },
     ): Promise<RawResponse>;
   };
-  http: { maxBadNonceRetries: number };
+  http: { maxBadNonceRetries: number; getDirectory(): Promise<Record<string, unknown>> };
 }
 
 interface RawResponse {
@@ -113,6 +117,21 @@ export function openAcmeSession(options: SessionOptions): AcmeSession {
     },
     dnsChallengeValue(token) {
       return client.getChallengeKeyAuthorization({ type: "dns-01", token, url: "", status: "pending" });
+    },
+    async thumbprint() {
+      // An http-01 key authorization is "<token>.<thumbprint>" (RFC 8555 8.1).
+      const keyAuthorization = await client.getChallengeKeyAuthorization({
+        type: "http-01",
+        token: "",
+        url: "",
+        status: "pending",
+      });
+      return keyAuthorization.slice(1);
+    },
+    async directoryMeta() {
+      const directory = await internals.http.getDirectory();
+      const meta = directory.meta;
+      return typeof meta === "object" && meta !== null ? meta as Record<string, unknown> : {};
     },
   };
 }

@@ -1,13 +1,7 @@
-import type { KeyType } from "../config/types.ts";
-import {
-  challengeName,
-  type ChallengePlan,
-  type DnsContext,
-  planChallenges,
-  type PublishedChallenge,
-  type PublishedChallenges,
-  type ZoneAccess,
-} from "../dns/challenges.ts";
+import type { ChallengeType, KeyType } from "../config/types.ts";
+import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } from "../dns/challenges.ts";
+import type { StandingOwner } from "../dns/standing.ts";
+import type { StandingRecordStore } from "../dns/standing_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
 import { createCsr, generatePrivateKey } from "../pki/keys.ts";
@@ -15,6 +9,7 @@ import { type AcmeAccount, createAccountCache } from "./account.ts";
 import type { AccountKeyStore } from "./account_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
 import { deactivatePendingAuthorizations } from "./deactivate.ts";
+import { type ChallengeObject, createSolver, selectChallenge, type Solver } from "./challenge_type.ts";
 import { createLimiter } from "./limit.ts";
 import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
@@ -43,6 +38,8 @@ export interface IssuerOptions {
   pollTimeoutMs?: number;
   /** Poll timing when the CA sends no Retry-After (default: 0.5 s doubling to 10 s). */
   pollPolicy?: PollPolicy;
+  /** Where the dns-persist-01 records notariat writes are remembered; without it they are never written. */
+  standingRecords?: StandingRecordStore;
 }
 
 /** One certificate to obtain. */
@@ -53,6 +50,12 @@ export interface IssueRequest {
   email: string;
   keyType: KeyType;
   zoneAccess: ZoneAccess;
+  /** The challenge type to answer (default dns-01). */
+  challenge?: ChallengeType;
+  /** dns-persist-01: the standing record's persistUntil. */
+  persistUntil?: Date;
+  /** dns-persist-01: the entry and TSIG Secret the standing records belong to. */
+  standingOwner?: StandingOwner;
 }
 
 /** A certificate and the new key it was issued for. */
@@ -66,7 +69,7 @@ export interface IssuedCertificate {
   domains: string[];
 }
 
-/** Obtains certificates over DNS-01. */
+/** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
 export interface Issuer {
   /**
    * A new key and a certificate for exactly `request.domains`. Throws NotariatError kind "acme", "dns" or
@@ -121,7 +124,7 @@ interface AuthorizationBody {
   status: string;
   identifier: { type: string; value: string };
   wildcard?: boolean;
-  challenges: { type: string; url: string; token: string; status: string; error?: unknown }[];
+  challenges: ChallengeObject[];
 }
 
 interface PendingChallenge {
@@ -149,7 +152,18 @@ async function issueWith(
 
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
   // take the values must fail the issuance before one exists.
-  const plan = await planChallenges(request.domains, request.zoneAccess, options.dns);
+  const plan = await createSolver(
+    {
+      type: request.challenge ?? "dns-01",
+      domains: request.domains,
+      zoneAccess: request.zoneAccess,
+      persistUntil: request.persistUntil,
+      owner: request.standingOwner ?? { entry: request.label },
+    },
+    session,
+    options.dns,
+    options.standingRecords,
+  );
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
 
@@ -181,7 +195,7 @@ interface CreatedOrder {
   body: OrderBody;
   csrPem: string;
   privateKeyPem: string;
-  plan: ChallengePlan;
+  plan: Solver;
 }
 
 /** The order's authorization URLs; a CA's malformed list yields none rather than a TypeError. */
@@ -199,7 +213,7 @@ async function completeOrder(
 ): Promise<IssuedCertificate> {
   const orderUrl = created.url;
   const session = poller.session;
-  const pending = await pendingChallenges(session, created.body.authorizations);
+  const pending = await pendingChallenges(session, created.body.authorizations, created.plan);
   if (pending.length > 0) await validate(pending, created.plan, poller, log);
 
   let order = await poll(poller, orderUrl, "waiting for the order to become ready", (body: OrderBody) => {
@@ -231,7 +245,11 @@ async function completeOrder(
   return issued;
 }
 
-async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<PendingChallenge[]> {
+async function pendingChallenges(
+  session: AcmeSession,
+  urls: string[],
+  solver: Solver,
+): Promise<PendingChallenge[]> {
   const authorizations = await Promise.all(urls.map(async (url) => {
     const response = await step("fetching an authorization", () => session.post(url, null));
     const what = `fetching the authorization ${url}`;
@@ -245,19 +263,12 @@ async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<
     if (body.status !== "pending") {
       throw new NotariatError("acme", `the authorization for ${domain} is ${body.status}, not pending`);
     }
-    const challenge = body.challenges.find((c) => c.type === "dns-01");
-    if (!challenge) {
-      const offered = body.challenges.map((c) => c.type).join(", ") || "none";
-      throw new NotariatError(
-        "acme",
-        `the CA offers no dns-01 challenge for ${domain} (offered: ${offered})`,
-      );
-    }
+    const challenge = selectChallenge(body.challenges, solver.type, domain);
     pending.push({
       domain,
       authorizationUrl: url,
       challengeUrl: challenge.url,
-      value: await session.dnsChallengeValue(challenge.token),
+      value: await solver.value(challenge, domain),
     });
   }
   return pending;
@@ -266,7 +277,7 @@ async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<
 /** Publishes every TXT value in one batch, answers the challenges, waits for the CA; always removes the records. */
 async function validate(
   pending: PendingChallenge[],
-  plan: ChallengePlan,
+  plan: Solver,
   poller: Poller,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<void> {
@@ -278,7 +289,7 @@ async function validate(
   let failed = false;
   try {
     await Promise.all(pending.map(async (challenge) => {
-      const what = `answering the dns-01 challenge for ${challenge.domain}`;
+      const what = `answering the ${plan.type} challenge for ${challenge.domain}`;
       const answered = await step(what, () => poller.session.post(challenge.challengeUrl, {}));
       expectStatus(what, answered, [200]);
     }));
@@ -291,11 +302,12 @@ async function validate(
           (body: AuthorizationBody) => {
             if (body.status === "valid") return true;
             if (body.status === "pending") return false;
-            const error = body.challenges.find((c) => c.type === "dns-01")?.error;
+            const error = body.challenges.find((c) => c.type === plan.type)?.error;
             throw validationError(
               challenge.domain,
-              txtName(challenge.domain, published.records),
+              txtName(plan.name(challenge.domain), challenge.domain, published.records),
               parseProblem(error),
+              plan.type,
             );
           },
         )
@@ -366,8 +378,7 @@ function orderInvalid(body: OrderBody): NotariatError {
 }
 
 /** Where the CA looks for a domain's TXT record, and where a CNAME sent it, for messages. */
-function txtName(domain: string, records: PublishedChallenge[]): string {
-  const name = challengeName(domain);
+function txtName(name: string, domain: string, records: PublishedChallenge[]): string {
   const owner = records.find((r) => r.domain === domain)?.owner.replace(/\.$/, "");
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }

@@ -6,6 +6,9 @@ import { load } from "js-yaml";
 import { errorMessage, NotariatError } from "../errors.ts";
 import {
   type CertificateSpec,
+  CHALLENGE_TYPES,
+  type ChallengeType,
+  DEFAULT_CHALLENGE,
   DEFAULT_KEY_TYPE,
   formatRef,
   KEY_TYPES,
@@ -49,7 +52,17 @@ export function formatProblem(problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
-const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "keyType", "maxNames"] as const;
+const FIELDS = [
+  "secret",
+  "domains",
+  "email",
+  "tsigSecretName",
+  "nameserver",
+  "keyType",
+  "challenge",
+  "persistUntil",
+  "maxNames",
+] as const;
 
 /**
  * How many names one certificate may hold unless the entry's `maxNames` says otherwise: Let's Encrypt's limit
@@ -178,8 +191,24 @@ function parseEntry(
     ? undefined
     : attempt("email", emailText, emailMeaning, () => validateEmail(emailText));
 
+  const challengeText = optionalString(entry, "challenge", problem);
+  const challenge = challengeText === undefined
+    ? DEFAULT_CHALLENGE
+    : attempt("challenge", challengeText, `one of ${CHALLENGE_TYPES.join(", ")}`, () =>
+      parseChallenge(challengeText));
+
+  // A standing dns-persist-01 record can be kept by hand (or GitOps): then no key is needed in the cluster.
   const tsigMeaning = 'the [namespace/]name of the Secret whose key "key" holds the TSIG key';
-  const tsigText = requiredString(entry, "tsigSecretName", tsigMeaning, problem);
+  const tsigText = challenge === "dns-persist-01"
+    ? optionalString(entry, "tsigSecretName", problem)
+    : requiredString(
+      entry,
+      "tsigSecretName",
+      challengeText === undefined
+        ? tsigMeaning
+        : `${tsigMeaning} (optional only with challenge: dns-persist-01)`,
+      problem,
+    );
   let tsigSecret: SecretRef | undefined;
   if (tsigText !== undefined && mayBeTsigKey(tsigText)) {
     problem(
@@ -190,6 +219,9 @@ function parseEntry(
   } else if (tsigText !== undefined) {
     tsigSecret = attempt("tsigSecretName", tsigText, tsigMeaning, () => parseSecretRef(tsigText, namespace));
   }
+  const tsigMissing = tsigSecret === undefined && (challenge !== "dns-persist-01" || tsigText !== undefined);
+
+  const persistUntil = parsePersistUntil(entry.persistUntil, challenge, problem);
 
   const nameserverMeaning = "the host[:port] of the server that receives the updates";
   const nameserverText = optionalString(entry, "nameserver", problem);
@@ -207,12 +239,14 @@ function parseEntry(
   if (
     found.length > 0 || secret === undefined || domains === undefined || email === undefined ||
     maxNames === undefined ||
-    tsigSecret === undefined || keyType === undefined
+    tsigMissing || keyType === undefined || challenge === undefined
   ) {
     return undefined;
   }
-  const spec: CertificateSpec = { index, secret, domains, email, tsigSecret, keyType };
+  const spec: CertificateSpec = { index, secret, domains, email, keyType, challenge };
+  if (tsigSecret !== undefined) spec.tsigSecret = tsigSecret;
   if (nameserver !== undefined) spec.nameserver = nameserver;
+  if (persistUntil !== undefined) spec.persistUntil = persistUntil;
   return spec;
 }
 
@@ -242,6 +276,51 @@ function parseKeyType(text: string): KeyType {
     );
   }
   return keyType;
+}
+
+function parseChallenge(text: string): ChallengeType {
+  const challenge = CHALLENGE_TYPES.find((known) => known === text);
+  if (challenge === undefined) {
+    throw new NotariatError(
+      "config",
+      `${quoteValue(text)} is not a supported challenge type: use one of ${CHALLENGE_TYPES.join(", ")}`,
+    );
+  }
+  return challenge;
+}
+
+/**
+ * `persistUntil`: an RFC 3339 time with a zone (YAML may already have made it a timestamp), only for
+ * dns-persist-01, where it becomes the standing record's `persistUntil` (whole seconds since the epoch).
+ */
+function parsePersistUntil(
+  value: unknown,
+  challenge: ChallengeType | undefined,
+  problem: (field: string, message: string) => void,
+): Date | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (challenge !== undefined && challenge !== "dns-persist-01") {
+    problem("persistUntil", `only applies to challenge: dns-persist-01 (this entry uses ${challenge})`);
+    return undefined;
+  }
+  let date: Date | undefined;
+  if (value instanceof Date) date = value;
+  else if (
+    typeof value === "string" &&
+    /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/.test(value.trim())
+  ) {
+    date = new Date(value.trim().replace(" ", "T"));
+  }
+  if (date === undefined || Number.isNaN(date.getTime())) {
+    problem(
+      "persistUntil",
+      `must be a time with its zone, like 2027-01-31T00:00:00Z, got ${
+        typeof value === "string" ? quoteValue(value) : describe(value)
+      }`,
+    );
+    return undefined;
+  }
+  return date;
 }
 
 /** `domains`: a non-empty list of names, normalized, duplicates dropped in configured order. */

@@ -1,7 +1,7 @@
 import type { KeyType } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import type { KubeSecret } from "../kube/types.ts";
-import { chainGap, parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
+import { inspectChain } from "../pki/inspect_chain.ts";
 import { certificateOrigin } from "./ca_identity.ts";
 import type { AcmeExpectation, PolicyInput } from "./policy.ts";
 
@@ -15,7 +15,7 @@ export const TLS_KEY_KEY = "tls.key";
  * are PEM and parse, the leaf certificate, and whether the key belongs to it. Never throws for bad data:
  * bad data is a reason to reissue, not an error.
  */
-export async function inspectSecret(
+export function inspectSecret(
   secret: KubeSecret | undefined,
   domains: string[],
   now: Date,
@@ -23,6 +23,17 @@ export async function inspectSecret(
   keyType?: KeyType,
   acme?: AcmeExpectation,
 ): Promise<PolicyInput> {
+  return Promise.resolve(inspectSync(secret, domains, now, renewBeforeMs, keyType, acme));
+}
+
+function inspectSync(
+  secret: KubeSecret | undefined,
+  domains: string[],
+  now: Date,
+  renewBeforeMs: number,
+  keyType?: KeyType,
+  acme?: AcmeExpectation,
+): PolicyInput {
   const base = { domains, keyType, now, renewBeforeMs, ...(acme === undefined ? {} : { acme }) };
   if (secret === undefined) return { ...base, exists: false };
   const input: PolicyInput = { ...base, exists: true, type: secret.type };
@@ -39,12 +50,13 @@ export async function inspectSecret(
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyPem)) {
     return { ...input, dataProblem: `${TLS_KEY_KEY} is not a PEM private key` };
   }
-  let leaf;
+  let inspection;
   try {
-    [leaf] = parseCertificateChain(crtPem);
+    inspection = inspectChain(crtPem, keyPem);
   } catch (err) {
     return { ...input, dataProblem: `${TLS_CERT_KEY} does not parse: ${errorMessage(err)}` };
   }
+  const [leaf] = inspection.chain;
   // A CA certificate first means the chain is in the wrong order or holds no server certificate at all.
   if (leaf.isCa) {
     return {
@@ -53,11 +65,9 @@ export async function inspectSecret(
         "certificate: the leaf must come first",
     };
   }
-  const keyMatches = await privateKeyMatchesCertificate(keyPem, crtPem).catch(() => false);
-  const gap = await chainGap(crtPem).catch((err) => errorMessage(err));
-  const chainProblem = gap === undefined
+  const chainProblem = inspection.chainGap === undefined
     ? {}
-    : { chainProblem: `${TLS_CERT_KEY} is not a full chain: ${gap}` };
+    : { chainProblem: `${TLS_CERT_KEY} is not a full chain: ${inspection.chainGap}` };
   const origin = certificateOrigin(secret, leaf);
-  return { ...input, certificate: leaf, keyMatches, ...chainProblem, origin };
+  return { ...input, certificate: leaf, keyMatches: inspection.keyMatches, ...chainProblem, origin };
 }

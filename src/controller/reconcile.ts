@@ -1,9 +1,16 @@
 import type { Issuer } from "../acme/issuer.ts";
-import { type CertificateSpec, formatRef } from "../config/types.ts";
+import {
+  type CertificateSpec,
+  type ChallengeType,
+  DEFAULT_CHALLENGE,
+  formatRef,
+  type SecretRef,
+} from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import type { Kube } from "../kube/types.ts";
+import type { Kube, KubeSecret } from "../kube/types.ts";
 import { parseCertificateChain } from "../pki/certificate.ts";
 import { caIdentity, type CertificateOrigin, normalizeDirectory } from "./ca_identity.ts";
+import { formatServer } from "../dns/address.ts";
 import { inspectSecret } from "./inspect.ts";
 import { decide, type ReissueReason } from "./policy.ts";
 import { renewalTime } from "./renewal.ts";
@@ -20,6 +27,8 @@ import { loadZoneAccess } from "./zone_access.ts";
  */
 export interface Outcome {
   spec: CertificateSpec;
+  /** The entry's challenge type (for logs, metrics and status). */
+  challenge: ChallengeType;
   result: "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
   /**
    * Why a certificate was (or would be) requested, or "Valid"; for a failure, why it failed: the policy's
@@ -46,6 +55,8 @@ export interface ReconcileDeps {
   dryRun: boolean;
   /** The ACME directory URL, recorded on written Secrets. */
   acmeDirectory: string;
+  /** Where the entry's Secret is read from (default: a GET); the controller hands out what it listed. */
+  readSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
 }
 
 /** How an entry is named in messages, the label of issuance requests and Events: `certificates[0] (secret ns/name)`. */
@@ -67,6 +78,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     extra: Partial<Outcome> = {},
   ) => ({
     spec,
+    challenge: spec.challenge ?? DEFAULT_CHALLENGE,
     result,
     reason,
     message,
@@ -76,7 +88,9 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
   });
   let attempt: Outcome["attempt"];
   try {
-    const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
+    const existing = deps.readSecret
+      ? await deps.readSecret(spec.secret)
+      : await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
     const known = caIdentitiesOf(deps.issuer);
     const acme = { directory: deps.acmeDirectory, knownCaIdentities: [...known] };
@@ -108,6 +122,13 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       email: spec.email,
       keyType: spec.keyType,
       zoneAccess,
+      challenge: spec.challenge ?? DEFAULT_CHALLENGE,
+      persistUntil: spec.persistUntil,
+      standingOwner: {
+        entry: formatRef(spec.secret),
+        ...(spec.tsigSecret === undefined ? {} : { tsigSecret: formatRef(spec.tsigSecret) }),
+        ...(spec.nameserver === undefined ? {} : { nameserver: formatServer(spec.nameserver) }),
+      },
     });
     const [leaf] = parseCertificateChain(issued.certificatePem);
     known.add(caIdentity(leaf.issuer));
@@ -123,6 +144,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         serialNumber: leaf.serialNumber,
         acmeDirectory: deps.acmeDirectory,
         issuedAt: deps.now(),
+        challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       },
     });
     const renewAt = renewalTime(issued.notBefore, issued.notAfter, deps.renewBeforeMs);

@@ -36,12 +36,24 @@ export function chooseNameserver(
  * Errors name the entry's Secret and the TSIG Secret, never the key.
  */
 export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise<ZoneAccess> {
-  const ref = formatRef(spec.tsigSecret);
-  const { key, secret } = await readTsigSecret(kube, spec.tsigSecret);
+  const tsigSecret = spec.tsigSecret;
+  // Only a dns-persist-01 entry has none: it may read the zone, never write it.
+  if (tsigSecret === undefined) return spec.nameserver === undefined ? {} : { nameserver: spec.nameserver };
+  return await loadTsigAccess(kube, tsigSecret, spec.nameserver);
+}
+
+/** The key in the TSIG Secret `tsigSecret` and the nameserver the entry or that Secret names. */
+export async function loadTsigAccess(
+  kube: Kube,
+  tsigSecret: SecretRef,
+  entryNameserver: ServerAddress | undefined,
+): Promise<ZoneAccess> {
+  const ref = formatRef(tsigSecret);
+  const { key, secret } = await readTsigSecret(kube, tsigSecret);
   const decoder = new TextDecoder();
   const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
   const nameserver = chooseNameserver(
-    spec.nameserver,
+    entryNameserver,
     fromSecret && decoder.decode(fromSecret),
     `TSIG Secret ${ref} key "${TSIG_NAMESERVER_DATA_KEY}"`,
   );

@@ -136,34 +136,3 @@ export async function verifyChain(
 function isCa(cert: x509.X509Certificate): boolean {
   return cert.getExtension(x509.BasicConstraintsExtension)?.ca === true;
 }
-
-/**
- * Why a PEM chain (leaf first) would not let a client build a path to a root it trusts, or undefined when it
- * would: the certificate that issued the leaf must be in the chain and its signature must verify, unless the
- * leaf is self-signed (its own root). A chain cut to the leaf, or holding another CA's intermediate, is served
- * as it is and rejected by clients that do not happen to have the intermediate cached. The intermediates' own
- * issuers are not required: the last one is normally issued by a root, which is left out.
- */
-export async function chainGap(chainPem: string): Promise<string | undefined> {
-  const [leaf, ...rest] = parseCertificates(chainPem);
-  if (leaf.issuer === leaf.subject && (await verifiesWith(leaf, leaf))) return undefined;
-  const named = rest.filter((cert) => cert.subject === leaf.issuer);
-  for (const candidate of named) {
-    if (await verifiesWith(leaf, candidate)) return undefined;
-  }
-  if (named.length > 0) {
-    return `the certificate in the chain named as its issuer (${leaf.issuer}) did not sign it: ` +
-      "the intermediate is another CA's";
-  }
-  return rest.length === 0
-    ? `it holds the server's certificate alone: the intermediate that issued it (${leaf.issuer}) is missing`
-    : `the intermediate that issued the server's certificate (${leaf.issuer}) is not in it`;
-}
-
-async function verifiesWith(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
-  try {
-    return await cert.verify({ publicKey: issuer, signatureOnly: true });
-  } catch {
-    return false;
-  }
-}

@@ -34,6 +34,7 @@ function setup(withEvents = true) {
 
 const outcome = (o: Partial<Outcome>): Outcome => ({
   spec,
+  challenge: "dns-01",
   result: "valid",
   reason: "Valid",
   message: "",
@@ -58,6 +59,7 @@ Deno.test("a failure names why it failed and, told apart, why the issuance was a
     entry: "certificates[2]",
     secret: "web/site",
     domains: "a.alpha.test,b.alpha.test",
+    challenge: "dns-01",
     reason: "config",
     duration: "1.234s",
     error: "TSIG Secret notariat/tsig does not exist",
