@@ -23,6 +23,7 @@ import {
   validationError,
 } from "./problem.ts";
 import { trustCa } from "./transport.ts";
+import { checkStopped, sleep, untilStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
 export interface IssuerOptions {
@@ -38,6 +39,8 @@ export interface IssuerOptions {
   pollTimeoutMs?: number;
   /** Poll timing when the CA sends no Retry-After (default: 0.5 s doubling to 10 s). */
   pollPolicy?: PollPolicy;
+  /** Aborting it stops every issuance (shutdown): waits end, records are removed, authorizations deactivated. */
+  signal?: AbortSignal;
   /** Where the dns-persist-01 records notariat writes are remembered; without it they are never written. */
   standingRecords?: StandingRecordStore;
 }
@@ -50,6 +53,8 @@ export interface IssueRequest {
   email: string;
   keyType: KeyType;
   zoneAccess: ZoneAccess;
+  /** Aborting it stops this issuance as IssuerOptions.signal stops all of them. */
+  signal?: AbortSignal;
   /** The challenge type to answer (default dns-01). */
   challenge?: ChallengeType;
   /** dns-persist-01: the standing record's persistUntil. */
@@ -100,8 +105,11 @@ export function createIssuer(options: IssuerOptions): Issuer {
         let release = () => {};
         try {
           if (options.caPem) release = trustCaPem(options.directoryUrl, options.caPem);
+          const signals = [options.signal, request.signal].filter((s): s is AbortSignal => s !== undefined);
+          const signal = signals.length === 0 ? undefined : AbortSignal.any(signals);
+          checkStopped(signal, "before the order");
           const account = await accounts.get(request.email);
-          return await issueWith(account, request, options);
+          return await issueWith(account, request, options, signal);
         } catch (err) {
           throw labelled(request.label, err);
         } finally {
@@ -138,6 +146,7 @@ async function issueWith(
   account: AcmeAccount,
   request: IssueRequest,
   options: IssuerOptions,
+  signal: AbortSignal | undefined,
 ): Promise<IssuedCertificate> {
   const session = account.session;
   const log = (message: string, fields: Record<string, unknown> = {}) =>
@@ -148,6 +157,7 @@ async function issueWith(
     policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
     deadline: Date.now() + timeoutMs,
     timeoutMs,
+    signal,
   };
 
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
@@ -166,6 +176,7 @@ async function issueWith(
   );
   const privateKeyPem = await generatePrivateKey(request.keyType);
   const csrPem = await createCsr(privateKeyPem, request.domains);
+  checkStopped(signal, "before the order");
 
   const identifiers = request.domains.map((value) => ({ type: "dns", value }));
   const created = await step("creating the order", () => session.newOrder({ identifiers }));
@@ -282,7 +293,7 @@ async function validate(
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<void> {
   const records = pending.map(({ domain, value }) => ({ domain, value }));
-  const published: PublishedChallenges = await plan.publish(records);
+  const published: PublishedChallenges = await plan.publish(records, poller.signal);
   log("challenge records published", {
     records: published.records.map((r) => ({ domain: r.domain, owner: r.owner, zone: r.zone })),
   });
@@ -332,6 +343,8 @@ interface Poller {
   policy: PollPolicy;
   deadline: number;
   timeoutMs: number;
+  /** Ends every wait with a "stopped" error. */
+  signal?: AbortSignal;
 }
 
 // "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
@@ -348,7 +361,12 @@ async function poll<T extends { status: string }>(
   done: (body: T) => boolean,
 ): Promise<T> {
   for (let attempt = 0;; attempt++) {
-    const response = await step(what, () => poller.session.post(url, null));
+    checkStopped(poller.signal, what);
+    const response = await untilStopped(
+      step(what, () => poller.session.post(url, null)),
+      poller.signal,
+      what,
+    );
     const busy = BUSY_STATUSES.includes(response.status);
     let body: T | undefined;
     if (!busy) {
@@ -367,7 +385,7 @@ async function poll<T extends { status: string }>(
         { retryAfter },
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await sleep(delay, poller.signal, what);
   }
 }
 

@@ -41,6 +41,9 @@ export interface Outcome {
   durationMs: number;
   /** When the certificate in the Secret is next due (results valid, issued, renewed, kept). */
   renewAt?: Date;
+  /** Validity of the certificate in the Secret after the reconcile, when it holds one that parses. */
+  notBefore?: Date;
+  notAfter?: Date;
   /** The Secret's resourceVersion as last read or written, so the watch can ignore versions already seen. */
   secretVersion?: string;
   error?: unknown;
@@ -55,6 +58,8 @@ export interface ReconcileDeps {
   dryRun: boolean;
   /** The ACME directory URL, recorded on written Secrets. */
   acmeDirectory: string;
+  /** Aborting it stops an issuance in flight (shutdown); the outcome is then "failed" with kind "stopped". */
+  signal?: AbortSignal;
   /** Where the entry's Secret is read from (default: a GET); the controller hands out what it listed. */
   readSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
 }
@@ -71,6 +76,7 @@ export function entryLabel(spec: CertificateSpec): string {
 export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps): Promise<Outcome> {
   const started = performance.now();
   let secretVersion: string | undefined;
+  let validity: { notBefore?: Date; notAfter?: Date } = {};
   const done = (
     result: Outcome["result"],
     reason: string,
@@ -84,6 +90,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     message,
     durationMs: Math.round(performance.now() - started),
     secretVersion,
+    ...validity,
     ...extra,
   });
   let attempt: Outcome["attempt"];
@@ -103,6 +110,9 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       acme,
     );
     learnCaIdentity(known, input.origin, deps.acmeDirectory);
+    if (input.certificate !== undefined) {
+      validity = { notBefore: input.certificate.notBefore, notAfter: input.certificate.notAfter };
+    }
     const decision = decide(input);
     if (decision.action === "keep") {
       return done("valid", decision.reason, decision.message, { renewAt: decision.renewAt });
@@ -122,6 +132,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       email: spec.email,
       keyType: spec.keyType,
       zoneAccess,
+      signal: deps.signal,
       challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       persistUntil: spec.persistUntil,
       standingOwner: {
@@ -154,6 +165,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         secretVersion: written.resourceVersion,
       });
     }
+    validity = { notBefore: issued.notBefore, notAfter: issued.notAfter };
     const verb = decision.reason === "Expiring" ? "renewed" : "issued";
     const conflicts = written.conflicts > 0 ? ` after ${written.conflicts} write conflict(s)` : "";
     return done(

@@ -40,6 +40,8 @@ export interface DnsContext {
    * its key's Secret (ZoneAccess.keySecret).
    */
   journal?: ChallengeJournal;
+  /** Told of every signed UPDATE exchange (for metrics): the server, whether it succeeded, how long it took. */
+  onUpdate?: (server: string, result: "success" | "failure", seconds: number) => void;
 }
 
 /** One TXT value to publish. `domain` is the certificate identifier ("*.x.test" or "x.test"). */
@@ -113,9 +115,10 @@ export interface ChallengePlan {
   readonly challenges: readonly PlannedChallenge[];
   /**
    * Publishes the values (one signed UPDATE per zone) and waits for propagation; on any failure removes what
-   * it added, then throws NotariatError kind "dns". Every record's domain must have been planned.
+   * it added, then throws NotariatError kind "dns" (kind "stopped" when `signal` ended the wait). Every
+   * record's domain must have been planned.
    */
-  publish(records: ChallengeRecord[]): Promise<PublishedChallenges>;
+  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
 }
 
 /** A planned zone: where its updates go and which servers must then serve the values. */
@@ -286,6 +289,21 @@ function expectationsFor(batches: ZoneBatch[], zones: Map<string, ZonePlan>): Tx
   return expectations;
 }
 
+/** Runs one UPDATE exchange and tells `ctx.onUpdate` how it went. */
+async function timedUpdate<T>(ctx: DnsContext, update: () => Promise<T>, server: ServerAddress): Promise<T> {
+  const started = performance.now();
+  const tell = (result: "success" | "failure") =>
+    ctx.onUpdate?.(formatServer(server), result, (performance.now() - started) / 1000);
+  try {
+    const answer = await update();
+    tell("success");
+    return answer;
+  } catch (err) {
+    tell("failure");
+    throw err;
+  }
+}
+
 async function removeBatches(
   transport: Transport,
   batches: ZoneBatch[],
@@ -295,7 +313,11 @@ async function removeBatches(
   const failures: string[] = [];
   for (const batch of batches) {
     try {
-      await sendTxtUpdate(transport, batch.server, key, batch.zone, "delete", batch.values);
+      await timedUpdate(
+        ctx,
+        () => sendTxtUpdate(transport, batch.server, key, batch.zone, "delete", batch.values),
+        batch.server,
+      );
       ctx.log?.("dns TXT values deleted", {
         zone: batch.zone,
         server: formatServer(batch.server),
@@ -348,13 +370,13 @@ export async function planChallenges(
   if (access.keySecret !== undefined) await ctx.journal?.sweep(challenges.map((c) => c.owner));
   return {
     challenges,
-    publish: (records) => {
+    publish: (records, signal) => {
       const key = access.key;
       if (key === undefined) {
         const names = records.map((r) => naming(r.domain)).join(", ");
         return Promise.reject(new NotariatError("dns", `no TSIG key to write ${names}`));
       }
-      return publishPlanned(transport, records, planned, zones, { ...access, key }, ctx, naming);
+      return publishPlanned(transport, records, planned, zones, { ...access, key }, ctx, naming, signal);
     },
   };
 }
@@ -367,6 +389,7 @@ async function publishPlanned(
   access: ZoneAccess & { key: TsigKey },
   ctx: DnsContext,
   naming: ChallengeNaming,
+  signal: AbortSignal | undefined,
 ): Promise<PublishedChallenges> {
   const key = access.key;
   const { batches, published } = batchRecords(records, planned, naming);
@@ -375,7 +398,11 @@ async function publishPlanned(
   try {
     for (const batch of batches) {
       try {
-        await sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values);
+        await timedUpdate(
+          ctx,
+          () => sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values),
+          batch.server,
+        );
       } catch (err) {
         // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
         // still have applied the update: remove its values too (deleting values that are not there is
@@ -397,6 +424,7 @@ async function publishPlanned(
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       present: true,
+      signal,
     });
     if (expectations.length > 0) {
       ctx.log?.("dns TXT values propagated", {
@@ -456,13 +484,14 @@ async function recordInJournal(
 
 /**
  * Plans and publishes in one go (see planChallenges and ChallengePlan.publish), for callers that already
- * hold the values.
+ * hold the values; `signal` ends the propagation wait (and removes the values).
  */
 export async function publishChallenges(
   records: ChallengeRecord[],
   access: ZoneAccess,
   ctx: DnsContext,
+  signal?: AbortSignal,
 ): Promise<PublishedChallenges> {
   const plan = await planChallenges(records.map((r) => r.domain), access, ctx);
-  return plan.publish(records);
+  return plan.publish(records, signal);
 }

@@ -4,6 +4,7 @@
  */
 import {
   ApiException,
+  CoordinationV1Api,
   CoreV1Api,
   type CoreV1Event,
   KubeConfig,
@@ -15,6 +16,8 @@ import {
   VersionApi,
 } from "@kubernetes/client-node";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { grantHint, parseDenied } from "./forbidden.ts";
+import { leaseCalls } from "./lease.ts";
 import { POD_NAMESPACE_FILE, resolveNamespace } from "./namespace.ts";
 import {
   type Kube,
@@ -210,6 +213,7 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
   const rest = createRest(config);
   const liveness = watchLiveness(config.makeApiClient(VersionApi));
   const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  const leases = leaseCalls(config.makeApiClient(CoordinationV1Api));
   return {
     namespace,
     async readConfigMap(ns, name) {
@@ -315,6 +319,37 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
     close() {
       liveness.stop();
       return closeConnections();
+    },
+    async readLease(ns, name) {
+      try {
+        return await leases.read(ns, name);
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw kubeError(`get Lease ${ns}/${name}`, err);
+      }
+    },
+    async createLease(lease) {
+      try {
+        return await leases.create(lease);
+      } catch (err) {
+        throw kubeError(`create Lease ${lease.namespace}/${lease.name}`, err);
+      }
+    },
+    async replaceLease(lease) {
+      try {
+        return await leases.replace(lease);
+      } catch (err) {
+        throw kubeError(`update Lease ${lease.namespace}/${lease.name}`, err);
+      }
+    },
+    async listEvents(ns, subject) {
+      const fieldSelector = `involvedObject.kind=${subject.kind},involvedObject.name=${subject.name}`;
+      try {
+        const list = await core.listNamespacedEvent({ namespace: ns, fieldSelector });
+        return list.items.map(toEvent).sort((a, b) => a.lastTimestamp.getTime() - b.lastTimestamp.getTime());
+      } catch (err) {
+        throw kubeError(`list Events in ${ns}`, err);
+      }
     },
   };
 }
@@ -534,10 +569,39 @@ function fromEvent(event: KubeEvent): CoreV1Event {
   };
 }
 
+function toEvent(event: CoreV1Event): KubeEvent {
+  const involved = event.involvedObject ?? {};
+  const first = toTime(event.firstTimestamp ?? event.eventTime ?? event.metadata?.creationTimestamp);
+  return {
+    namespace: event.metadata?.namespace ?? "",
+    subject: {
+      kind: involved.kind ?? "",
+      apiVersion: involved.apiVersion ?? "",
+      namespace: involved.namespace ?? "",
+      name: involved.name ?? "",
+      uid: involved.uid,
+    },
+    type: event.type === "Warning" ? "Warning" : "Normal",
+    reason: event.reason ?? "",
+    message: event.message ?? "",
+    count: event.count ?? 1,
+    firstTimestamp: first,
+    lastTimestamp: event.lastTimestamp === undefined ? first : toTime(event.lastTimestamp),
+  };
+}
+
+function toTime(value: unknown): Date {
+  if (value instanceof Date) return value;
+  return typeof value === "string" ? new Date(value) : new Date(0);
+}
+
 function kubeError(action: string, err: unknown): KubeError {
   if (err instanceof KubeError) return err;
   if (err instanceof ApiException) {
-    return new KubeError(err.code, `${action}: ${err.code} ${statusMessage(err.body)}`, { cause: err });
+    const message = statusMessage(err.body);
+    const denied = err.code === 403 ? parseDenied(message) : undefined;
+    const hint = denied === undefined ? "" : `; ${grantHint(denied)}`;
+    return new KubeError(err.code, `${action}: ${err.code} ${message}${hint}`, { cause: err });
   }
   const status = (err as { statusCode?: unknown })?.statusCode;
   return new KubeError(typeof status === "number" ? status : 0, `${action}: ${errorMessage(err)}`, {
