@@ -58,6 +58,8 @@ Deno.test("after a kill -9 with 4 orders in flight, the next start leaves no not
       `-dns-resolver=${dns}`,
       "-propagation-check=update-server",
       "-concurrency=4",
+      // No health listener: tests run side by side, and the default port is one.
+      "-http-address=",
     ];
     const served = async () => {
       const values = new Map<string, string[]>();
