@@ -75,9 +75,10 @@ const settings = {
 };
 // alpha.test and beta.test are not in public DNS: notariat asks Knot for everything, and checks propagation
 // on the server that took the update only (the zones' NS names resolve to port 53, where nothing listens).
+// `status` takes no DNS flags.
 const NOTARIAT_FUNCTION =
-  'notariat() { deno run --allow-net --allow-read --allow-env --allow-sys main.ts "$@" ' +
-  `-dns-resolver ${dns} -propagation-check update-server; }`;
+  'notariat() { local run="deno run --allow-net --allow-read --allow-env --allow-sys main.ts"; ' +
+  `case "$1" in status) $run "$@" ;; *) $run "$@" -dns-resolver ${dns} -propagation-check update-server ;; esac; }`;
 let notariat: Deno.ChildProcess | undefined;
 
 /** Runs `command` with bash in the demo's directory, printing it first as a user would type it. */

@@ -138,11 +138,13 @@ const LIVENESS_TIMEOUT_MS = 5000;
 /** The timeoutSeconds sent with each watch: the API server ends it then, and notariat opens the next. */
 const WATCH_TIMEOUT_SECONDS = 300;
 /**
- * A watch that carried no byte (no event, no bookmark) for this long is taken for dead and ended as failed:
- * the server sends a bookmark at least every minute and ends each watch at its timeout, so this silence means
- * a connection lost without a word (a half-open TCP connection). Longer than any server timeout it may use.
+ * A watch that carried no byte (no event, no bookmark) for this long past the timeout it asked for is taken
+ * for dead and ended as failed: the server would have ended it by then, so the silence means a connection
+ * lost without a word (a half-open TCP connection). Without a timeout of notariat's own, the server picks one
+ * (--min-request-timeout, at most 3600 s by default), hence the longer wait.
  */
-const WATCH_SILENCE_MS = 2 * 3600_000;
+const WATCH_SILENCE_GRACE_MS = 30_000;
+const WATCH_SILENCE_WITHOUT_TIMEOUT_MS = 2 * 3600_000;
 
 /** Open watch connections, ended as failed when the API server stops answering. */
 interface WatchLiveness {
@@ -424,7 +426,7 @@ function listOf<T>(
 /**
  * Opens a metadata watch and reads it to its end, telling `handlers.closed` exactly once how it ended: the
  * server ended it (undefined), the connection failed, the API server stopped answering (the liveness check),
- * or it stayed silent past WATCH_SILENCE_MS. Nothing is reported after `abort()`.
+ * or it stayed silent past its timeout (see WATCH_SILENCE_GRACE_MS). Nothing is reported after `abort()`.
  */
 async function openWatch(
   rest: Rest,
@@ -440,6 +442,9 @@ async function openWatch(
   const controller = new AbortController();
   let ended = false;
   let silence: ReturnType<typeof setTimeout> | undefined;
+  const silenceMs = timeoutSeconds > 0
+    ? timeoutSeconds * 1000 + WATCH_SILENCE_GRACE_MS
+    : WATCH_SILENCE_WITHOUT_TIMEOUT_MS;
   const end = (error: unknown | undefined) => {
     if (ended) return;
     ended = true;
@@ -454,8 +459,8 @@ async function openWatch(
   const heard = () => {
     clearTimeout(silence);
     silence = setTimeout(
-      () => end(new KubeError(0, `${action}: no data for ${WATCH_SILENCE_MS / 1000} s`)),
-      WATCH_SILENCE_MS,
+      () => end(new KubeError(0, `${action}: no data for ${silenceMs / 1000} s`)),
+      silenceMs,
     );
   };
   const query: Record<string, string> = {
