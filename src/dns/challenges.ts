@@ -4,7 +4,8 @@
  *
  * For each identifier, `_acme-challenge.<domain>` is followed through CNAMEs, its zone is found by walking SOA
  * queries up, and all values that fall in one zone go out in one signed UPDATE — to the configured nameserver,
- * or else to the zone's primary (SOA MNAME). That discovery is a plan made before any value is known
+ * or else to the zone's primary (SOA MNAME). The zones of one set are updated in parallel, and concurrent sets
+ * for the same zone share messages (update_batch.ts). That discovery is a plan made before any value is known
  * (planChallenges), so a caller can find a broken DNS before it asks a CA for the values.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
@@ -13,7 +14,8 @@ import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
-import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { sharedUpdateBatcher, type UpdateBatcher } from "./update_batch.ts";
 
 /** Everything the DNS module needs from its caller besides the key. */
 export interface DnsContext {
@@ -33,6 +35,11 @@ export interface DnsContext {
   authoritativePort?: number;
   /** Structured progress; never receives secrets. */
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * How UPDATEs are sent; by default the process's batcher, which merges concurrent orders' values for the same
+   * zone into one message (update_batch.ts).
+   */
+  updates?: UpdateBatcher;
 }
 
 /** One TXT value to publish. `domain` is the certificate identifier ("*.x.test" or "x.test"). */
@@ -57,7 +64,10 @@ export interface PublishedChallenge {
   value: string;
 }
 
-/** What was published; `remove()` deletes exactly those values, one UPDATE per zone, and may be called again. */
+/**
+ * What was published; `remove()` deletes exactly those values (one UPDATE per zone, the zones in parallel) and
+ * may be called again.
+ */
 export interface PublishedChallenges {
   records: PublishedChallenge[];
   remove(): Promise<void>;
@@ -272,22 +282,22 @@ async function removeBatches(
   key: TsigKey,
   ctx: DnsContext,
 ): Promise<void> {
-  const failures: string[] = [];
-  for (const batch of batches) {
-    try {
-      await sendTxtUpdate(transport, batch.server, key, batch.zone, "delete", batch.values);
-      ctx.log?.("dns TXT values deleted", {
-        zone: batch.zone,
-        server: formatServer(batch.server),
-        owners: [...new Set(batch.values.map((v) => v.owner))],
-        count: batch.values.length,
-      });
-    } catch (err) {
-      failures.push(
-        `deleting TXT for ${listDomains(batch.records)} in zone '${batch.zone}': ${errorMessage(err)}`,
-      );
-    }
-  }
+  const updates = ctx.updates ?? sharedUpdateBatcher;
+  const outcomes = await Promise.allSettled(batches.map(async (batch) => {
+    await updates.send(transport, batch.server, key, batch.zone, "delete", batch.values);
+    ctx.log?.("dns TXT values deleted", {
+      zone: batch.zone,
+      server: formatServer(batch.server),
+      owners: [...new Set(batch.values.map((v) => v.owner))],
+      count: batch.values.length,
+    });
+  }));
+  const failures = outcomes.flatMap((outcome, i) =>
+    outcome.status === "fulfilled" ? [] : [
+      `deleting TXT for ${listDomains(batches[i].records)} in zone '${batches[i].zone}': ` +
+      errorMessage(outcome.reason),
+    ]
+  );
   if (failures.length > 0) throw new NotariatError("dns", failures.join("; "));
 }
 
@@ -338,10 +348,12 @@ async function publishPlanned(
 ): Promise<PublishedChallenges> {
   const { batches, published } = batchRecords(records, planned);
   const added: ZoneBatch[] = [];
+  const updates = ctx.updates ?? sharedUpdateBatcher;
   try {
-    for (const batch of batches) {
+    // The zones in parallel: a slow server for one zone does not hold up the others.
+    const outcomes = await Promise.allSettled(batches.map(async (batch) => {
       try {
-        await sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values);
+        await updates.send(transport, batch.server, key, batch.zone, "add", batch.values);
       } catch (err) {
         // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
         // still have applied the update: remove its values too (deleting values that are not there is
@@ -356,7 +368,9 @@ async function publishPlanned(
         owners: [...new Set(batch.values.map((v) => v.owner))],
         count: batch.values.length,
       });
-    }
+    }));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
     const started = Date.now();
     const expectations = expectationsFor(batches, zones);
     await waitForTxt(transport, expectations, {
