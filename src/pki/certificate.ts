@@ -83,6 +83,36 @@ export function parseCertificateChain(pem: string): CertificateInfo[] {
   return parseCertificates(pem).map(describe);
 }
 
+/** A chain as parsed once, with the leaf's public key for comparing it with the key it was requested for. */
+export interface ParsedChain {
+  /** Leaf first. */
+  chain: CertificateInfo[];
+  /** The leaf's public key as JWK members (kty, crv, x, y or kty, n, e); undefined for a key it cannot read. */
+  leafPublicJwk?: JsonWebKey;
+}
+
+/** parseCertificateChain, plus the leaf's public key, from one parse. Throws as parseCertificateChain does. */
+export function parseChainWithKey(pem: string): ParsedChain {
+  const certificates = parseCertificates(pem);
+  let leafPublicJwk: JsonWebKey | undefined;
+  try {
+    const jwk = publicKeyOf(certificates[0]).export({ format: "jwk" }) as JsonWebKey;
+    leafPublicJwk = jwk.kty === "EC"
+      ? { kty: "EC", crv: jwk.crv, x: jwk.x, y: jwk.y }
+      : { kty: jwk.kty, n: jwk.n, e: jwk.e };
+  } catch {
+    // an unusual key: it matches no key notariat generates
+  }
+  return { chain: certificates.map(describe), leafPublicJwk };
+}
+
+/** Whether two public JWKs (as from parseChainWithKey and generateKeyAndCsr) are the same key. */
+export function samePublicKey(a: JsonWebKey, b: JsonWebKey): boolean {
+  if (a.kty !== b.kty) return false;
+  if (a.kty === "EC") return a.crv === b.crv && a.x === b.x && a.y === b.y;
+  return a.kty === "RSA" && a.n === b.n && a.e === b.e;
+}
+
 /**
  * Whether the private key is the one the (first) certificate was issued for. An unreadable key is a mismatch
  * rather than an error, so a damaged Secret is simply reissued.
