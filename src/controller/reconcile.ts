@@ -94,7 +94,8 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       keyType: spec.keyType,
       zoneAccess,
     });
-    const [leaf] = parseCertificateChain(issued.certificatePem);
+    // The issuer hands over the chain it parsed when it checked it.
+    const [leaf] = issued.verified?.chain ?? parseCertificateChain(issued.certificatePem);
     const written = await writeCertificate(deps.kube, spec.secret, issued, {
       existing,
       domains: spec.domains,
