@@ -5,7 +5,8 @@
  * (Knot 3.2: up to a second), so one message for many orders is both fewer round trips and less waiting.
  *
  * What each caller sees stays what it would see alone: its promise settles when its own values are applied,
- * and when a shared message fails, every caller's values are sent again on their own, so one order's bad value
+ * and when a shared message fails, every caller's values are sent again on their own (one message after the
+ * other), so one order's bad value
  * (or a refusal that concerns one owner name) fails only that order, and a failure still means exactly the
  * caller's own values were not applied. The logic here knows nothing of DNS: values, groups, a send function.
  */
@@ -95,7 +96,9 @@ export function createCoalescer<V>(options: CoalescerOptions<V>): Coalescer<V> {
       shared = err;
     }
     const sharedUnsure = options.possiblyApplied?.(shared) ?? false;
-    await Promise.all(submissions.map(async (submission) => {
+    // One after the other: a server may apply messages that arrive together as one transaction (Knot does),
+    // and then the failing caller's message would fail the others' again.
+    for (const submission of submissions) {
       try {
         await submission.send(submission.values);
         submission.resolve();
@@ -103,7 +106,7 @@ export function createCoalescer<V>(options: CoalescerOptions<V>): Coalescer<V> {
         const unsure = options.possiblyApplied?.(err) ?? false;
         submission.reject(sharedUnsure && !unsure ? shared : err);
       }
-    }));
+    }
   };
 
   return {

@@ -34,8 +34,14 @@ export interface UpdateBatcher {
   ): Promise<void>;
 }
 
+/** How one merged message is sent: sendTxtUpdate, or a wrapper around it (e.g. one that counts messages). */
+export type SendTxtUpdate = typeof sendTxtUpdate;
+
 /** A batcher with its own open batches; `windowMs` 0 still merges the values submitted in one tick. */
-export function createUpdateBatcher(windowMs: number = UPDATE_WINDOW_MS): UpdateBatcher {
+export function createUpdateBatcher(
+  windowMs: number = UPDATE_WINDOW_MS,
+  sendUpdate: SendTxtUpdate = sendTxtUpdate,
+): UpdateBatcher {
   const coalescer = createCoalescer<TxtValue>({
     windowMs,
     maxValues: MAX_VALUES_PER_UPDATE,
@@ -51,7 +57,7 @@ export function createUpdateBatcher(windowMs: number = UPDATE_WINDOW_MS): Update
       return coalescer.submit(
         group,
         values,
-        (batch) => sendTxtUpdate(transport, server, key, zone, operation, batch),
+        (batch) => sendUpdate(transport, server, key, zone, operation, batch),
       );
     },
   };
