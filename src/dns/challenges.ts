@@ -184,18 +184,25 @@ async function discoverNames(
     }
     return zones.get(owner)!;
   };
-  const planned = new Map<string, PlannedChallenge>();
+  // One entry per challenge name, for its first domain; the names are looked up in parallel.
+  const firstDomain = new Map<string, string>();
   for (const domain of domains) {
     const name = challengeName(domain);
-    if (planned.has(name)) continue;
+    if (!firstDomain.has(name)) firstDomain.set(name, domain);
+  }
+  const lookups = [...firstDomain].map(async ([name, domain]): Promise<PlannedChallenge> => {
     try {
       const owner = await ownerOf(name);
-      planned.set(name, { domain, name, owner, ...(await zoneOf(owner)) });
+      return { domain, name, owner, ...(await zoneOf(owner)) };
     } catch (err) {
       throw dnsError(`${name} (for ${domain})`, err);
     }
-  }
-  return [...planned.values()];
+  });
+  // The first name that cannot be placed is the one reported, as if they had been looked up in turn.
+  const settled = await Promise.allSettled(lookups);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<PlannedChallenge>).value);
 }
 
 /** The servers that must serve each zone's values, per the configured propagation check. */
