@@ -57,7 +57,7 @@ export async function main(args: readonly string[]): Promise<number> {
 
 /** The controller: connects to Kubernetes, builds the issuer, and runs the loop until SIGTERM/SIGINT. */
 async function run(options: RunOptions): Promise<number> {
-  const logger = createLogger({ format: options.logFormat });
+  const logger = createLogger({ format: options.logFormat, level: options.logLevel });
   try {
     const kube = await createKube({ kubeconfig: options.kubeconfig, namespace: options.namespace });
     const caPem = options.acmeCa === undefined ? undefined : await readCaBundle(options.acmeCa);

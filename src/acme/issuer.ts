@@ -156,6 +156,7 @@ async function issueWith(
   const log = (message: string, fields: Record<string, unknown> = {}) =>
     options.log?.(message, { entry: request.label, ...fields });
   const timeoutMs = options.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
+  const started = performance.now();
 
   // The key and CSR are needed only to finalize: made while the DNS is planned and the CA validates.
   const keyAndCsr = generateKeyAndCsr(request.keyType, request.domains);
@@ -184,7 +185,10 @@ async function issueWith(
   };
   const work: CreatedOrder = { url: orderUrl, body: createdOrder, keyAndCsr, plan };
   try {
-    return await completeOrder(work, request.domains, poller, log);
+    const issued = await completeOrder(work, request.domains, poller, log);
+    const ms = Math.round(performance.now() - started);
+    log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains: request.domains, ms });
+    return issued;
   } catch (err) {
     // The CA caps pending authorizations per account; give back what this order will never use.
     await deactivatePendingAuthorizations(session, authorizationUrls(createdOrder), log);
@@ -253,9 +257,7 @@ async function completeOrder(
   if (typeof downloaded.body !== "string") {
     throw new NotariatError("acme", "downloading the certificate: the CA did not send a PEM chain");
   }
-  const issued = checkIssued(downloaded.body, await created.keyAndCsr, domains);
-  log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains });
-  return issued;
+  return checkIssued(downloaded.body, await created.keyAndCsr, domains);
 }
 
 /** The order is past validation: ready, valid, processing, or (throws) invalid. */

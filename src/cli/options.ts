@@ -7,6 +7,7 @@ import { errorMessage, NotariatError } from "../errors.ts";
 import type { PropagationCheck } from "../dns/types.ts";
 import { normalizeDomain, parseHostPort, validateLabel, validateSubdomain } from "../config/names.ts";
 import { DEFAULT_RENEW_BEFORE_MS } from "../controller/renewal.ts";
+import type { LogLevel } from "../observe/log.ts";
 import { describeFlag, flag, type FlagDefinition, formatDefault, parseFlags, sortedFlags } from "./flags.ts";
 
 export { type HostPort, parseHostPort } from "../config/names.ts";
@@ -45,6 +46,8 @@ export interface RunOptions extends DnsFlags {
   /** Interval of the periodic pass over every certificate. */
   resyncMs: number;
   logFormat: "json" | "logfmt";
+  /** Lines below this level are not written. */
+  logLevel: LogLevel;
   once: boolean;
   dryRun: boolean;
 }
@@ -64,6 +67,7 @@ export const DEFAULT_ACME_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.
 
 const PROPAGATION_CHECKS: readonly PropagationCheck[] = ["all", "update-server", "off"];
 const LOG_FORMATS = ["json", "logfmt"] as const;
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 const positive = (value: number) => value > 0 ? undefined : "must be positive";
 const oneOf = (choices: readonly string[]) => (value: string) =>
@@ -189,6 +193,13 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
     check: oneOf(LOG_FORMATS),
   }),
   flag({
+    name: "log-level",
+    type: "string",
+    usage: "lowest level of log lines written: debug (every ACME and DNS step), info, warn or error",
+    default: "info",
+    check: oneOf(LOG_LEVELS),
+  }),
+  flag({
     name: "once",
     type: "bool",
     usage: "check every certificate once, renew what needs it, then exit (e.g. in a CronJob)",
@@ -270,6 +281,7 @@ export function parseCommandLine(args: readonly string[]): Command {
       renewBeforeMs: value.number("renew-before"),
       resyncMs: value.number("resync"),
       logFormat: value.string("log-format") as RunOptions["logFormat"],
+      logLevel: value.string("log-level") as LogLevel,
       once: value.bool("once"),
       dryRun: value.bool("dry-run"),
       ...dnsFlags(value),
