@@ -25,6 +25,8 @@ export interface PebbleHandle {
   issuingRoot(): Promise<string>;
   /** PIDs of the processes this handle started, so a test can see they are gone after `stop`. */
   pids: number[];
+  /** pebble's log: one line per request it handles ("POST /path -> calling handler()"), among others. */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -97,6 +99,7 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
       caPem: ca.certPem,
       caFile: ca.certFile,
       pids: [service.pid],
+      logFile: service.logFile,
       async issuingRoot() {
         const response = await fetch(`https://127.0.0.1:${managementPort}/roots/0`, { client: httpClient });
         const pem = await response.text();
