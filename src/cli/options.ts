@@ -46,8 +46,8 @@ export interface RunOptions extends DnsFlags {
   /** Interval of the periodic pass over every certificate. */
   resyncMs: number;
   logFormat: "json" | "logfmt";
-  /** Lines below this level are not written. */
-  logLevel: LogLevel;
+  /** Lines below this level are not written (parseCommandLine always sets it; default "info"). */
+  logLevel?: LogLevel;
   once: boolean;
   dryRun: boolean;
 }
