@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 export DENO_NO_UPDATE_CHECK=1
 bash scripts/install-deps.sh
 bash scripts/build-kube-apiserver.sh >/dev/null
+bash scripts/install-pebble-2.10.sh >/dev/null
 deno install --frozen --quiet
 exec deno test --allow-all --parallel "$@"

@@ -26,8 +26,12 @@ export interface AcmeSession {
   newOrder(payload: Record<string, unknown>): Promise<AcmeResponse>;
   /** A signed POST; a null payload is POST-as-GET (section 6.3). */
   post(url: string, payload: Record<string, unknown> | null): Promise<AcmeResponse>;
-  /** The TXT value for a dns-01 challenge token (section 8.4). */
-  dnsChallengeValue(token: string): string;
+  /** The TXT value for a dns-01 challenge token (section 8.4); dns-account-01 uses the same value. */
+  dnsChallengeValue(token: string): Promise<string>;
+  /** base64url SHA-256 JWK thumbprint of the account key (RFC 7638), as key authorizations use it. */
+  thumbprint(): Promise<string>;
+  /** The directory's `meta` object (empty when it has none). */
+  directoryMeta(): Promise<Record<string, unknown>>;
 }
 
 /** How the session's requests behave. */
@@ -59,6 +63,7 @@ interface ClientInternals {
   };
   http: {
     maxBadNonceRetries: number;
+    getDirectory(): Promise<Record<string, unknown>>;
     externalAccountBinding?: { kid?: string; hmacKey?: string };
     getNonce(): Promise<string>;
     request(url: string, method: string, opts: { data: unknown }): Promise<RawResponse>;
@@ -166,7 +171,15 @@ export async function openAcmeSession(options: SessionOptions): Promise<AcmeSess
       return wrap(await internals.api.apiRequest(url, payload, []));
     },
     dnsChallengeValue(token) {
-      return dnsChallengeValue(token, signer.thumbprint);
+      return Promise.resolve(dnsChallengeValue(token, signer.thumbprint));
+    },
+    thumbprint() {
+      return Promise.resolve(signer.thumbprint);
+    },
+    async directoryMeta() {
+      const directory = await internals.http.getDirectory();
+      const meta = directory.meta;
+      return typeof meta === "object" && meta !== null ? meta as Record<string, unknown> : {};
     },
   };
 }

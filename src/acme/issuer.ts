@@ -1,13 +1,7 @@
-import type { KeyType } from "../config/types.ts";
-import {
-  challengeName,
-  type ChallengePlan,
-  type DnsContext,
-  planChallenges,
-  type PublishedChallenge,
-  type PublishedChallenges,
-  type ZoneAccess,
-} from "../dns/challenges.ts";
+import type { ChallengeType, KeyType } from "../config/types.ts";
+import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } from "../dns/challenges.ts";
+import type { StandingOwner } from "../dns/standing.ts";
+import type { StandingRecordStore } from "../dns/standing_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import {
   type CertificateInfo,
@@ -20,6 +14,7 @@ import { type AcmeAccount, createAccountCache } from "./account.ts";
 import type { AccountKeyStore } from "./account_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
 import { deactivatePendingAuthorizations } from "./deactivate.ts";
+import { type ChallengeObject, createSolver, selectChallenge, type Solver } from "./challenge_type.ts";
 import { createLimiter } from "./limit.ts";
 import { createNoncePool } from "./nonce.ts";
 import { DEFAULT_POLL_POLICY, pollDeadline, pollDelayMs, type PollPolicy } from "./poll.ts";
@@ -49,6 +44,8 @@ export interface IssuerOptions {
   pollTimeoutMs?: number;
   /** Poll timing when the CA sends no Retry-After (default: 50 ms doubling to 10 s). */
   pollPolicy?: PollPolicy;
+  /** Where the dns-persist-01 records notariat writes are remembered; without it they are never written. */
+  standingRecords?: StandingRecordStore;
 }
 
 /** One certificate to obtain. */
@@ -59,6 +56,12 @@ export interface IssueRequest {
   email: string;
   keyType: KeyType;
   zoneAccess: ZoneAccess;
+  /** The challenge type to answer (default dns-01). */
+  challenge?: ChallengeType;
+  /** dns-persist-01: the standing record's persistUntil. */
+  persistUntil?: Date;
+  /** dns-persist-01: the entry and TSIG Secret the standing records belong to. */
+  standingOwner?: StandingOwner;
 }
 
 /** A certificate and the new key it was issued for. */
@@ -77,7 +80,7 @@ export interface IssuedCertificate {
   verified?: { chain: CertificateInfo[] };
 }
 
-/** Obtains certificates over DNS-01. */
+/** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
 export interface Issuer {
   /**
    * A new key and a certificate for exactly `request.domains`. Throws NotariatError kind "acme", "dns" or
@@ -137,7 +140,7 @@ interface AuthorizationBody {
   status: string;
   identifier: { type: string; value: string };
   wildcard?: boolean;
-  challenges: { type: string; url: string; token: string; status: string; error?: unknown }[];
+  challenges: ChallengeObject[];
 }
 
 interface PendingChallenge {
@@ -163,7 +166,18 @@ async function issueWith(
   keyAndCsr.catch(() => {}); // awaited below; a failure before that point must not go unhandled
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
   // take the values must fail the issuance before one exists.
-  const plan = await planChallenges(request.domains, request.zoneAccess, options.dns);
+  const plan = await createSolver(
+    {
+      type: request.challenge ?? "dns-01",
+      domains: request.domains,
+      zoneAccess: request.zoneAccess,
+      persistUntil: request.persistUntil,
+      owner: request.standingOwner ?? { entry: request.label },
+    },
+    session,
+    options.dns,
+    options.standingRecords,
+  );
 
   const identifiers = request.domains.map((value) => ({ type: "dns", value }));
   const created = await step("creating the order", () => session.newOrder({ identifiers }));
@@ -201,7 +215,7 @@ interface CreatedOrder {
   url: string;
   body: OrderBody;
   keyAndCsr: Promise<KeyAndCsr>;
-  plan: ChallengePlan;
+  plan: Solver;
 }
 
 /** The order's authorization URLs; a CA's malformed list yields none rather than a TypeError. */
@@ -220,7 +234,7 @@ async function completeOrder(
   const orderUrl = created.url;
   const session = poller.session;
   let order = created.body;
-  const pending = await pendingChallenges(session, authorizationUrls(order));
+  const pending = await pendingChallenges(session, authorizationUrls(order), created.plan);
   if (pending.length > 0) {
     order = await validate(pending, created, domains, poller, log);
   } else if (order.status === "pending") {
@@ -266,7 +280,11 @@ function orderSettled(body: OrderBody): boolean {
   return body.status !== "pending";
 }
 
-async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<PendingChallenge[]> {
+async function pendingChallenges(
+  session: AcmeSession,
+  urls: string[],
+  solver: Solver,
+): Promise<PendingChallenge[]> {
   const authorizations = await Promise.all(urls.map(async (url) => {
     const response = await step("fetching an authorization", () => session.post(url, null));
     const what = `fetching the authorization ${url}`;
@@ -280,19 +298,12 @@ async function pendingChallenges(session: AcmeSession, urls: string[]): Promise<
     if (body.status !== "pending") {
       throw new NotariatError("acme", `the authorization for ${domain} is ${body.status}, not pending`);
     }
-    const challenge = body.challenges.find((c) => c.type === "dns-01");
-    if (!challenge) {
-      const offered = body.challenges.map((c) => c.type).join(", ") || "none";
-      throw new NotariatError(
-        "acme",
-        `the CA offers no dns-01 challenge for ${domain} (offered: ${offered})`,
-      );
-    }
+    const challenge = selectChallenge(body.challenges, solver.type, domain);
     pending.push({
       domain,
       authorizationUrl: url,
       challengeUrl: challenge.url,
-      value: session.dnsChallengeValue(challenge.token),
+      value: await solver.value(challenge, domain),
     });
   }
   return pending;
@@ -318,7 +329,7 @@ async function validate(
   let failed = false;
   try {
     const answers = await Promise.all(pending.map(async (challenge) => {
-      const what = `answering the dns-01 challenge for ${challenge.domain}`;
+      const what = `answering the ${created.plan.type} challenge for ${challenge.domain}`;
       const answered = await step(what, () => poller.session.post(challenge.challengeUrl, {}));
       expectStatus(what, answered, [200]);
       return answered;
@@ -332,7 +343,9 @@ async function validate(
       firstLook,
       (body: OrderBody) => body.status !== "pending",
     );
-    if (order.status === "invalid") throw await invalidAuthorization(poller, pending, published, order);
+    if (order.status === "invalid") {
+      throw await invalidAuthorization(poller, pending, created.plan, published, order);
+    }
     return order;
   } catch (err) {
     failed = true;
@@ -352,6 +365,7 @@ async function validate(
 async function invalidAuthorization(
   poller: Poller,
   pending: PendingChallenge[],
+  plan: Solver,
   published: PublishedChallenges,
   order: OrderBody,
 ): Promise<NotariatError> {
@@ -361,11 +375,13 @@ async function invalidAuthorization(
     expectStatus(what, response, [200]);
     const body = jsonBody<AuthorizationBody>(what, response, ["status", "challenges"]);
     if (body.status !== "invalid") continue;
-    const error = body.challenges.find((c) => c.type === "dns-01")?.error;
+    const type = plan.type;
+    const error = body.challenges.find((c) => c.type === type)?.error;
     return validationError(
       challenge.domain,
-      txtName(challenge.domain, published.records),
+      txtName(plan.name(challenge.domain), challenge.domain, published.records),
       parseProblem(error),
+      type,
     );
   }
   return orderInvalid(order);
@@ -436,8 +452,7 @@ function orderInvalid(body: OrderBody): NotariatError {
 }
 
 /** Where the CA looks for a domain's TXT record, and where a CNAME sent it, for messages. */
-function txtName(domain: string, records: PublishedChallenge[]): string {
-  const name = challengeName(domain);
+function txtName(name: string, domain: string, records: PublishedChallenge[]): string {
   const owner = records.find((r) => r.domain === domain)?.owner.replace(/\.$/, "");
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }

@@ -140,11 +140,12 @@ export function validationError(
   domain: string,
   txtName: string,
   problem: AcmeProblem | undefined,
+  challengeType = "dns-01",
 ): NotariatError {
   if (!problem) {
     return new NotariatError(
       "acme",
-      `dns-01 validation of ${domain} failed: the CA declared the authorization invalid without a reason`,
+      `${challengeType} validation of ${domain} failed: the CA declared the authorization invalid without a reason`,
     );
   }
   const type = shortType(problem.type);
@@ -155,6 +156,6 @@ export function validationError(
     : `the CA could not validate the TXT record at ${txtName}`;
   return new NotariatError(
     "acme",
-    `dns-01 validation of ${domain} failed: ${what} (${describeProblem(problem)})`,
+    `${challengeType} validation of ${domain} failed: ${what} (${describeProblem(problem)})`,
   );
 }

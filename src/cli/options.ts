@@ -16,7 +16,8 @@ export { type HostPort, parseHostPort } from "../config/names.ts";
 export type Command =
   | { kind: "help"; text: string }
   | { kind: "run"; options: RunOptions }
-  | { kind: "dns-check"; options: DnsCheckOptions };
+  | { kind: "dns-check"; options: DnsCheckOptions }
+  | { kind: "persist-record"; options: PersistRecordOptions };
 
 /** DNS settings shared by `run` and `dns-check`. */
 export interface DnsFlags {
@@ -70,6 +71,17 @@ export interface DnsCheckOptions extends DnsFlags {
  * few names each hold far fewer pending authorizations than its per-account cap (300).
  */
 export const DEFAULT_CONCURRENCY = 16;
+
+/** Options of `notariat persist-record`. */
+export interface PersistRecordOptions {
+  acme: string;
+  acmeCa?: string;
+  config: string;
+  kubeconfig?: string;
+  namespace?: string;
+  /** `[namespace/]name` of the entry's Secret, as the entry's `secret` writes it. */
+  secret: string;
+}
 
 /** The default ACME directory: Let's Encrypt's staging CA, so a first try cannot hit production rate limits. */
 export const DEFAULT_ACME_DIRECTORY = "https://acme-staging-v02.api.letsencrypt.org/directory";
@@ -249,9 +261,23 @@ export const DNS_CHECK_FLAGS: readonly FlagDefinition[] = [
   ...DNS_FLAGS,
 ];
 
+const PERSIST_SHARED = ["acme", "acme-ca", "config", "kubeconfig", "namespace"];
+
+/** Flags of `notariat persist-record`. */
+export const PERSIST_RECORD_FLAGS: readonly FlagDefinition[] = [
+  ...RUN_FLAGS.filter((f) => PERSIST_SHARED.includes(f.name)),
+  flag({
+    name: "secret",
+    type: "string",
+    usage: "`[NAMESPACE/]NAME` of the entry's Secret, as its secret field names it (required)",
+    default: "",
+  }),
+];
+
 const SUBCOMMAND_HELP =
-  "\nSubcommand:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit " +
-  "(notariat dns-check -h lists its flags)\n";
+  "\nSubcommands:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit " +
+  "(notariat dns-check -h lists its flags)\n  persist-record\n    \tprint the standing dns-persist-01 " +
+  "record(s) an entry needs, then exit (notariat persist-record -h lists its flags)\n";
 
 /**
  * Parses notariat's arguments (without the program name). A first argument `dns-check` selects that
@@ -261,14 +287,15 @@ const SUBCOMMAND_HELP =
  */
 export function parseCommandLine(args: readonly string[]): Command {
   if (args[0] === "dns-check") return parseDnsCheck(args.slice(1));
+  if (args[0] === "persist-record") return parsePersistRecord(args.slice(1));
   const parsed = parseFlags("notariat", RUN_FLAGS, args);
   if (parsed.kind === "help") return { kind: "help", text: parsed.text + SUBCOMMAND_HELP };
   if (parsed.rest.length > 0) {
     const extra = JSON.stringify(parsed.rest[0]);
     throw usage(
-      parsed.rest[0] === "dns-check"
-        ? `unexpected argument ${extra}: the dns-check subcommand must come before any flag`
-        : `unexpected argument ${extra}: notariat takes flags only, or the dns-check subcommand first`,
+      parsed.rest[0] === "dns-check" || parsed.rest[0] === "persist-record"
+        ? `unexpected argument ${extra}: the ${parsed.rest[0]} subcommand must come before any flag`
+        : `unexpected argument ${extra}: notariat takes flags only, or a subcommand first`,
     );
   }
   const value = valueReader(parsed.values);
@@ -325,6 +352,32 @@ function parseDnsCheck(args: readonly string[]): Command {
   };
 }
 
+function parsePersistRecord(args: readonly string[]): Command {
+  const parsed = parseFlags("notariat persist-record", PERSIST_RECORD_FLAGS, args);
+  if (parsed.kind === "help") return parsed;
+  if (parsed.rest.length > 0) {
+    throw usage(
+      `unexpected argument ${JSON.stringify(parsed.rest[0])}: notariat persist-record takes flags only`,
+    );
+  }
+  const value = valueReader(parsed.values);
+  const config = value.string("config");
+  if (config === "") throw usage("flag -config is required: the name of the ConfigMap listing the entry");
+  const secret = value.string("secret");
+  if (secret === "") throw usage("flag -secret is required: the [namespace/]name of the entry's Secret");
+  return {
+    kind: "persist-record",
+    options: withoutUndefined({
+      acme: value.string("acme"),
+      acmeCa: value.optional("acme-ca"),
+      config,
+      kubeconfig: value.optional("kubeconfig"),
+      namespace: value.optional("namespace"),
+      secret,
+    }),
+  };
+}
+
 function dnsFlags(value: ValueReader): DnsFlags {
   return {
     dnsResolver: value.optional("dns-resolver"),
@@ -350,8 +403,12 @@ function valueReader(values: Map<string, unknown>) {
  * The flag reference as a Markdown table (flag, default, meaning) for the README, generated from the same
  * definitions as the help so the two cannot drift apart.
  */
-export function formatFlagTable(command: "run" | "dns-check"): string {
-  const flags = command === "run" ? RUN_FLAGS : DNS_CHECK_FLAGS;
+export function formatFlagTable(command: "run" | "dns-check" | "persist-record"): string {
+  const flags = command === "run"
+    ? RUN_FLAGS
+    : command === "dns-check"
+    ? DNS_CHECK_FLAGS
+    : PERSIST_RECORD_FLAGS;
   const rows = sortedFlags(flags).map((definition) => {
     const { argument, usage } = describeFlag(definition);
     const name = `\`-${definition.name}${argument === "" ? "" : ` ${argument}`}\``;

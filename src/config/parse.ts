@@ -4,7 +4,16 @@
  */
 import { load } from "js-yaml";
 import { errorMessage, NotariatError } from "../errors.ts";
-import { type CertificateSpec, DEFAULT_KEY_TYPE, formatRef, KEY_TYPES, type KeyType } from "./types.ts";
+import {
+  type CertificateSpec,
+  CHALLENGE_TYPES,
+  type ChallengeType,
+  DEFAULT_CHALLENGE,
+  DEFAULT_KEY_TYPE,
+  formatRef,
+  KEY_TYPES,
+  type KeyType,
+} from "./types.ts";
 import { normalizeDomain, parseHostPort, parseSecretRef, validateEmail } from "./names.ts";
 import { describeYamlError } from "./yaml_error.ts";
 
@@ -40,7 +49,16 @@ export function formatProblem(problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
-const FIELDS = ["secret", "domains", "email", "tsigSecretName", "nameserver", "keyType"] as const;
+const FIELDS = [
+  "secret",
+  "domains",
+  "email",
+  "tsigSecretName",
+  "nameserver",
+  "keyType",
+  "challenge",
+  "persistUntil",
+] as const;
 const EXPECTED = "a YAML list of entries, each with secret, domains, email and tsigSecretName";
 
 /**
@@ -140,12 +158,23 @@ function parseEntry(
   const emailText = requiredString(entry, "email", "the contact address of the ACME account", problem);
   const email = emailText === undefined ? undefined : attempt("email", () => validateEmail(emailText));
 
-  const tsigText = requiredString(
-    entry,
-    "tsigSecretName",
-    'the [namespace/]name of the Secret whose key "key" holds the TSIG key',
-    problem,
-  );
+  const challengeText = optionalString(entry, "challenge", problem);
+  const challenge = challengeText === undefined
+    ? DEFAULT_CHALLENGE
+    : attempt("challenge", () => parseChallenge(challengeText));
+
+  // A standing dns-persist-01 record can be kept by hand (or GitOps): then no key is needed in the cluster.
+  const tsigMeaning = 'the [namespace/]name of the Secret whose key "key" holds the TSIG key';
+  const tsigText = challenge === "dns-persist-01"
+    ? optionalString(entry, "tsigSecretName", problem)
+    : requiredString(
+      entry,
+      "tsigSecretName",
+      challengeText === undefined
+        ? tsigMeaning
+        : `${tsigMeaning} (optional only with challenge: dns-persist-01)`,
+      problem,
+    );
   const tsigSecret = tsigText === undefined ? undefined : attempt("tsigSecretName", () => {
     if (looksLikeKeyMaterial(tsigText)) {
       throw new Error(
@@ -155,6 +184,9 @@ function parseEntry(
     }
     return parseSecretRef(tsigText, namespace);
   });
+  const tsigMissing = tsigSecret === undefined && (challenge !== "dns-persist-01" || tsigText !== undefined);
+
+  const persistUntil = parsePersistUntil(entry.persistUntil, challenge, problem);
 
   const nameserver = optionalString(entry, "nameserver", problem);
   if (nameserver !== undefined) attempt("nameserver", () => parseHostPort(nameserver));
@@ -168,12 +200,14 @@ function parseEntry(
   problems.push(...found.map((p) => secretName === undefined ? p : { ...p, secret: secretName }));
   if (
     found.length > 0 || secret === undefined || domains === undefined || email === undefined ||
-    tsigSecret === undefined || keyType === undefined
+    tsigMissing || keyType === undefined || challenge === undefined
   ) {
     return undefined;
   }
-  const spec: CertificateSpec = { index, secret, domains, email, tsigSecret, keyType };
+  const spec: CertificateSpec = { index, secret, domains, email, keyType, challenge };
+  if (tsigSecret !== undefined) spec.tsigSecret = tsigSecret;
   if (nameserver !== undefined) spec.nameserver = nameserver;
+  if (persistUntil !== undefined) spec.persistUntil = persistUntil;
   return spec;
 }
 
@@ -186,6 +220,51 @@ function parseKeyType(text: string): KeyType {
     );
   }
   return keyType;
+}
+
+function parseChallenge(text: string): ChallengeType {
+  const challenge = CHALLENGE_TYPES.find((known) => known === text);
+  if (challenge === undefined) {
+    throw new NotariatError(
+      "config",
+      `"${text}" is not a supported challenge type: use one of ${CHALLENGE_TYPES.join(", ")}`,
+    );
+  }
+  return challenge;
+}
+
+/**
+ * `persistUntil`: an RFC 3339 time with a zone (YAML may already have made it a timestamp), only for
+ * dns-persist-01, where it becomes the standing record's `persistUntil` (whole seconds since the epoch).
+ */
+function parsePersistUntil(
+  value: unknown,
+  challenge: ChallengeType | undefined,
+  problem: (field: string, message: string) => void,
+): Date | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (challenge !== undefined && challenge !== "dns-persist-01") {
+    problem("persistUntil", `only applies to challenge: dns-persist-01 (this entry uses ${challenge})`);
+    return undefined;
+  }
+  let date: Date | undefined;
+  if (value instanceof Date) date = value;
+  else if (
+    typeof value === "string" &&
+    /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/.test(value.trim())
+  ) {
+    date = new Date(value.trim().replace(" ", "T"));
+  }
+  if (date === undefined || Number.isNaN(date.getTime())) {
+    problem(
+      "persistUntil",
+      `must be a time with its zone, like 2027-01-31T00:00:00Z, got ${
+        typeof value === "string" ? JSON.stringify(value) : describe(value)
+      }`,
+    );
+    return undefined;
+  }
+  return date;
 }
 
 /** `domains`: a non-empty list of names, normalized, duplicates dropped in configured order. */

@@ -11,6 +11,13 @@ export type KeyType = typeof KEY_TYPES[number];
 /** An entry without `keyType` gets P-256: small, quick to make and use, accepted by public CAs and TLS clients. */
 export const DEFAULT_KEY_TYPE: KeyType = "ecdsa-p256";
 
+/** The ACME challenge types an entry may use; all three prove control through DNS. */
+export const CHALLENGE_TYPES = ["dns-01", "dns-persist-01", "dns-account-01"] as const;
+/** One of CHALLENGE_TYPES, as an entry's `challenge` names it. */
+export type ChallengeType = typeof CHALLENGE_TYPES[number];
+/** An entry without `challenge` uses RFC 8555's dns-01, which every ACME CA offers. */
+export const DEFAULT_CHALLENGE: ChallengeType = "dns-01";
+
 /** One validated entry of the ConfigMap's `certificates` list. */
 export interface CertificateSpec {
   /** Position in the `certificates` list, for messages. */
@@ -21,11 +28,18 @@ export interface CertificateSpec {
   domains: string[];
   /** ACME account contact. */
   email: string;
-  /** The Secret whose `key` holds the TSIG key for DNS UPDATE. */
-  tsigSecret: SecretRef;
+  /**
+   * The Secret whose `key` holds the TSIG key for DNS UPDATE. Absent only for dns-persist-01, whose standing
+   * record is then managed outside notariat (see `notariat persist-record`).
+   */
+  tsigSecret?: SecretRef;
   /** `host[:port]` of the server that receives the updates, when configured on the entry. */
   nameserver?: string;
   keyType: KeyType;
+  /** How the CA is asked to check control of the domains; absent means DEFAULT_CHALLENGE (dns-01). */
+  challenge?: ChallengeType;
+  /** dns-persist-01 only: the standing record's `persistUntil`, after which the CA no longer honours it. */
+  persistUntil?: Date;
 }
 
 /** `namespace/name`, the form used in every message. */

@@ -1,5 +1,5 @@
 import type { Issuer } from "../acme/issuer.ts";
-import { type CertificateSpec, formatRef } from "../config/types.ts";
+import { type CertificateSpec, type ChallengeType, DEFAULT_CHALLENGE, formatRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
 import { parseCertificateChain } from "../pki/certificate.ts";
@@ -19,6 +19,8 @@ import { loadZoneAccess } from "./zone_access.ts";
  */
 export interface Outcome {
   spec: CertificateSpec;
+  /** The entry's challenge type (for logs, metrics and status). */
+  challenge: ChallengeType;
   result: "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
   /** Why a certificate was (or would be) requested, or "Valid"; for a failure before the policy ran, the error kind. */
   reason: ReissueReason | "Valid" | string;
@@ -61,6 +63,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     extra: Partial<Outcome> = {},
   ) => ({
     spec,
+    challenge: spec.challenge ?? DEFAULT_CHALLENGE,
     result,
     reason,
     message,
@@ -93,6 +96,13 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       email: spec.email,
       keyType: spec.keyType,
       zoneAccess,
+      challenge: spec.challenge ?? DEFAULT_CHALLENGE,
+      persistUntil: spec.persistUntil,
+      standingOwner: {
+        entry: formatRef(spec.secret),
+        ...(spec.tsigSecret === undefined ? {} : { tsigSecret: formatRef(spec.tsigSecret) }),
+        ...(spec.nameserver === undefined ? {} : { nameserver: spec.nameserver }),
+      },
     });
     // The issuer hands over the chain it parsed when it checked it.
     const [leaf] = issued.verified?.chain ?? parseCertificateChain(issued.certificatePem);
@@ -107,6 +117,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         serialNumber: leaf.serialNumber,
         acmeDirectory: deps.acmeDirectory,
         issuedAt: deps.now(),
+        challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       },
     });
     const renewAt = renewalTime(issued.notBefore, issued.notAfter, deps.renewBeforeMs);

@@ -18,6 +18,7 @@ export function createOutcomeRecorder(logger: Logger, events: EventRecorder | un
         entry: `certificates[${o.spec.index}]`,
         secret: formatRef(o.spec.secret),
         domains: o.spec.domains,
+        challenge: o.challenge,
         reason: o.reason,
         duration: `${(o.durationMs / 1000).toFixed(3)}s`,
         renew_at: o.renewAt,

@@ -17,6 +17,7 @@ export const ANNOTATIONS = {
   issuer: `${ANNOTATION_PREFIX}issuer`,
   serial: `${ANNOTATION_PREFIX}serial`,
   acmeDirectory: `${ANNOTATION_PREFIX}acme-directory`,
+  challenge: `${ANNOTATION_PREFIX}challenge`,
 } as const;
 
 /** Facts about the issued certificate that go into annotations. */
@@ -25,6 +26,8 @@ export interface IssuedFacts {
   serialNumber: string;
   acmeDirectory: string;
   issuedAt: Date;
+  /** The challenge type that proved control of the domains (dns-01, dns-persist-01, dns-account-01). */
+  challenge?: string;
 }
 
 /**
@@ -53,6 +56,7 @@ export function tlsSecret(
       [ANNOTATIONS.issuer]: facts.issuer,
       [ANNOTATIONS.serial]: facts.serialNumber,
       [ANNOTATIONS.acmeDirectory]: facts.acmeDirectory,
+      ...(facts.challenge === undefined ? {} : { [ANNOTATIONS.challenge]: facts.challenge }),
     },
     data: {
       ...existing?.data,

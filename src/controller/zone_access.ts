@@ -1,6 +1,6 @@
 import type { ZoneAccess } from "../dns/challenges.ts";
 import { parseTsigKey } from "../dns/tsig_key.ts";
-import { type CertificateSpec, formatRef } from "../config/types.ts";
+import { type CertificateSpec, formatRef, type SecretRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
 
@@ -29,8 +29,20 @@ export function chooseNameserver(
  * Errors name the entry's Secret and the TSIG Secret, never the key.
  */
 export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise<ZoneAccess> {
-  const ref = formatRef(spec.tsigSecret);
-  const secret = await kube.readSecret(spec.tsigSecret.namespace, spec.tsigSecret.name).catch((err) => {
+  const tsigSecret = spec.tsigSecret;
+  // Only a dns-persist-01 entry has none: it may read the zone, never write it.
+  if (tsigSecret === undefined) return spec.nameserver === undefined ? {} : { nameserver: spec.nameserver };
+  return await loadTsigAccess(kube, tsigSecret, spec.nameserver);
+}
+
+/** The key in the TSIG Secret `tsigSecret` and the nameserver the entry or that Secret names. */
+export async function loadTsigAccess(
+  kube: Kube,
+  tsigSecret: SecretRef,
+  entryNameserver: string | undefined,
+): Promise<ZoneAccess> {
+  const ref = formatRef(tsigSecret);
+  const secret = await kube.readSecret(tsigSecret.namespace, tsigSecret.name).catch((err) => {
     throw new NotariatError("kube", `cannot read TSIG Secret: ${errorMessage(err)}`, { cause: err });
   });
   if (secret === undefined) throw new NotariatError("config", `TSIG Secret ${ref} does not exist`);
@@ -49,6 +61,6 @@ export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise
   const key = parseTsigKey(text, source);
   const decoder = new TextDecoder();
   const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
-  const nameserver = chooseNameserver(spec.nameserver, fromSecret && decoder.decode(fromSecret));
+  const nameserver = chooseNameserver(entryNameserver, fromSecret && decoder.decode(fromSecret));
   return nameserver === undefined ? { key } : { key, nameserver };
 }

@@ -48,9 +48,12 @@ export interface ChallengeRecord {
   value: string;
 }
 
-/** How to reach the zones: the TSIG key and, when configured, the server that receives updates. */
+/**
+ * How to reach the zones: the TSIG key and, when configured, the server that receives updates. Without a key
+ * the zones can be read (planned, checked) but not written.
+ */
 export interface ZoneAccess {
-  key: TsigKey;
+  key?: TsigKey;
   /** "host[:port]" (host may be a name); absent means the zone's SOA MNAME. */
   nameserver?: string;
 }
@@ -92,7 +95,15 @@ export interface PlannedChallenge {
   zone: string;
   /** The server that receives the zone's updates. */
   server: ServerAddress;
+  /** The servers that must serve a value before it counts as published (per the propagation check). */
+  checkServers: ServerAddress[];
 }
+
+/**
+ * Where a domain's challenge TXT record lives: `_acme-challenge.<domain>` for dns-01 (challengeName); other
+ * challenge types name it differently (dns-account-01, dns-persist-01).
+ */
+export type ChallengeNaming = (domain: string) => string;
 
 /**
  * The zone work of a challenge set, done before the CA hands out any value: `publish` then only writes,
@@ -154,6 +165,7 @@ async function discoverNames(
   discovery: ServerAddress,
   updateServer: ServerAddress | undefined,
   ctx: DnsContext,
+  naming: ChallengeNaming,
 ): Promise<PlannedChallenge[]> {
   const owners = new Map<string, Promise<string>>();
   const zones = new Map<string, Promise<{ zone: string; server: ServerAddress }>>();
@@ -187,13 +199,13 @@ async function discoverNames(
   // One entry per challenge name, for its first domain; the names are looked up in parallel.
   const firstDomain = new Map<string, string>();
   for (const domain of domains) {
-    const name = challengeName(domain);
+    const name = naming(domain);
     if (!firstDomain.has(name)) firstDomain.set(name, domain);
   }
   const lookups = [...firstDomain].map(async ([name, domain]): Promise<PlannedChallenge> => {
     try {
       const owner = await ownerOf(name);
-      return { domain, name, owner, ...(await zoneOf(owner)) };
+      return { domain, name, owner, ...(await zoneOf(owner)), checkServers: [] };
     } catch (err) {
       throw dnsError(`${name} (for ${domain})`, err);
     }
@@ -234,11 +246,12 @@ async function checkServersOf(
 function batchRecords(
   records: ChallengeRecord[],
   planned: Map<string, PlannedChallenge>,
+  naming: ChallengeNaming,
 ): { batches: ZoneBatch[]; published: PublishedChallenge[] } {
   const batches = new Map<string, ZoneBatch>();
   const published: PublishedChallenge[] = [];
   for (const record of records) {
-    const name = challengeName(record.domain);
+    const name = naming(record.domain);
     const found = planned.get(name);
     if (!found) {
       throw new NotariatError(
@@ -309,14 +322,15 @@ async function removeBatches(
 }
 
 /**
- * Finds, for each domain's `_acme-challenge` name, its CNAME target, zone, update server and the servers to
- * check for propagation, without writing anything. Throws NotariatError kind "dns" naming the first name
- * that cannot be placed, so an issuance can stop before it asks the CA for an order.
+ * Finds, for each domain's `_acme-challenge` name (or the name `naming` gives), its CNAME target, zone, update
+ * server and the servers to check for propagation, without writing anything. Throws NotariatError kind "dns"
+ * naming the first name that cannot be placed, so an issuance can stop before it asks the CA for an order.
  */
 export async function planChallenges(
   domains: string[],
   access: ZoneAccess,
   ctx: DnsContext,
+  naming: ChallengeNaming = challengeName,
 ): Promise<ChallengePlan> {
   const transport = createTransport({ timeoutMs: ctx.timeoutMs });
   const updateServer = access.nameserver === undefined
@@ -324,7 +338,7 @@ export async function planChallenges(
     : await configuredServer(transport, access.nameserver, ctx.resolver);
   // A configured server is also asked during discovery: with split-horizon views only it sees the right zone.
   const discovery = updateServer ?? ctx.resolver;
-  const challenges = await discoverNames(transport, domains, discovery, updateServer, ctx);
+  const challenges = await discoverNames(transport, domains, discovery, updateServer, ctx, naming);
   const zones = new Map<string, ZonePlan>();
   for (const { zone, server } of challenges) {
     if (zones.has(zone)) continue;
@@ -338,10 +352,18 @@ export async function planChallenges(
       throw err instanceof NotariatError ? err : dnsError(`finding the name servers of zone '${zone}'`, err);
     }
   }
+  for (const challenge of challenges) challenge.checkServers = zones.get(challenge.zone)?.checkServers ?? [];
   const planned = new Map(challenges.map((c) => [c.name, c]));
   return {
     challenges,
-    publish: (records) => publishPlanned(transport, records, planned, zones, access.key, ctx),
+    publish: (records) => {
+      const key = access.key;
+      if (key === undefined) {
+        const names = records.map((r) => naming(r.domain)).join(", ");
+        return Promise.reject(new NotariatError("dns", `no TSIG key to write ${names}`));
+      }
+      return publishPlanned(transport, records, planned, zones, key, ctx, naming);
+    },
   };
 }
 
@@ -352,8 +374,9 @@ async function publishPlanned(
   zones: Map<string, ZonePlan>,
   key: TsigKey,
   ctx: DnsContext,
+  naming: ChallengeNaming,
 ): Promise<PublishedChallenges> {
-  const { batches, published } = batchRecords(records, planned);
+  const { batches, published } = batchRecords(records, planned, naming);
   const added: ZoneBatch[] = [];
   const updates = ctx.updates ?? sharedUpdateBatcher;
   try {

@@ -181,11 +181,34 @@ Deno.test("run: unknown flags and stray arguments are usage errors", () => {
   usageError(["-config", "c", "-verbose"], "flag provided but not defined: -verbose");
   usageError(
     ["-config", "c", "start"],
-    'unexpected argument "start": notariat takes flags only, or the dns-check subcommand first',
+    'unexpected argument "start": notariat takes flags only, or a subcommand first',
   );
   usageError(
     ["-once", "dns-check"],
     'unexpected argument "dns-check": the dns-check subcommand must come before any flag',
+  );
+});
+
+Deno.test("persist-record: -config and -secret are required, the ACME and Kubernetes flags are shared", () => {
+  assert.deepEqual(parseCommandLine(["persist-record", "-config", "c", "-secret", "web/site-tls"]), {
+    kind: "persist-record",
+    options: {
+      acme: "https://acme-staging-v02.api.letsencrypt.org/directory",
+      config: "c",
+      secret: "web/site-tls",
+    },
+  });
+  usageError(
+    ["persist-record", "-secret", "s"],
+    "flag -config is required: the name of the ConfigMap listing the entry",
+  );
+  usageError(
+    ["persist-record", "-config", "c"],
+    "flag -secret is required: the [namespace/]name of the entry's Secret",
+  );
+  usageError(
+    ["persist-record", "-config", "c", "-secret", "s", "-once"],
+    "flag provided but not defined: -once",
   );
 });
 
@@ -211,7 +234,9 @@ Deno.test("help lists every run flag sorted, in Go's format, then the subcommand
     assert.ok(text.includes(" (default 720h0m0s)\n"));
     assert.ok(
       text.endsWith(
-        "\nSubcommand:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit (notariat dns-check -h lists its flags)\n",
+        "\nSubcommands:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit (notariat dns-check -h lists its flags)\n" +
+          "  persist-record\n    \tprint the standing dns-persist-01 record(s) an entry needs, then exit " +
+          "(notariat persist-record -h lists its flags)\n",
       ),
     );
   }

@@ -34,6 +34,7 @@ Deno.test("valid entries become specs with defaults applied", () => {
         email: "admin@example.com",
         tsigSecret: { namespace: "notariat", name: "tsig" },
         keyType: "ecdsa-p256",
+        challenge: "dns-01",
       },
       {
         index: 1,
@@ -43,6 +44,7 @@ Deno.test("valid entries become specs with defaults applied", () => {
         tsigSecret: { namespace: "dns", name: "tsig-other" },
         nameserver: "[2001:db8::53]:5353",
         keyType: "rsa3072",
+        challenge: "dns-01",
       },
     ],
     problems: [],
@@ -254,4 +256,44 @@ Deno.test("formatProblem leaves out the parts that are unknown", () => {
     [{ message: "bad" }, "certificates: bad"],
   ];
   for (const [problem, line] of cases) assert.equal(formatProblem(problem), line);
+});
+
+Deno.test("challenge: names one of the three DNS challenge types; persistUntil goes with dns-persist-01", () => {
+  const yaml = `
+- secret: persist-tls
+  domains: ["*.example.com"]
+  email: admin@example.com
+  challenge: dns-persist-01
+  persistUntil: 2027-01-31T00:00:00Z
+- secret: account-tls
+  challenge: dns-account-01
+${VALID_ENTRY}`;
+  const { specs, problems } = parseCertificatesConfig({ certificates: yaml }, "notariat");
+  assert.deepEqual(problems, []);
+  assert.equal(specs[0].challenge, "dns-persist-01");
+  assert.equal(specs[0].tsigSecret, undefined, "a standing record kept by hand needs no TSIG key");
+  assert.equal(specs[0].persistUntil?.toISOString(), "2027-01-31T00:00:00.000Z");
+  assert.equal(specs[1].challenge, "dns-account-01");
+  assert.deepEqual(specs[1].tsigSecret, { namespace: "dns", name: "tsig" });
+});
+
+Deno.test("a bad challenge or persistUntil, or a missing TSIG Secret for per-attempt values, names entry and field", () => {
+  assert.deepEqual(problemLines(`- secret: a\n  challenge: http-01\n${VALID_ENTRY}`), [
+    'certificates[0] (secret notariat/a): challenge: "http-01" is not a supported challenge type: use one of ' +
+    "dns-01, dns-persist-01, dns-account-01",
+  ]);
+  assert.deepEqual(problemLines(`- secret: b\n  persistUntil: "2027-01-31T00:00:00Z"\n${VALID_ENTRY}`), [
+    "certificates[0] (secret notariat/b): persistUntil: only applies to challenge: dns-persist-01 (this entry uses dns-01)",
+  ]);
+  assert.deepEqual(
+    problemLines(`- secret: c\n  challenge: dns-persist-01\n  persistUntil: next year\n${VALID_ENTRY}`),
+    ['certificates[0] (secret notariat/c): persistUntil: must be a time with its zone, like 2027-01-31T00:00:00Z, got "next year"'],
+  );
+  assert.deepEqual(
+    problemLines("- secret: d\n  domains: [d.example]\n  email: a@d.example\n  challenge: dns-account-01\n"),
+    [
+      'certificates[0] (secret notariat/d): tsigSecretName: is required: the [namespace/]name of the Secret whose key "key" ' +
+      "holds the TSIG key (optional only with challenge: dns-persist-01)",
+    ],
+  );
 });

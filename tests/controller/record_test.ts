@@ -34,6 +34,7 @@ function setup(withEvents = true) {
 
 const outcome = (o: Partial<Outcome>): Outcome => ({
   spec,
+  challenge: "dns-01",
   result: "valid",
   reason: "Valid",
   message: "",
@@ -57,6 +58,7 @@ Deno.test("a failure is an error line with the entry's fields and a Warning Even
     entry: "certificates[2]",
     secret: "web/site",
     domains: "a.alpha.test,b.alpha.test",
+    challenge: "dns-01",
     reason: "DoesNotExist",
     duration: "1.234s",
     error: "TSIG Secret notariat/tsig does not exist",

@@ -49,6 +49,16 @@ export interface DnsServerHandle {
   stop(): Promise<void>;
 }
 
+/** Knot also keeps every applied change in its journal, which a test can read back. */
+export interface KnotHandle extends DnsServerHandle {
+  kind: "knot";
+  /**
+   * Every TXT record the server's journal shows added or removed in `zone` since it started, in order, as
+   * `+ owner. "value"` and `- owner. "value"` lines: what UPDATEs changed, even records gone again.
+   */
+  journal(zone: string): Promise<string[]>;
+}
+
 /** A running forwarding resolver. */
 export interface ForwarderHandle {
   address: ServerAddress;
@@ -64,7 +74,10 @@ function keyName(algorithm: TsigAlgorithm): string {
   return `notariat-${algorithm.replace("hmac-", "")}`;
 }
 
-/** The zone file for `zone`: SOA, NS, glue, www, and in alpha.test the CNAME delegations, chain and loop. */
+/**
+ * The zone file for `zone`: SOA, NS, glue, www, and in alpha.test the CNAME delegations (of a dns-01 and of a
+ * dns-persist-01 name), chain and loop.
+ */
 function zoneFile(zone: string): string {
   const lines = [
     `$ORIGIN ${zone}.`,
@@ -77,6 +90,7 @@ function zoneFile(zone: string): string {
   if (zone === "alpha.test") {
     lines.push(
       `_acme-challenge.delegated CNAME delegated.beta.test.`,
+      `_validation-persist.delegated CNAME persist-delegated.beta.test.`,
       `_acme-challenge.chain CNAME chain1.alpha.test.`,
       `chain1 CNAME chain2.beta.test.`,
       `_acme-challenge.loop CNAME loop2.alpha.test.`,
@@ -257,7 +271,7 @@ async function startOrCleanUp<T>(service: Service, ready: () => Promise<T>): Pro
 }
 
 /** Starts Knot DNS on a free port, serving the test zones; updates stay in the journal. */
-export async function startKnot(): Promise<DnsServerHandle> {
+export async function startKnot(): Promise<KnotHandle> {
   const stateDir = makeStateDir("knot");
   try {
     const port = freePort();
@@ -309,7 +323,23 @@ export async function startKnot(): Promise<DnsServerHandle> {
     const address = { host: "127.0.0.1", port };
     return await startOrCleanUp(service, async () => {
       await waitForZones(service, address, TEST_ZONES);
-      return startedHandle("knot", service, address, keys, unauthorizedKey, spawn);
+      const handle = startedHandle("knot", service, address, keys, unauthorizedKey, spawn);
+      return {
+        ...handle,
+        kind: "knot" as const,
+        async journal(zone: string) {
+          const out = await run("kjournalprint", ["-x", "-D", `${stateDir}/db/journal`, zone]);
+          const changes: string[] = [];
+          let sign = "";
+          for (const line of out.split("\n")) {
+            if (line.startsWith(";; Removed")) sign = "-";
+            else if (line.startsWith(";; Added")) sign = "+";
+            const txt = /^(\S+)\s+\d+\s+TXT\s+(.*)$/.exec(line);
+            if (txt && sign) changes.push(`${sign} ${txt[1]} ${txt[2]}`);
+          }
+          return changes;
+        },
+      };
     });
   } catch (err) {
     removeStateDir(stateDir);

@@ -23,6 +23,10 @@ export interface PebbleHandle {
   caFile: string;
   /** PEM of the root pebble issues under, from its management API; it changes on every start. */
   issuingRoot(): Promise<string>;
+  /** https://127.0.0.1:PORT of pebble's management API (`/roots/0`, `/set-renewal-info/`, ...). */
+  managementUrl: string;
+  /** A request to the management API (path like `/roots/0`), trusting pebble's TLS certificate. */
+  management(path: string, init?: RequestInit): Promise<Response>;
   /** PIDs of the processes this handle started, so a test can see they are gone after `stop`. */
   pids: number[];
   /** pebble's log: one line per request it handles ("POST /path -> calling handler()"), among others. */
@@ -36,6 +40,23 @@ export interface PebbleOptions {
   dnsServer: ServerAddress;
   /** Percentage of nonces pebble rejects with badNonce (default 0). */
   nonceReject?: number;
+  /**
+   * Which pebble: "2.4" (Debian 12's, the default) or "2.10" (Debian unstable's, fetched by
+   * scripts/install-pebble-2.10.sh: renewalInfo, profiles, EAB, alternate chains, dns-persist-01, dns-account-01).
+   */
+  version?: "2.4" | "2.10";
+  /** Keys merged into the config's `pebble` object (e.g. `profiles`, `externalAccountMACKeys`, `retryAfter`). */
+  config?: Record<string, unknown>;
+  /** Extra environment (e.g. `PEBBLE_ALTERNATE_ROOTS`, `PEBBLE_CHAIN_LENGTH`). */
+  env?: Record<string, string>;
+}
+
+/** The pebble 2.10 binary, fetched once into the cache (see scripts/install-pebble-2.10.sh). */
+export async function pebble210Binary(): Promise<string> {
+  const script = new URL("../../scripts/install-pebble-2.10.sh", import.meta.url).pathname;
+  const out = await new Deno.Command("bash", { args: [script], stdout: "piped", stderr: "inherit" }).output();
+  if (!out.success) throw new Error("scripts/install-pebble-2.10.sh failed");
+  return new TextDecoder().decode(out.stdout).trim();
 }
 
 /**
@@ -61,13 +82,15 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
         tlsPort: freePort(),
         ocspResponderURL: "",
         externalAccountBindingRequired: false,
+        ...opts.config,
       },
     };
+    const binary = opts.version === "2.10" ? await pebble210Binary() : "pebble";
     Deno.writeTextFileSync(`${stateDir}/pebble.json`, JSON.stringify(config, null, 2));
     const service = spawnService(
       "pebble",
       stateDir,
-      ...killedWithTestProcess("pebble", [
+      ...killedWithTestProcess(binary, [
         "-config",
         `${stateDir}/pebble.json`,
         "-dnsserver",
@@ -78,11 +101,13 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
         PEBBLE_VA_NOSLEEP: "1",
         PEBBLE_WFE_NONCEREJECT: String(opts.nonceReject ?? 0),
         PEBBLE_AUTHZREUSE: "0",
+        ...opts.env,
       },
     );
     const httpClient = Deno.createHttpClient({ caCerts: [ca.certPem] });
     client = httpClient;
     const directoryUrl = `https://127.0.0.1:${port}/dir`;
+    const managementUrl = `https://127.0.0.1:${managementPort}`;
     let stopping: Promise<void> | undefined;
     try {
       await waitUntilReady(service, async () => {
@@ -100,8 +125,10 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
       caFile: ca.certFile,
       pids: [service.pid],
       logFile: service.logFile,
+      managementUrl,
+      management: (path, init) => fetch(`${managementUrl}${path}`, { ...init, client: httpClient }),
       async issuingRoot() {
-        const response = await fetch(`https://127.0.0.1:${managementPort}/roots/0`, { client: httpClient });
+        const response = await fetch(`${managementUrl}/roots/0`, { client: httpClient });
         const pem = await response.text();
         if (!response.ok) throw new Error(`pebble /roots/0 answered ${response.status}: ${pem}`);
         return pem;

@@ -180,6 +180,31 @@ Deno.test("pebble: serves its ACME directory over TLS signed by caPem, hands out
   assertAllGone(pebble.pids);
 });
 
+Deno.test("pebble 2.10: offers renewalInfo and the configured profiles, serves its management API", async () => {
+  const pebble = await timed("pebble 2.10", () =>
+    startPebble({
+      dnsServer: { host: "127.0.0.1", port: 53 },
+      version: "2.10",
+      config: { profiles: { default: { description: "90 days", validityPeriod: 7776000 } } },
+    }));
+  try {
+    const client = Deno.createHttpClient({ caCerts: [pebble.caPem] });
+    try {
+      const directory = await (await fetch(pebble.directoryUrl, { client })).json();
+      assert.match(directory.renewalInfo, /renewalInfo/);
+      assert.deepEqual(Object.keys(directory.meta.profiles), ["default"]);
+    } finally {
+      client.close();
+    }
+    const intermediate = await pebble.management("/intermediates/0");
+    assert.equal(intermediate.status, 200);
+    assert.match(await intermediate.text(), /-----BEGIN CERTIFICATE-----/);
+  } finally {
+    await pebble.stop();
+  }
+  assertAllGone(pebble.pids);
+});
+
 Deno.test("kube: stores objects, mints service-account tokens that RBAC limits, stops", async (t) => {
   const kube = await timed("kube (etcd + kube-apiserver)", startKube);
   try {
