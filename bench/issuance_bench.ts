@@ -20,7 +20,9 @@ const flags = Deno.args.filter((a) => a.startsWith("--"));
 const positional = Deno.args.filter((a, i) => !a.startsWith("--") && Deno.args[i - 1] !== "--cpu-prof");
 const count = Number(positional[0] ?? 100);
 const concurrency = positional[1] === undefined ? undefined : Number(positional[1]);
-const cpuProfDir = Deno.args[Deno.args.indexOf("--cpu-prof") + 1];
+const cpuProfDir = Deno.args.includes("--cpu-prof")
+  ? Deno.args[Deno.args.indexOf("--cpu-prof") + 1]
+  : undefined;
 const withPeers = !flags.includes("--no-peers");
 const withWatch = !flags.includes("--no-watch");
 const PEER_PROCESSES = 4;
