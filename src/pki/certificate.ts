@@ -53,9 +53,10 @@ function readNative(block: string, index: number, total: number): NativeCertific
   }
 }
 
-/** "C=US\nO=Org\nCN=name" (node's form) as "C=US, O=Org, CN=name". */
-function distinguishedName(text: string): string {
-  return text.split("\n").join(", ");
+/** "C=US\nO=Org\nCN=name" (node's form) as "C=US, O=Org, CN=name"; "" for an empty name (short-lived
+ * certificates of some CAs have no subject at all). */
+function distinguishedName(text: string | undefined): string {
+  return (text ?? "").split("\n").join(", ");
 }
 
 /** The DNS names of a subjectAltName text ("DNS:a, IP Address:1.2.3.4, DNS:b"), lower-case, in order. */
