@@ -7,7 +7,7 @@
  * in watch mode (ConfigMap write to "certificate issued", 10 times). Figures only, no assertions.
  *
  * Run: deno run -A bench/issuance_bench.ts [count=100] [concurrency=program default] [--cpu-prof DIR]
- *   [--no-peers] [--no-watch]
+ *   [--no-peers] [--no-watch]; with BENCH_LOG=FILE the -once run's log lines are kept in FILE.
  */
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
 import type { KubeHandle } from "../tests/harness/kube.ts";
