@@ -4,29 +4,49 @@
  * place outcomes are told).
  */
 import type { Issuer } from "../acme/issuer.ts";
-import type { RunOptions } from "../cli/options.ts";
 import { formatProblem, parseCertificatesConfig } from "../config/parse.ts";
 import { type CertificateSpec, formatRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { EventSubject, Kube } from "../kube/types.ts";
-import { type ObjectChange, type ObjectWatch, watchObject } from "../kube/watch.ts";
+import { listAndWatch, type WatchLog } from "../kube/watch.ts";
 import { createEventRecorder } from "../observe/events.ts";
 import type { Logger } from "../observe/log.ts";
 import { nextAttemptTime } from "./backoff.ts";
 import { type Outcome, type ReconcileDeps, reconcileEntry } from "./reconcile.ts";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./record.ts";
+import { Schedule } from "./schedule.ts";
+import { SecretIndex } from "./secret_index.ts";
+
+/** What the controller is told to do (main.ts fills it from the command line). */
+export interface ControllerOptions {
+  /** Name of the ConfigMap, in the Kubernetes client's namespace. */
+  config: string;
+  /** The ACME directory URL, recorded on written Secrets. */
+  acme: string;
+  /** Reconcile every entry once and return. */
+  once: boolean;
+  /** Write nothing, call no CA, record no Event. */
+  dryRun: boolean;
+  renewBeforeMs: number;
+  /** How many certificates may be obtained at the same time. */
+  concurrency: number;
+  /** Interval of the periodic pass. */
+  resyncMs: number;
+}
 
 /** What the controller runs on; main.ts builds these from the command line. */
 export interface ControllerDeps {
   kube: Kube;
   issuer: Issuer;
-  options: RunOptions;
+  options: ControllerOptions;
   logger: Logger;
   /** Aborting it stops the loop (after in-flight work finishes) and runController returns 0. */
   signal?: AbortSignal;
   now?: () => Date;
   /** Source of backoff jitter, [0, 1). */
   random?: () => number;
+  /** Told that the loop is alive, the configuration was read, and whether the watches are healthy. */
+  probe?: { tick(at: Date): void; configLoaded(at: Date): void; watchesHealthy(healthy: boolean): void };
 }
 
 /** The ConfigMap's entries that are valid, and one line per problem. */
@@ -34,20 +54,6 @@ interface LoadedConfig {
   specs: CertificateSpec[];
   problems: string[];
   resourceVersion?: string;
-}
-
-/** One configured certificate and its schedule. */
-interface Entry {
-  spec: CertificateSpec;
-  /** When it is next reconciled (ms since epoch). */
-  dueAt: number;
-  failures: number;
-  running: boolean;
-  /** Secret versions the watch reported while a reconcile was running; "unknown" when one had none. */
-  changedWhileRunning: Set<string | undefined>;
-  /** The Secret's version as the last reconcile left it. */
-  seenVersion?: string;
-  watch?: ObjectWatch;
 }
 
 // setTimeout takes at most 2^31-1 ms; longer sleeps are cut (the loop just looks again).
@@ -103,7 +109,8 @@ export async function runController(deps: ControllerDeps): Promise<number> {
     once: options.once,
     dry_run: options.dryRun,
   });
-  const runDeps: RunDeps = { ...deps, now, random, loadConfig, recorder, reconcileDeps, parallel };
+  const log: WatchLog = (level, message, fields) => logger[level](message, fields);
+  const runDeps: RunDeps = { ...deps, now, random, loadConfig, recorder, reconcileDeps, parallel, log };
   if (options.once) return await runOnce(runDeps);
   await runLoop(runDeps);
   return 0;
@@ -118,6 +125,12 @@ interface RunDeps extends ControllerDeps {
   reconcileDeps: ReconcileDeps;
   /** How many entries are reconciled at the same time. */
   parallel: number;
+  log: WatchLog;
+}
+
+/** The namespaces whose Secrets the entries name. */
+function namespacesOf(specs: Iterable<CertificateSpec>): Set<string> {
+  return new Set([...specs].map((spec) => spec.secret.namespace));
 }
 
 /** `-once`: every entry reconciled once, at most `parallel` at a time; 1 when anything failed. */
@@ -132,10 +145,14 @@ async function runOnce(deps: RunDeps): Promise<number> {
   }
   for (const problem of config.problems) await recorder.invalidConfig(problem);
   let failed = config.problems.length > 0;
+  // One labelled LIST and one metadata LIST per namespace instead of a GET per Secret.
+  const index = new SecretIndex(deps.kube, { changed() {}, synced() {} }, deps.log, false);
+  await index.use(namespacesOf(config.specs));
+  const readDeps: ReconcileDeps = { ...reconcileDeps, readSecret: (ref) => index.read(ref) };
   const queue = [...config.specs];
   const worker = async () => {
     for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) {
-      const outcome = await reconcileEntry(spec, reconcileDeps);
+      const outcome = await reconcileEntry(spec, readDeps);
       failed ||= outcome.result === "failed";
       await recorder.outcome(outcome);
     }
@@ -145,38 +162,64 @@ async function runOnce(deps: RunDeps): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** Watching mode: reconciles on changes, renewal times, backoffs and resyncs until the signal aborts. */
+/**
+ * Watching mode: reconciles on changes, renewal times, backoffs and resyncs until the signal aborts. The
+ * decisions are the Schedule's (src/controller/schedule.ts); this function only does the I/O around them.
+ */
 async function runLoop(deps: RunDeps): Promise<void> {
-  const { kube, options, logger, recorder, now } = deps;
-  const entries = new Map<string, Entry>();
+  const { kube, options, logger, recorder } = deps;
+  const now = () => deps.now().getTime();
+  const schedule = new Schedule({
+    resyncMs: options.resyncMs,
+    parallel: deps.parallel,
+    retryAt: (at, failures, retryAfter) =>
+      nextAttemptTime(new Date(at), failures, deps.random(), retryAfter).getTime(),
+  }, now());
+  const specs = new Map<string, CertificateSpec>();
   const inFlight = new Set<Promise<void>>();
   let reportedProblems = new Set<string>();
-  let configDue = true;
-  let configRetryAt = 0;
-  let configFailures = 0;
   let configVersion: string | undefined;
-  let nextResync = now().getTime() + options.resyncMs;
   let wakeUp: (() => void) | undefined;
   const wake = () => wakeUp?.();
   deps.signal?.addEventListener("abort", wake);
 
-  const configWatch = watchObject(kube, "configmaps", kube.namespace, options.config, (_change, version) => {
-    if (version !== undefined && version === configVersion) return;
-    configDue = true;
-    configRetryAt = 0;
-    wake();
-  }, { logger });
+  const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+  const index = new SecretIndex(
+    kube,
+    {
+      changed(namespace, name, version) {
+        const key = keyOf(namespace, name);
+        if (!specs.has(key)) return;
+        if (schedule.changed(key, version, now())) {
+          logger.debug("Secret changed", { secret: key, version });
+          wake();
+        }
+      },
+      synced(namespace, versions) {
+        for (const [key, spec] of specs) {
+          if (spec.secret.namespace !== namespace) continue;
+          // A namespace that could not be read before may be readable now: failing entries try again at once.
+          if (schedule.failing(key)) schedule.retryNow(key, now());
+          else schedule.changed(key, versions.get(spec.secret.name), now());
+        }
+        wake();
+      },
+    },
+    deps.log,
+    true,
+  );
 
-  const onSecretChange = (entry: Entry) => (change: ObjectChange, version: string | undefined) => {
-    if (entries.get(formatRef(entry.spec.secret)) !== entry) return;
-    if (entry.running) {
-      entry.changedWhileRunning.add(change === "RESYNC" ? undefined : version);
-    } else if (change === "RESYNC" || version !== entry.seenVersion) {
-      logger.debug("Secret changed", { secret: formatRef(entry.spec.secret), change });
-      entry.dueAt = now().getTime();
-      wake();
-    }
+  const configChanged = (version: string | undefined) => {
+    if (version !== undefined && version === configVersion) return;
+    schedule.configChanged();
+    wake();
   };
+  const configWatch = listAndWatch(kube, "configmaps", kube.namespace, {
+    fieldSelector: `metadata.name=${options.config}`,
+  }, {
+    sync: (items) => configChanged(items.get(options.config)?.resourceVersion),
+    change: (type, item) => configChanged(type === "DELETED" ? undefined : item.resourceVersion),
+  }, { log: deps.log });
 
   const applyConfig = async () => {
     const config = await deps.loadConfig();
@@ -185,64 +228,39 @@ async function runLoop(deps: RunDeps): Promise<void> {
     for (const problem of problems) if (!reportedProblems.has(problem)) await recorder.invalidConfig(problem);
     reportedProblems = problems;
     const wanted = new Map(config.specs.map((spec) => [formatRef(spec.secret), spec]));
-    for (const [key, entry] of entries) {
+    for (const key of specs.keys()) {
       if (wanted.has(key)) continue;
-      entry.watch?.stop();
-      entries.delete(key);
+      specs.delete(key);
+      schedule.remove(key);
       logger.info("entry removed from the configuration", { secret: key });
     }
-    const at = now().getTime();
-    for (const [key, spec] of wanted) {
-      const entry = entries.get(key);
-      if (entry === undefined) {
-        const created: Entry = {
-          spec,
-          dueAt: at,
-          failures: 0,
-          running: false,
-          changedWhileRunning: new Set(),
-        };
-        entries.set(key, created);
-        const { namespace, name } = spec.secret;
-        created.watch = watchObject(kube, "secrets", namespace, name, onSecretChange(created), { logger });
-      } else if (JSON.stringify(entry.spec) !== JSON.stringify(spec)) {
-        entry.spec = spec;
-        entry.failures = 0;
-        entry.dueAt = at;
-        if (entry.running) entry.changedWhileRunning.add(undefined);
-      }
-    }
-  };
-
-  const finish = (entry: Entry, outcome: Outcome) => {
-    entry.running = false;
+    // Namespaces are listed before their new entries are due, so a first pass reads no Secret one by one.
+    await index.use(namespacesOf(wanted.values()));
     const at = now();
-    entry.seenVersion = outcome.secretVersion;
-    if (outcome.result === "failed") {
-      entry.failures++;
-      const retryAfter = outcome.error instanceof NotariatError ? outcome.error.retryAfter : undefined;
-      entry.dueAt = nextAttemptTime(at, entry.failures, deps.random(), retryAfter).getTime();
-    } else {
-      entry.failures = 0;
-      entry.dueAt = outcome.renewAt?.getTime() ?? at.getTime() + options.resyncMs;
+    for (const [key, spec] of wanted) {
+      const known = specs.get(key);
+      specs.set(key, spec);
+      if (known === undefined) schedule.add(key, at);
+      else if (JSON.stringify(known) !== JSON.stringify(spec)) schedule.edited(key, at);
     }
-    const changed = [...entry.changedWhileRunning].some((v) =>
-      v === undefined || v !== outcome.secretVersion
-    );
-    entry.changedWhileRunning.clear();
-    if (changed) entry.dueAt = at.getTime();
   };
 
+  const reconcileDeps: ReconcileDeps = { ...deps.reconcileDeps, readSecret: (ref) => index.read(ref) };
   // The one place where work is started.
-  const start = (entry: Entry) => {
-    entry.running = true;
-    const spec = entry.spec;
-    const task = reconcileEntry(spec, deps.reconcileDeps)
-      .then(async (outcome) => {
-        finish(entry, outcome);
+  const start = (key: string) => {
+    const spec = specs.get(key)!;
+    const task = reconcileEntry(spec, reconcileDeps)
+      .then(async (outcome: Outcome) => {
+        const retryAfter = outcome.error instanceof NotariatError ? outcome.error.retryAfter : undefined;
+        schedule.finish(key, {
+          failed: outcome.result === "failed",
+          version: outcome.secretVersion,
+          renewAt: outcome.renewAt,
+          retryAfter,
+        }, now());
         await recorder.outcome(outcome);
       })
-      .catch((error) => logger.error("internal error", { secret: formatRef(spec.secret), error }))
+      .catch((error) => logger.error("internal error", { secret: key, error }))
       .finally(() => {
         inFlight.delete(task);
         wake();
@@ -250,46 +268,23 @@ async function runLoop(deps: RunDeps): Promise<void> {
     inFlight.add(task);
   };
 
-  // Every change, renewal time and backoff only moves a due time; the resync pass makes everything due.
-  const resync = (at: number) => {
-    nextResync = at + options.resyncMs;
-    configDue = true;
-    configRetryAt = 0;
-    for (const entry of entries.values()) entry.dueAt = Math.min(entry.dueAt, at);
-  };
-
   const reloadConfig = async () => {
-    configDue = false;
     try {
       await applyConfig();
-      configFailures = 0;
+      schedule.configLoaded();
+      deps.probe?.configLoaded(deps.now());
     } catch (error) {
-      configFailures++;
-      configDue = true;
-      configRetryAt = nextAttemptTime(now(), configFailures, deps.random()).getTime();
+      const retryAt = schedule.configFailed(now());
       logger.error("cannot read the configuration; keeping the current entries", {
         error: errorMessage(error),
-        retry_at: new Date(configRetryAt),
+        retry_at: new Date(retryAt),
       });
     }
   };
 
-  /** Starts the entries that are due, as many as `parallel` allows; returns when the loop must look again. */
-  const startDueEntries = (): number => {
-    let wakeAt = nextResync;
-    if (configDue) wakeAt = Math.min(wakeAt, configRetryAt);
-    const idle = [...entries.values()].filter((e) => !e.running).sort((a, b) => a.dueAt - b.dueAt);
-    for (const entry of idle) {
-      if (entry.dueAt > now().getTime()) return Math.min(wakeAt, entry.dueAt);
-      if (inFlight.size >= deps.parallel) break;
-      start(entry);
-    }
-    return wakeAt;
-  };
-
   /** Sleeps until `wakeAt`, or until `wake()` (a change, a finished task, the stop signal). */
   const sleepUntil = (wakeAt: number) => {
-    const sleepMs = Math.min(MAX_SLEEP_MS, Math.max(0, wakeAt - now().getTime()));
+    const sleepMs = Math.min(MAX_SLEEP_MS, Math.max(0, wakeAt - now()));
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, sleepMs);
       wakeUp = done;
@@ -303,17 +298,21 @@ async function runLoop(deps: RunDeps): Promise<void> {
 
   try {
     while (!deps.signal?.aborted) {
-      const at = now().getTime();
-      if (at >= nextResync) resync(at);
-      if (configDue && at >= configRetryAt) await reloadConfig();
-      const wakeAt = startDueEntries();
+      const at = now();
+      deps.probe?.tick(new Date(at));
+      deps.probe?.watchesHealthy(
+        !configWatch.health().failing || at - (configWatch.health().failingSince ?? at) < 60_000,
+      );
+      if (schedule.resyncDue(at)) index.relist();
+      if (schedule.configDue(at)) await reloadConfig();
       if (deps.signal?.aborted) break;
-      await sleepUntil(wakeAt);
+      for (const key of schedule.takeDue(now())) start(key);
+      await sleepUntil(schedule.nextWake());
     }
   } finally {
     deps.signal?.removeEventListener("abort", wake);
     configWatch.stop();
-    for (const entry of entries.values()) entry.watch?.stop();
+    index.stop();
     await Promise.all(inFlight);
     logger.info("stopped");
   }

@@ -1,7 +1,7 @@
 import type { KeyType } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import type { KubeSecret } from "../kube/types.ts";
-import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
+import { inspectChain } from "../pki/inspect_chain.ts";
 import type { PolicyInput } from "./policy.ts";
 
 /** The data key of a kubernetes.io/tls Secret holding the certificate chain, leaf first. */
@@ -14,13 +14,23 @@ export const TLS_KEY_KEY = "tls.key";
  * are PEM and parse, the leaf certificate, and whether the key belongs to it. Never throws for bad data:
  * bad data is a reason to reissue, not an error.
  */
-export async function inspectSecret(
+export function inspectSecret(
   secret: KubeSecret | undefined,
   domains: string[],
   now: Date,
   renewBeforeMs: number,
   keyType?: KeyType,
 ): Promise<PolicyInput> {
+  return Promise.resolve(inspectSync(secret, domains, now, renewBeforeMs, keyType));
+}
+
+function inspectSync(
+  secret: KubeSecret | undefined,
+  domains: string[],
+  now: Date,
+  renewBeforeMs: number,
+  keyType?: KeyType,
+): PolicyInput {
   const base = { domains, keyType, now, renewBeforeMs };
   if (secret === undefined) return { ...base, exists: false };
   const input: PolicyInput = { ...base, exists: true, type: secret.type };
@@ -37,12 +47,13 @@ export async function inspectSecret(
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyPem)) {
     return { ...input, dataProblem: `${TLS_KEY_KEY} is not a PEM private key` };
   }
-  let leaf;
+  let inspection;
   try {
-    [leaf] = parseCertificateChain(crtPem);
+    inspection = inspectChain(crtPem, keyPem);
   } catch (err) {
     return { ...input, dataProblem: `${TLS_CERT_KEY} does not parse: ${errorMessage(err)}` };
   }
+  const [leaf] = inspection.chain;
   // A CA certificate first means the chain is in the wrong order or holds no server certificate at all.
   if (leaf.isCa) {
     return {
@@ -51,6 +62,5 @@ export async function inspectSecret(
         "certificate: the leaf must come first",
     };
   }
-  const keyMatches = await privateKeyMatchesCertificate(keyPem, crtPem).catch(() => false);
-  return { ...input, certificate: leaf, keyMatches };
+  return { ...input, certificate: leaf, keyMatches: inspection.keyMatches };
 }

@@ -1,7 +1,13 @@
 import type { Issuer } from "../acme/issuer.ts";
-import { type CertificateSpec, type ChallengeType, DEFAULT_CHALLENGE, formatRef } from "../config/types.ts";
+import {
+  type CertificateSpec,
+  type ChallengeType,
+  DEFAULT_CHALLENGE,
+  formatRef,
+  type SecretRef,
+} from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import type { Kube } from "../kube/types.ts";
+import type { Kube, KubeSecret } from "../kube/types.ts";
 import { parseCertificateChain } from "../pki/certificate.ts";
 import { inspectSecret } from "./inspect.ts";
 import { decide, type ReissueReason } from "./policy.ts";
@@ -42,6 +48,8 @@ export interface ReconcileDeps {
   dryRun: boolean;
   /** The ACME directory URL, recorded on written Secrets. */
   acmeDirectory: string;
+  /** Where the entry's Secret is read from (default: a GET); the controller hands out what it listed. */
+  readSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
 }
 
 /** How an entry is named in messages, the label of issuance requests and Events: `certificates[0] (secret ns/name)`. */
@@ -73,7 +81,9 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
   });
   let reason: string | undefined;
   try {
-    const existing = await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
+    const existing = deps.readSecret
+      ? await deps.readSecret(spec.secret)
+      : await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
     const decision = decide(
       await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs, spec.keyType),

@@ -13,7 +13,6 @@ import {
   type V1ObjectMeta,
   type V1Secret,
   VersionApi,
-  Watch,
 } from "@kubernetes/client-node";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { POD_NAMESPACE_FILE, resolveNamespace } from "./namespace.ts";
@@ -23,11 +22,15 @@ import {
   KubeError,
   type KubeEvent,
   type KubeSecret,
+  type ListResult,
   type ObjectMeta,
+  type Selector,
   type WatchConnection,
   type WatchedResource,
   type WatchHandlers,
 } from "./types.ts";
+import { createRest, METADATA_LIST, METADATA_WATCH, type Rest, statusMessage } from "./rest.ts";
+import { decodeWatchEvent, lineSplitter, metadataItem } from "./watch_events.ts";
 import { describeYamlError } from "../config/yaml_error.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 
@@ -39,7 +42,10 @@ export interface KubeConnectOptions {
   namespace?: string;
   /** Where the pod's service account files are mounted; for tests of in-cluster mode. */
   serviceAccountPathPrefix?: string;
-  /** How long the API server keeps one watch open before notariat opens the next (default 300 s). */
+  /**
+   * The timeoutSeconds sent with each watch (default 300 s): the API server ends the watch then and notariat
+   * opens the next. 0 sends none, leaving it to the server (--min-request-timeout, 1800 s by default).
+   */
   watchTimeoutSeconds?: number;
 }
 
@@ -126,13 +132,14 @@ function shareConnections(config: KubeConfig): () => Promise<void> {
 const LIVENESS_INTERVAL_MS = 3000;
 /** How long the liveness check waits for /version before it takes the server for gone. */
 const LIVENESS_TIMEOUT_MS = 5000;
-/**
- * The API server ends each watch after this long (timeoutSeconds), and the adapter ends it itself a little
- * later if the server did not: a watch that went deaf unnoticed (the server restarted between two liveness
- * checks) is replaced within minutes, not at the next periodic pass.
- */
+/** The timeoutSeconds sent with each watch: the API server ends it then, and notariat opens the next. */
 const WATCH_TIMEOUT_SECONDS = 300;
-const WATCH_DEADLINE_GRACE_MS = 30_000;
+/**
+ * A watch that carried no byte (no event, no bookmark) for this long is taken for dead and ended as failed:
+ * the server sends a bookmark at least every minute and ends each watch at its timeout, so this silence means
+ * a connection lost without a word (a half-open TCP connection). Longer than any server timeout it may use.
+ */
+const WATCH_SILENCE_MS = 2 * 3600_000;
 
 /** Open watch connections, ended as failed when the API server stops answering. */
 interface WatchLiveness {
@@ -200,7 +207,7 @@ function watchLiveness(version: VersionApi): WatchLiveness {
 function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSeconds: number): Kube {
   const closeConnections = shareConnections(config);
   const core = config.makeApiClient(CoreV1Api);
-  const watcher = new Watch(config);
+  const rest = createRest(config);
   const liveness = watchLiveness(config.makeApiClient(VersionApi));
   const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
   return {
@@ -272,8 +279,26 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
         throw kubeError(`update Event ${ns}/${name}`, err);
       }
     },
-    watch(resource, ns, name, resourceVersion, handlers) {
-      return openWatch(watcher, liveness, watchTimeoutSeconds, resource, ns, name, resourceVersion, handlers);
+    listMetadata(resource, ns, selector = {}) {
+      const action = `list ${resource} in ${ns}`;
+      return listPages(rest, action, collection(resource, ns), selector, METADATA_LIST, metadataItem);
+    },
+    listSecrets(ns, selector) {
+      const action = `list Secrets in ${ns}`;
+      const convert = (object: Record<string, unknown>) => toSecret(object as V1Secret);
+      return listPages(rest, action, collection("secrets", ns), selector, "application/json", convert);
+    },
+    watchMetadata(resource, ns, selector, resourceVersion, handlers) {
+      return openWatch(
+        rest,
+        liveness,
+        watchTimeoutSeconds,
+        resource,
+        ns,
+        selector,
+        resourceVersion,
+        handlers,
+      );
     },
     close() {
       liveness.stop();
@@ -282,87 +307,158 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
   };
 }
 
+function collection(resource: WatchedResource, namespace: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`;
+}
+
+function selectorQuery(selector: Selector): Record<string, string> {
+  const query: Record<string, string> = {};
+  if (selector.labelSelector) query.labelSelector = selector.labelSelector;
+  if (selector.fieldSelector) query.fieldSelector = selector.fieldSelector;
+  return query;
+}
+
+/**
+ * How many objects one list page holds: a namespace of 10,000 Secrets is read in pieces of bounded memory
+ * (each page's JSON is parsed and dropped before the next one comes), as client-go's reflector does.
+ */
+const LIST_PAGE_SIZE = 500;
+
+/** Lists every page (limit/continue) of a collection; the result's version is the first page's. */
+async function listPages<T>(
+  rest: Rest,
+  action: string,
+  path: string,
+  selector: Selector,
+  accept: string,
+  convert: (object: Record<string, unknown>) => T | undefined,
+): Promise<ListResult<T>> {
+  const items: T[] = [];
+  let resourceVersion: string | undefined;
+  let token: string | undefined;
+  do {
+    const query = {
+      ...selectorQuery(selector),
+      limit: String(LIST_PAGE_SIZE),
+      ...(token ? { continue: token } : {}),
+    };
+    const body = await rest.getJson(action, path, query, accept);
+    const page = listOf(action, body, convert);
+    resourceVersion ??= page.resourceVersion;
+    items.push(...page.items);
+    const next = (body as { metadata?: { continue?: unknown } })?.metadata?.continue;
+    token = typeof next === "string" && next !== "" ? next : undefined;
+  } while (token !== undefined);
+  return { items, resourceVersion: resourceVersion! };
+}
+
+/** A list answer's items (each converted; an item that does not convert is skipped) and resourceVersion. */
+function listOf<T>(
+  action: string,
+  body: unknown,
+  convert: (object: Record<string, unknown>) => T | undefined,
+): ListResult<T> {
+  const list = body as { items?: unknown; metadata?: { resourceVersion?: unknown } };
+  const version = list?.metadata?.resourceVersion;
+  // An empty list comes without items (null or absent).
+  const raw = list?.items ?? [];
+  if (!Array.isArray(raw) || typeof version !== "string") {
+    throw new KubeError(0, `${action}: the answer is not a list`);
+  }
+  const items: T[] = [];
+  for (const item of raw) {
+    if (item === null || typeof item !== "object") continue;
+    const converted = convert(item as Record<string, unknown>);
+    if (converted !== undefined) items.push(converted);
+  }
+  return { items, resourceVersion: version };
+}
+
+/**
+ * Opens a metadata watch and reads it to its end, telling `handlers.closed` exactly once how it ended: the
+ * server ended it (undefined), the connection failed, the API server stopped answering (the liveness check),
+ * or it stayed silent past WATCH_SILENCE_MS. Nothing is reported after `abort()`.
+ */
 async function openWatch(
-  watcher: Watch,
+  rest: Rest,
   liveness: WatchLiveness,
   timeoutSeconds: number,
   resource: WatchedResource,
   namespace: string,
-  name: string,
-  resourceVersion: string | undefined,
+  selector: Selector,
+  resourceVersion: string,
   handlers: WatchHandlers,
 ): Promise<WatchConnection> {
-  let aborted = false;
-  let gone = false;
-  let serverError: KubeError | undefined;
-  // Set once the request is under way; a watch ended before that is aborted as soon as it is.
-  const opened: { controller?: AbortController } = {};
-  const untrack = liveness.track((cause) => {
-    if (aborted) return;
-    aborted = true;
+  const action = `watch ${resource} in ${namespace}`;
+  const controller = new AbortController();
+  let ended = false;
+  let silence: ReturnType<typeof setTimeout> | undefined;
+  const end = (error: unknown | undefined) => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(silence);
     untrack();
-    opened.controller?.abort();
-    handlers.closed(
-      kubeError(`watch ${resource} ${namespace}/${name}: the API server stopped answering`, cause),
-      false,
-    );
-  });
-  // Past the deadline the watch is ended as if the server had ended it: its owner reconnects at once.
-  const deadline = setTimeout(() => {
-    if (aborted) return;
-    aborted = true;
-    untrack();
-    opened.controller?.abort();
-    handlers.closed(undefined, false);
-  }, timeoutSeconds * 1000 + WATCH_DEADLINE_GRACE_MS);
-  const untrackAll = () => {
-    clearTimeout(deadline);
-    untrack();
+    controller.abort();
+    handlers.closed(error);
   };
-  let controller: AbortController;
+  const untrack = liveness.track((cause) => {
+    end(kubeError(`${action}: the API server stopped answering`, cause));
+  });
+  const heard = () => {
+    clearTimeout(silence);
+    silence = setTimeout(
+      () => end(new KubeError(0, `${action}: no data for ${WATCH_SILENCE_MS / 1000} s`)),
+      WATCH_SILENCE_MS,
+    );
+  };
+  const query: Record<string, string> = {
+    ...selectorQuery(selector),
+    watch: "true",
+    allowWatchBookmarks: "true",
+    resourceVersion,
+  };
+  if (timeoutSeconds > 0) query.timeoutSeconds = String(timeoutSeconds);
+  let body: ReadableStream<Uint8Array>;
   try {
-    controller = await watcher.watch(
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}/${resource}`,
-      {
-        fieldSelector: `metadata.name=${name}`,
-        resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds,
-      },
-      (type: string, object: { metadata?: V1ObjectMeta; code?: number; message?: string }) => {
-        if (aborted) return;
-        const version = object?.metadata?.resourceVersion ?? "";
-        if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
-          handlers.change({ type, resourceVersion: version });
-        } else if (type === "BOOKMARK") {
-          handlers.progress?.(version);
-        } else if (type === "ERROR") {
-          // A Status object: 410 Gone means the resume version is too old; the server closes the stream next.
-          gone ||= object?.code === 410;
-          serverError = new KubeError(
-            object?.code ?? 0,
-            `watch ${resource} ${namespace}/${name}: ${object?.message}`,
-          );
-        }
-      },
-      (err: unknown) => {
-        untrackAll();
-        if (aborted) return;
-        aborted = true;
-        handlers.closed(err ? kubeError(`watch ${resource} ${namespace}/${name}`, err) : serverError, gone);
-      },
+    heard();
+    body = await rest.stream(
+      action,
+      collection(resource, namespace),
+      query,
+      METADATA_WATCH,
+      controller.signal,
     );
   } catch (err) {
-    untrackAll();
+    ended = true;
+    clearTimeout(silence);
+    untrack();
     throw err;
   }
-  opened.controller = controller;
-  if (aborted) controller.abort();
+  const reader = body.getReader();
+  const split = lineSplitter();
+  (async () => {
+    try {
+      while (!ended) {
+        const { done, value } = await reader.read();
+        if (done) return end(undefined);
+        heard();
+        for (const line of split(value)) {
+          const event = decodeWatchEvent(line);
+          if (event !== undefined && !ended) handlers.event(event);
+        }
+      }
+    } catch (err) {
+      end(kubeError(action, err));
+    }
+  })();
   return {
     abort() {
-      aborted = true;
-      untrackAll();
+      if (ended) return;
+      ended = true;
+      clearTimeout(silence);
+      untrack();
       controller.abort();
+      reader.cancel().catch(() => {});
     },
   };
 }
@@ -435,17 +531,6 @@ function kubeError(action: string, err: unknown): KubeError {
   return new KubeError(typeof status === "number" ? status : 0, `${action}: ${errorMessage(err)}`, {
     cause: err,
   });
-}
-
-// client-node 2.x leaves the body as the raw JSON text of a Status.
-function statusMessage(body: unknown): string {
-  try {
-    const status = typeof body === "string" ? JSON.parse(body) : body;
-    if (typeof status?.message === "string") return status.message;
-  } catch {
-    // not JSON: use it as it is
-  }
-  return String(body ?? "").slice(0, 300);
 }
 
 /** Why a kubeconfig did not load; a YAML error never quotes the file (tokens, passwords, key data). */

@@ -1,4 +1,7 @@
 import { NotariatError } from "../errors.ts";
+import type { MetadataItem, WatchEvent } from "./watch_events.ts";
+
+export type { MetadataItem, WatchEvent };
 
 /** The metadata notariat reads and writes; labels and annotations are never undefined here. */
 export interface ObjectMeta {
@@ -44,29 +47,37 @@ export interface KubeEvent {
   lastTimestamp: Date;
 }
 
-/** What a watch reports: the change and the object's version, so repeats after a reconnect can be told apart. */
-export interface WatchChange {
-  type: "ADDED" | "MODIFIED" | "DELETED";
-  resourceVersion: string;
-}
-
 /** One open watch connection. */
 export interface WatchConnection {
   /** Closes the connection; `closed` is not called afterwards. */
   abort(): void;
 }
 
-/** Callbacks of one watch connection. */
+/** Callbacks of one metadata watch connection. */
 export interface WatchHandlers {
-  change(change: WatchChange): void;
-  /** Bookmarks and the like: the version to resume from, without a change of the object. */
-  progress?(resourceVersion: string): void;
-  /** The server ended the watch or the connection failed; `gone` when the resume version is too old (410). */
-  closed(error: unknown | undefined, gone: boolean): void;
+  /** Each event as the server sent it (changes, bookmarks, and ERROR Status objects such as 410 Gone). */
+  event(event: WatchEvent): void;
+  /**
+   * The stream ended: undefined when the server ended it (its timeout: a normal reconnect), else why it failed
+   * (connection lost, the server stopped answering, no data for longer than the server's timeout).
+   */
+  closed(error: unknown | undefined): void;
 }
 
-/** The kinds notariat watches, always by name. */
+/** The kinds notariat lists and watches. */
 export type WatchedResource = "configmaps" | "secrets";
+
+/** The objects of a list, and the version to start watching from. */
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+/** Which objects a list or watch covers: a label and/or field selector (e.g. `metadata.name=x`). */
+export interface Selector {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
 
 /**
  * Everything notariat asks of Kubernetes, in its own types. The client-node adapter implements it
@@ -91,15 +102,23 @@ export interface Kube {
   createEvent(event: KubeEvent): Promise<string>;
   /** Bumps the count and last timestamp of a recorded Event (aggregation of repeats); 404 when it expired. */
   updateEventCount(namespace: string, name: string, count: number, lastTimestamp: Date): Promise<void>;
-  /**
-   * Opens one watch on the object `name` (fieldSelector metadata.name), from `resourceVersion` when given.
-   * Reconnection is the caller's job (see `watchObject`).
-   */
-  watch(
+  /** The names, versions and labels of a namespace's objects (metadata only: no data crosses the wire). */
+  listMetadata(
     resource: WatchedResource,
     namespace: string,
-    name: string,
-    resourceVersion: string | undefined,
+    selector?: Selector,
+  ): Promise<ListResult<MetadataItem>>;
+  /** Whole Secrets (with data) of a namespace that match `selector`, e.g. the ones notariat labelled. */
+  listSecrets(namespace: string, selector: Selector): Promise<ListResult<KubeSecret>>;
+  /**
+   * Opens one metadata-only watch of a namespace's objects from `resourceVersion` (with bookmarks).
+   * Reconnection and relisting are the caller's job (see `listAndWatch`).
+   */
+  watchMetadata(
+    resource: WatchedResource,
+    namespace: string,
+    selector: Selector,
+    resourceVersion: string,
     handlers: WatchHandlers,
   ): Promise<WatchConnection>;
   /** Closes idle connections to the API server; call after stopping every watch, before exiting. */

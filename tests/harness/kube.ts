@@ -141,11 +141,20 @@ function kubeconfig(server: string, caPem: string, token: string, namespace: str
   );
 }
 
+/** Options of `startKube`. */
+export interface KubeOptions {
+  /**
+   * Extra kube-apiserver flags, e.g. `--min-request-timeout=4` (watches that ask for no timeout end after
+   * 4–8 s) or `--watch-cache-sizes=secrets#20` (a short history, so an old resume version is 410 Gone).
+   */
+  apiserverArgs?: string[];
+}
+
 /**
  * Starts etcd and kube-apiserver on picked ports with a fresh CA, an admin token in system:masters, and
  * service-account token signing; returns once the server is ready and the "default" namespace exists.
  */
-export async function startKube(): Promise<KubeHandle> {
+export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> {
   const binary = await kubeApiserverBinary();
   const stateDir = makeStateDir("kube");
   const services: Service[] = [];
@@ -213,6 +222,7 @@ export async function startKube(): Promise<KubeHandle> {
           `--tls-cert-file=${cert.certFile}`,
           `--tls-private-key-file=${cert.keyFile}`,
           `--cert-dir=${stateDir}/certs`,
+          ...(options.apiserverArgs ?? []),
         ]),
       );
     const apiserver = spawnApiserver();

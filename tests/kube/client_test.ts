@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createKubeAccountStore } from "../../src/kube/account_store.ts";
 import { createKube } from "../../src/kube/client.ts";
 import { isKubeStatus, type Kube, KubeError, type KubeSecret } from "../../src/kube/types.ts";
-import { type ObjectChange, watchObject } from "../../src/kube/watch.ts";
+import { listAndWatch } from "../../src/kube/watch.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
 import { startKube } from "../harness/kube.ts";
 
@@ -184,63 +184,116 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
       assert.equal(event.source.component, "notariat");
     });
 
-    await t.step("a watch by name reports creation, change and deletion of that object only", async () => {
-      const seen: ObjectChange[] = [];
-      const watch = watchObject(admin, "secrets", "kt", "watched", (change) => seen.push(change));
+    await t.step(
+      "a metadata list names every Secret with its version; a labelled list brings data",
+      async () => {
+        await admin.createSecret({ ...secret("listed-plain", { big: "x".repeat(200_000) }) });
+        await admin.createSecret({
+          ...secret("listed-managed", { "tls.crt": "pem" }),
+          labels: { "app.kubernetes.io/managed-by": "notariat" },
+        });
+        const meta = await admin.listMetadata("secrets", "kt");
+        const plain = meta.items.find((item) => item.name === "listed-plain");
+        assert.ok(plain, "listed-plain is in the metadata list");
+        assert.match(plain.resourceVersion, /^\d+$/);
+        assert.equal(Object.hasOwn(plain, "data"), false);
+        assert.match(meta.resourceVersion, /^\d+$/);
+        const managed = await admin.listSecrets("kt", {
+          labelSelector: "app.kubernetes.io/managed-by=notariat",
+        });
+        assert.deepEqual(managed.items.map((s) => s.name), ["listed-managed"]);
+        assert.equal(new TextDecoder().decode(managed.items[0].data["tls.crt"]), "pem");
+        const byName = await admin.listMetadata("secrets", "kt", {
+          fieldSelector: "metadata.name=listed-plain",
+        });
+        assert.deepEqual(byName.items.map((item) => item.name), ["listed-plain"]);
+      },
+    );
+
+    await t.step("lists of more than one page (500 objects) come back whole, at one version", async () => {
+      await cluster.apply([{ apiVersion: "v1", kind: "Namespace", metadata: { name: "paged" } }]);
+      const names = Array.from({ length: 620 }, (_, i) => `s-${String(i).padStart(3, "0")}`);
+      for (let i = 0; i < names.length; i += 20) {
+        await Promise.all(
+          names.slice(i, i + 20).map((name, j) =>
+            admin.createSecret({
+              ...secret(name, { n: name }, "paged"),
+              labels: (i + j) % 2 === 0 ? { "app.kubernetes.io/managed-by": "notariat" } : {},
+            })
+          ),
+        );
+      }
+      const meta = await admin.listMetadata("secrets", "paged");
+      assert.deepEqual(meta.items.map((item) => item.name).sort(), names);
+      const managed = await admin.listSecrets("paged", {
+        labelSelector: "app.kubernetes.io/managed-by=notariat",
+      });
+      assert.equal(managed.items.length, 310);
+      assert.ok(managed.items.every((s) => new TextDecoder().decode(s.data.n) === s.name));
+    });
+
+    await t.step("list and watch: one sync, then each change in the namespace", async () => {
+      const syncs: string[][] = [];
+      const seen: string[] = [];
+      const watch = listAndWatch(admin, "secrets", "other", {}, {
+        sync: (items) => syncs.push([...items.keys()]),
+        change: (type, item) => seen.push(`${type} ${item.name}`),
+      });
       try {
-        await new Promise((r) => setTimeout(r, 300));
-        await admin.createSecret(secret("unrelated", {}));
-        await admin.createSecret(secret("watched", { a: "1" }));
+        await until(() => syncs.length === 1, "the first sync");
+        await admin.createSecret(secret("watched", { a: "1" }, "other"));
         await until(() => seen.length === 1, "ADDED");
-        const current = (await admin.readSecret("kt", "watched"))!;
+        const current = (await admin.readSecret("other", "watched"))!;
         await admin.updateSecret({ ...current, data: { a: text("2") } });
         await until(() => seen.length === 2, "MODIFIED");
-        await cluster.request("DELETE", "/api/v1/namespaces/kt/secrets/watched");
+        await cluster.request("DELETE", "/api/v1/namespaces/other/secrets/watched");
         await until(() => seen.length === 3, "DELETED");
-        assert.deepEqual(seen, ["ADDED", "MODIFIED", "DELETED"]);
+        assert.deepEqual(seen, ["ADDED watched", "MODIFIED watched", "DELETED watched"]);
+        assert.equal(syncs.length, 1);
       } finally {
         watch.stop();
       }
     });
 
-    await t.step("a watch survives a dropped connection without reporting old versions again", async () => {
-      const seen: ObjectChange[] = [];
+    await t.step("a dropped watch resumes from the last version without listing again", async () => {
+      const syncs: number[] = [];
+      const seen: string[] = [];
       let connections = 0;
       const dropping: Kube = {
         ...admin,
-        async watch(resource, ns, name, version, handlers) {
+        async watchMetadata(resource, ns, selector, version, handlers) {
           connections++;
-          const connection = await admin.watch(resource, ns, name, version, handlers);
-          // Drop the first connection soon after it opens, as a server restart would.
+          const connection = await admin.watchMetadata(resource, ns, selector, version, handlers);
+          // Drop the first connection soon after it opens, as a lost connection would.
           if (connections === 1) {
             setTimeout(() => {
               connection.abort();
-              handlers.closed(new Error("connection reset"), false);
-            }, 500);
+              handlers.closed(new Error("connection reset"));
+            }, 300);
           }
           return connection;
         },
       };
       await admin.createSecret(secret("resumed", { a: "1" }));
-      const watch = watchObject(dropping, "secrets", "kt", "resumed", (change) => seen.push(change), {
-        retryDelayMs: () => 100,
-      });
+      const watch = listAndWatch(dropping, "secrets", "kt", {}, {
+        sync: (items) => syncs.push(items.size),
+        change: (type, item) => seen.push(`${type} ${item.name}`),
+      }, { retryDelayMs: () => 100 });
       try {
-        await until(() => seen.length === 1, "initial ADDED");
         await until(() => connections === 2, "reconnect");
-        await new Promise((r) => setTimeout(r, 300));
-        assert.deepEqual(seen, ["ADDED"]);
         const current = (await admin.readSecret("kt", "resumed"))!;
         await admin.updateSecret({ ...current, data: { a: text("2") } });
-        await until(() => seen.length === 2, "MODIFIED after reconnect");
-        assert.deepEqual(seen, ["ADDED", "MODIFIED"]);
+        await until(() => seen.length === 1, "MODIFIED after reconnect");
+        assert.deepEqual(seen, ["MODIFIED resumed"]);
+        assert.equal(syncs.length, 1);
+        assert.equal(watch.health().failing, false);
       } finally {
         watch.stop();
       }
     });
 
     await t.step(
-      "a watch the API server ends after its timeout is reopened and keeps reporting",
+      "watches the API server ends after their timeout are reopened and keep reporting",
       async () => {
         const short = await connect({
           kubeconfig: cluster.kubeconfigFor(cluster.adminToken, "kt"),
@@ -249,22 +302,27 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
         let connections = 0;
         const counting: Kube = {
           ...short,
-          watch(...args) {
+          watchMetadata(...args) {
             connections++;
-            return short.watch(...args);
+            return short.watchMetadata(...args);
           },
         };
-        const seen: ObjectChange[] = [];
-        await admin.createSecret(secret("long-lived", { a: "1" }));
-        const watch = watchObject(counting, "secrets", "kt", "long-lived", (change) => seen.push(change));
+        const seen: string[] = [];
+        let syncs = 0;
+        const watch = listAndWatch(counting, "secrets", "kt", { fieldSelector: "metadata.name=long-lived" }, {
+          sync: () => syncs++,
+          change: (type, item) => seen.push(`${type} ${item.name}`),
+        });
         try {
-          await until(() => seen.length === 1, "initial ADDED");
-          await until(() => connections >= 3, "two server-ended watches reopened", 10_000);
-          assert.deepEqual(seen, ["ADDED"]);
+          await until(() => connections >= 4, "three server-ended watches reopened", 15_000);
+          await admin.createSecret(secret("long-lived", { a: "1" }));
+          await until(() => seen.length === 1, "ADDED on a reopened watch");
+          await until(() => connections >= 6, "two more reopened", 15_000);
           const current = (await admin.readSecret("kt", "long-lived"))!;
           await admin.updateSecret({ ...current, data: { a: text("2") } });
           await until(() => seen.length === 2, "MODIFIED on a reopened watch");
-          assert.deepEqual(seen, ["ADDED", "MODIFIED"]);
+          assert.deepEqual(seen, ["ADDED long-lived", "MODIFIED long-lived"]);
+          assert.equal(syncs, 1, "a server-ended watch resumes; it does not list again");
         } finally {
           watch.stop();
         }
