@@ -302,13 +302,17 @@ async function scenario(n: number, k: number, leaves: Leaf[]): Promise<void> {
     let last = procStat(once.pid);
     const sampler = setInterval(() => {
       const now = procStat(once.pid);
-      if (now.rssMiB > 0) last = now;
+      if (now.rssMiB > 0) {
+        last = now;
+      }
     }, 20);
     const { code } = await once.status;
     clearInterval(sampler);
     const wall = (performance.now() - started) / 1000;
     const afterOnce = await requestCounts(cluster);
-    const valid = onceLog.records.filter((l) => l.r.msg === "certificate is valid").length;
+    const valid = onceLog.records.filter((l) =>
+      l.r.msg === "certificate is valid"
+    ).length;
     const failed = onceLog.records.filter((l) => l.r.msg === "certificate failed").length;
     console.log(
       `${label} -once: ${wall.toFixed(2)} s wall, ≥${last.cpuSeconds.toFixed(2)} s CPU, peak RSS ${
