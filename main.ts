@@ -1,24 +1,33 @@
 /**
  * notariat: keeps the kubernetes.io/tls Secrets listed in a ConfigMap valid, with certificates from an ACME CA
  * obtained over DNS-01 and RFC 2136 updates signed with TSIG. This file only wires things together:
- * flags → clients → the loop (or the dns-check command).
+ * flags → clients → the loop (or the dns-check and status commands).
  */
 import { createAccountCache } from "./src/acme/account.ts";
 import { openAcmeSession } from "./src/acme/client.ts";
 import { createIssuer } from "./src/acme/issuer.ts";
+import { onAcmeExchange, trustCa } from "./src/acme/transport.ts";
 import { standingRecordLines } from "./src/acme/standing_record.ts";
-import { trustCa } from "./src/acme/transport.ts";
 import {
   type DnsFlags,
   parseCommandLine,
   type PersistRecordOptions,
   type RunOptions,
+  type StatusOptions,
 } from "./src/cli/options.ts";
 import { parseSecretRef } from "./src/config/names.ts";
 import { formatProblem, parseCertificatesConfig } from "./src/config/parse.ts";
 import { formatRef } from "./src/config/types.ts";
 import { runController } from "./src/controller/controller.ts";
+import {
+  electionIdentity,
+  type LeaderElection,
+  LEASE_NAME,
+  startLeaderElection,
+} from "./src/controller/elector.ts";
+import { createProbeTracker, DEFAULT_STUCK_AFTER_MS } from "./src/controller/probe.ts";
 import { runStandingSweeps, type SweepDeps, sweepStandingRecords } from "./src/controller/standing_sweep.ts";
+import { formatStatusTable, readStatus } from "./src/controller/status.ts";
 import { isAddressLiteral, parseNameserver } from "./src/dns/address.ts";
 import type { DnsContext } from "./src/dns/challenges.ts";
 import { runDnsCheck } from "./src/dns/check.ts";
@@ -28,7 +37,10 @@ import { errorMessage, NotariatError } from "./src/errors.ts";
 import { createKubeAccountStore } from "./src/kube/account_store.ts";
 import { createKube } from "./src/kube/client.ts";
 import { createKubeStandingStore } from "./src/kube/standing_store.ts";
+import { type HttpListener, parseListenAddress, serveHttp } from "./src/observe/http.ts";
 import { createLogger, type Logger } from "./src/observe/log.ts";
+import { createMetrics, issuerLabelsFor, type Metrics } from "./src/observe/metrics.ts";
+import { VERSION } from "./src/version.ts";
 
 /** Runs notariat with `args` and returns the process exit code (2 for a usage error, as Go's flag does). */
 export async function main(args: readonly string[]): Promise<number> {
@@ -45,10 +57,15 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   switch (command.kind) {
     case "help":
+    case "version":
       console.log(command.text);
       return 0;
     case "dns-check": {
       const { options } = command;
+      const interrupted = new AbortController();
+      const stop = () => interrupted.abort();
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
       try {
         const keyText = await Deno.readTextFile(options.tsigKey);
         const ok = await runDnsCheck({
@@ -57,11 +74,15 @@ export async function main(args: readonly string[]): Promise<number> {
           domain: options.domain,
           nameserver: options.nameserver,
           ctx: await dnsContext(options),
+          signal: interrupted.signal,
         }, (line) => console.log(line));
         return ok ? 0 : 1;
       } catch (err) {
         console.error(`dns-check: ${errorMessage(err)}`);
         return 1;
+      } finally {
+        Deno.removeSignalListener("SIGINT", stop);
+        Deno.removeSignalListener("SIGTERM", stop);
       }
     }
     case "persist-record":
@@ -72,18 +93,78 @@ export async function main(args: readonly string[]): Promise<number> {
         console.error(`persist-record: ${errorMessage(err)}`);
         return err instanceof NotariatError && err.kind === "usage" ? 2 : 1;
       }
+    case "status":
+      return await status(command.options);
     case "run":
       return await run(command.options);
   }
 }
 
-/** The controller: connects to Kubernetes, builds the issuer, and runs the loop until SIGTERM/SIGINT. */
+/** `notariat status`: the table of entries, from the cluster as the given kubeconfig sees it. */
+async function status(options: StatusOptions): Promise<number> {
+  let kube;
+  try {
+    kube = await createKube({ kubeconfig: options.kubeconfig, namespace: options.namespace });
+    const rows = await readStatus(kube, options.config, new Date(), options.renewBeforeMs);
+    console.log(formatStatusTable(rows).trimEnd());
+    return rows.every((row) => row.state === "Ready") ? 0 : 1;
+  } catch (err) {
+    console.error(`status: ${errorMessage(err)}`);
+    return err instanceof NotariatError && err.kind === "usage" ? 2 : 1;
+  } finally {
+    await kube?.close();
+  }
+}
+
+/**
+ * The controller: connects to Kubernetes, serves health and metrics, waits for leadership if asked to, and
+ * runs the loop until SIGTERM/SIGINT (exit 0 after a clean shutdown) or lost leadership (exit 1).
+ */
 async function run(options: RunOptions): Promise<number> {
   const logger = createLogger({ format: options.logFormat, level: options.logLevel });
+  const metrics = createMetrics({ version: VERSION, issuer: issuerLabelsFor(options.acme) });
+  // An idle loop sleeps until its next due time, at most until the next resync: only a loop silent for longer
+  // than that is stuck.
+  const probe = createProbeTracker({
+    leaderElection: options.leaderElect,
+    stuckAfterMs: DEFAULT_STUCK_AFTER_MS,
+  });
+  const shutdown = new AbortController();
+  const onSignal = () => {
+    if (shutdown.signal.aborted) return;
+    logger.info("stopping: no new work; aborting issuances in flight", {
+      shutdown_timeout: `${options.shutdownTimeoutMs / 1000}s`,
+    });
+    shutdown.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal);
+  Deno.addSignalListener("SIGINT", onSignal);
+  const forgetAcme = onAcmeExchange((exchange) => metrics.acmeRequest(exchange));
+  let kube;
+  let http: HttpListener | undefined;
+  let election: LeaderElection | undefined;
   try {
-    const kube = await createKube({ kubeconfig: options.kubeconfig, namespace: options.namespace });
+    kube = await createKube({ kubeconfig: options.kubeconfig, namespace: options.namespace });
+    // A -once run (a CronJob) has nothing to probe or scrape.
+    http = options.once ? undefined : await startHttp(options.httpAddress, probe, metrics, logger);
+    if (options.leaderElect) {
+      election = startLeaderElection({
+        kube,
+        namespace: kube.namespace,
+        name: LEASE_NAME,
+        identity: electionIdentity(),
+        logger,
+        signal: shutdown.signal,
+        onLeadership: (state) => {
+          probe.leadership(state);
+          metrics.leader(LEASE_NAME, state === "leader");
+        },
+      });
+      if (!await election.acquired) return 0;
+    }
+    const stop = election === undefined ? shutdown.signal : AbortSignal.any([shutdown.signal, election.lost]);
     const caPem = options.acmeCa === undefined ? undefined : await readCaBundle(options.acmeCa);
-    const dns = await dnsContext(options, logger);
+    const dns: DnsContext = { ...await dnsContext(options, logger), onUpdate: metrics.dnsUpdate };
     const standingRecords = createKubeStandingStore(kube, kube.namespace);
     const issuer = createIssuer({
       directoryUrl: options.acme,
@@ -93,6 +174,7 @@ async function run(options: RunOptions): Promise<number> {
       concurrency: options.concurrency,
       log: (message, fields) => logger.debug(message, fields),
       standingRecords,
+      signal: stop,
     });
     const sweep: SweepDeps = {
       kube,
@@ -101,37 +183,83 @@ async function run(options: RunOptions): Promise<number> {
       dns,
       log: (level, message, fields) => logger[level](message, fields),
     };
-    const stop = new AbortController();
-    const onSignal = () => {
-      logger.info("stopping: finishing work in progress");
-      stop.abort();
-    };
-    Deno.addSignalListener("SIGTERM", onSignal);
-    Deno.addSignalListener("SIGINT", onSignal);
     // Standing dns-persist-01 records of entries that left the ConfigMap go on every resync (and at exit with
-    // -once), independently of the control loop and its watches.
+    // -once), independently of the control loop and its watches; only the leader sweeps.
+    const sweepsDone = new AbortController();
     const sweeps = options.once || options.dryRun
       ? Promise.resolve()
-      : runStandingSweeps(sweep, options.resyncMs, stop.signal);
+      : runStandingSweeps(sweep, options.resyncMs, AbortSignal.any([stop, sweepsDone.signal]));
     try {
-      const code = await runController({ kube, issuer, options, logger, signal: stop.signal });
+      const code = await withinShutdownTimeout(
+        runController({ kube, issuer, options, logger, signal: stop, probe, metrics }),
+        stop,
+        options.shutdownTimeoutMs,
+        logger,
+      );
       if (options.once && !options.dryRun) {
         await sweepStandingRecords(sweep).catch((error) =>
           logger.warn("sweeping standing records failed", { error: errorMessage(error) })
         );
       }
+      if (election?.lost.aborted) return 1;
       return code;
     } finally {
-      stop.abort();
+      sweepsDone.abort();
       await sweeps;
-      Deno.removeSignalListener("SIGTERM", onSignal);
-      Deno.removeSignalListener("SIGINT", onSignal);
-      await kube.close();
     }
   } catch (err) {
     logger.error("cannot start", { error: errorMessage(err) });
     return err instanceof NotariatError && err.kind === "usage" ? 2 : 1;
+  } finally {
+    await election?.release();
+    await http?.close();
+    await kube?.close();
+    forgetAcme();
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    Deno.removeSignalListener("SIGINT", onSignal);
   }
+}
+
+/** The controller's exit code, or 1 when it did not finish within `timeoutMs` of `stop` aborting. */
+function withinShutdownTimeout(
+  controller: Promise<number>,
+  stop: AbortSignal,
+  timeoutMs: number,
+  logger: Logger,
+): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<number>((resolve) => {
+    const arm = () => {
+      timer = setTimeout(() => {
+        logger.error("shutdown took longer than -shutdown-timeout; exiting with work in flight", {
+          shutdown_timeout: `${timeoutMs / 1000}s`,
+        });
+        resolve(1);
+      }, timeoutMs);
+    };
+    if (stop.aborted) arm();
+    else stop.addEventListener("abort", arm, { once: true });
+  });
+  return Promise.race([controller, expired]).finally(() => clearTimeout(timer));
+}
+
+/** The HTTP listener for -http-address, or none when it is empty. */
+async function startHttp(
+  address: string,
+  probe: ReturnType<typeof createProbeTracker>,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<HttpListener | undefined> {
+  if (address === "") return undefined;
+  const parsed = parseListenAddress(address);
+  if ("error" in parsed) throw new NotariatError("usage", `-http-address: ${parsed.error}`);
+  return await serveHttp(parsed, {
+    live: probe.live,
+    ready: probe.ready,
+    metrics: metrics.render,
+  }, logger).catch((err) => {
+    throw new NotariatError("usage", `-http-address: cannot listen on ${address}: ${errorMessage(err)}`);
+  });
 }
 
 /** `persist-record`: the zone-file lines of the standing records the named entry needs. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: installs what it needs, then runs notariat against an embedded local stack (Knot DNS, pebble,
-# a real kube-apiserver + etcd), all on 127.0.0.1, and stops everything it started.
+# a real kube-apiserver + etcd), all on 127.0.0.1, driven with kubectl as the README's quick start says.
+# `bash scripts/demo.sh -keep` leaves the stack running until Ctrl-C; otherwise it stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DENO_NO_UPDATE_CHECK=1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what notariat's tests and demo need on Debian: Deno (from npm) and the real servers the
-# harness starts (Knot, BIND, pebble, etcd, Go for building kube-apiserver). Idempotent and quiet when
+# harness starts (Knot, BIND, pebble, etcd, Go for building kube-apiserver), and kubectl for the demo. Idempotent and quiet when
 # everything is already there.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive DENO_NO_UPDATE_CHECK=1
@@ -21,6 +21,7 @@ command -v tsig-keygen >/dev/null 2>&1 || need+=(bind9)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 if [ "${NOTARIAT_SKIP_KUBE:-}" != 1 ]; then
   command -v go >/dev/null 2>&1 || need+=(golang-go)
   [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || need+=(golang-github-modern-go-reflect2-dev)

@@ -9,7 +9,8 @@ export type ErrorKind =
   | "acme" // the ACME CA refused or failed
   | "kube" // the Kubernetes API refused or failed
   | "pki" // a key, certificate or CSR is unusable
-  | "usage"; // the command line is wrong
+  | "usage" // the command line is wrong
+  | "stopped"; // work was abandoned because notariat is shutting down (or lost leadership)
 
 /** An error notariat understands: a kind, a human message, and optionally when a retry makes sense. */
 export class NotariatError extends Error {

@@ -74,8 +74,11 @@ export interface Solver {
   readonly type: ChallengeType;
   /** The TXT value that answers `challenge` for `domain` (a certificate identifier, "*.x" or "x"). */
   value(challenge: ChallengeObject, domain: string): Promise<string>;
-  /** Puts the values in place and waits for propagation; `remove` undoes what this attempt added. */
-  publish(records: ChallengeRecord[]): Promise<PublishedChallenges>;
+  /**
+   * Puts the values in place and waits for propagation; `remove` undoes what this attempt added. `signal`
+   * ends the propagation wait (shutdown), removing what was added.
+   */
+  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
   /** Where the CA looks for `domain`'s TXT record. */
   name(domain: string): string;
 }
@@ -114,7 +117,7 @@ export async function createSolver(
   return {
     type: request.type,
     value: (challenge) => session.dnsChallengeValue(tokenOf(challenge)),
-    publish: (records) => plan.publish(records),
+    publish: (records, signal) => plan.publish(records, signal),
     name: naming,
   };
 }

@@ -29,6 +29,7 @@ import {
   validationError,
 } from "./problem.ts";
 import { trustCa } from "./transport.ts";
+import { checkStopped, sleep, untilStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
 export interface IssuerOptions {
@@ -44,6 +45,8 @@ export interface IssuerOptions {
   pollTimeoutMs?: number;
   /** Poll timing when the CA sends no Retry-After (default: 50 ms doubling to 10 s). */
   pollPolicy?: PollPolicy;
+  /** Aborting it stops every issuance (shutdown): waits end, records are removed, authorizations deactivated. */
+  signal?: AbortSignal;
   /** Where the dns-persist-01 records notariat writes are remembered; without it they are never written. */
   standingRecords?: StandingRecordStore;
 }
@@ -56,6 +59,8 @@ export interface IssueRequest {
   email: string;
   keyType: KeyType;
   zoneAccess: ZoneAccess;
+  /** Aborting it stops this issuance as IssuerOptions.signal stops all of them. */
+  signal?: AbortSignal;
   /** The challenge type to answer (default dns-01). */
   challenge?: ChallengeType;
   /** dns-persist-01: the standing record's persistUntil. */
@@ -115,8 +120,11 @@ export function createIssuer(options: IssuerOptions): Issuer {
         let release = () => {};
         try {
           if (trust) release = trust();
+          const signals = [options.signal, request.signal].filter((s): s is AbortSignal => s !== undefined);
+          const signal = signals.length === 0 ? undefined : AbortSignal.any(signals);
+          checkStopped(signal, "before the order");
           const account = await accounts.get(request.email);
-          return await issueWith(account, request, options);
+          return await issueWith(account, request, options, signal);
         } catch (err) {
           throw labelled(request.label, err);
         } finally {
@@ -154,6 +162,7 @@ async function issueWith(
   account: AcmeAccount,
   request: IssueRequest,
   options: IssuerOptions,
+  signal: AbortSignal | undefined,
 ): Promise<IssuedCertificate> {
   const session = account.session;
   const log = (message: string, fields: Record<string, unknown> = {}) =>
@@ -178,6 +187,7 @@ async function issueWith(
     options.dns,
     options.standingRecords,
   );
+  checkStopped(signal, "before the order");
 
   const identifiers = request.domains.map((value) => ({ type: "dns", value }));
   const created = await step("creating the order", () => session.newOrder({ identifiers }));
@@ -196,6 +206,7 @@ async function issueWith(
     policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
     deadline: pollDeadline(Date.now() + timeoutMs, createdOrder.expires),
     timeoutMs,
+    signal,
   };
   const work: CreatedOrder = { url: orderUrl, body: createdOrder, keyAndCsr, plan };
   try {
@@ -322,7 +333,7 @@ async function validate(
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<OrderBody> {
   const records = pending.map(({ domain, value }) => ({ domain, value }));
-  const published: PublishedChallenges = await created.plan.publish(records);
+  const published: PublishedChallenges = await created.plan.publish(records, poller.signal);
   log("challenge records published", {
     records: published.records.map((r) => ({ domain: r.domain, owner: r.owner, zone: r.zone })),
   });
@@ -401,6 +412,8 @@ interface Poller {
   policy: PollPolicy;
   deadline: number;
   timeoutMs: number;
+  /** Ends every wait with a "stopped" error. */
+  signal?: AbortSignal;
 }
 
 // "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
@@ -433,8 +446,9 @@ async function poll<T extends { status: string }>(
         { retryAfter },
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    response = await step(what, () => poller.session.post(url, null));
+    await sleep(delay, poller.signal, what);
+    checkStopped(poller.signal, what);
+    response = await untilStopped(step(what, () => poller.session.post(url, null)), poller.signal, what);
     body = undefined;
     if (!BUSY_STATUSES.includes(response.status)) {
       expectStatus(what, response, [200]);

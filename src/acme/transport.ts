@@ -1,4 +1,5 @@
 import { errorMessage, NotariatError } from "../errors.ts";
+import type { AcmeExchange } from "../observe/metrics.ts";
 
 /**
  * HTTP for the ACME client over Deno's fetch, installed as the axios adapter of acme-client.
@@ -60,6 +61,21 @@ export function trustCa(url: string, caPem: string): () => void {
   };
 }
 
+const exchangeListeners = new Set<(exchange: AcmeExchange) => void>();
+
+/**
+ * Calls `listener` after every exchange with an ACME CA (the adapter is process-wide, like acme-client's
+ * axios instance); returns the function that removes it.
+ */
+export function onAcmeExchange(listener: (exchange: AcmeExchange) => void): () => void {
+  exchangeListeners.add(listener);
+  return () => exchangeListeners.delete(listener);
+}
+
+function tellExchange(exchange: AcmeExchange): void {
+  for (const listener of exchangeListeners) listener(exchange);
+}
+
 /** Options of the adapter: how long one HTTP exchange may take. */
 export interface FetchAdapterOptions {
   requestTimeoutMs: number;
@@ -76,6 +92,8 @@ export function createFetchAdapter(
     const client = trustByOrigin.get(origin)?.client;
     let response: Response;
     let text: string;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       response = await fetch(url, {
         method,
@@ -86,8 +104,10 @@ export function createFetchAdapter(
       });
       text = await response.text();
     } catch (err) {
+      tellExchange({ url, method, status: 0, seconds: seconds() });
       throw transportError(method, url, err, options.requestTimeoutMs);
     }
+    tellExchange({ url, method, status: response.status, seconds: seconds() });
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => headers[name] = value);
     return {

@@ -8,6 +8,8 @@ import type { PropagationCheck } from "../dns/types.ts";
 import { normalizeDomain, parseHostPort, validateLabel, validateSubdomain } from "../config/names.ts";
 import { DEFAULT_RENEW_BEFORE_MS } from "../controller/renewal.ts";
 import type { LogLevel } from "../observe/log.ts";
+import { parseListenAddress } from "../observe/http.ts";
+import { VERSION } from "../version.ts";
 import { describeFlag, flag, type FlagDefinition, formatDefault, parseFlags, sortedFlags } from "./flags.ts";
 
 export { type HostPort, parseHostPort } from "../config/names.ts";
@@ -15,9 +17,27 @@ export { type HostPort, parseHostPort } from "../config/names.ts";
 /** What the command line asks for. */
 export type Command =
   | { kind: "help"; text: string }
+  | { kind: "version"; text: string }
   | { kind: "run"; options: RunOptions }
   | { kind: "dns-check"; options: DnsCheckOptions }
+  | { kind: "status"; options: StatusOptions }
   | { kind: "persist-record"; options: PersistRecordOptions };
+
+/** Where notariat finds its cluster and its ConfigMap; shared by the controller and `notariat status`. */
+export interface ClusterOptions {
+  /** Name of the ConfigMap listing the certificates. */
+  config: string;
+  /** kubeconfig path; undefined means in-cluster. */
+  kubeconfig?: string;
+  /** Namespace of the ConfigMap; undefined means the pod's, else the kubeconfig context's. */
+  namespace?: string;
+}
+
+/** Options of `notariat status`. */
+export interface StatusOptions extends ClusterOptions {
+  /** As the controller's -renew-before, for the next renewal time shown. */
+  renewBeforeMs: number;
+}
 
 /** DNS settings shared by `run` and `dns-check`. */
 export interface DnsFlags {
@@ -30,27 +50,26 @@ export interface DnsFlags {
 }
 
 /** Options of the certificate manager itself. */
-export interface RunOptions extends DnsFlags {
+export interface RunOptions extends DnsFlags, ClusterOptions {
   /** ACME directory URL. */
   acme: string;
   /** PEM bundle to trust for the ACME server. */
   acmeCa?: string;
-  /** Name of the ConfigMap listing the certificates. */
-  config: string;
-  /** kubeconfig path; undefined means in-cluster. */
-  kubeconfig?: string;
-  /** Namespace of the ConfigMap; undefined means the pod's, else the kubeconfig context's. */
-  namespace?: string;
   concurrency: number;
   /** Renew when the time left is below min(this, lifetime/3). */
   renewBeforeMs: number;
   /** Interval of the periodic pass over every certificate. */
   resyncMs: number;
   logFormat: "json" | "logfmt";
-  /** Lines below this level are not written (parseCommandLine always sets it; default "info"). */
-  logLevel?: LogLevel;
+  logLevel: LogLevel;
   once: boolean;
   dryRun: boolean;
+  /** Listen address of /livez, /readyz and /metrics; "" disables the listener. */
+  httpAddress: string;
+  /** Whether to reconcile only while holding the leader election Lease. */
+  leaderElect: boolean;
+  /** How long a shutdown may take for in-flight work to be aborted and cleaned up. */
+  shutdownTimeoutMs: number;
 }
 
 /** Options of `notariat dns-check`. */
@@ -137,6 +156,42 @@ export const DNS_FLAGS: readonly FlagDefinition[] = [
   }),
 ];
 
+const CONFIG_FLAG = flag({
+  name: "config",
+  type: "string",
+  usage: '`NAME` of the ConfigMap whose key "certificates" lists the certificates (required)',
+  default: "",
+  check: reason((value) => validateSubdomain(value, "ConfigMap name")),
+});
+
+/** Flags of `notariat status` and of the controller: the cluster, the namespace and the ConfigMap. */
+export const CLUSTER_FLAGS: readonly FlagDefinition[] = [
+  CONFIG_FLAG,
+  flag({
+    name: "kubeconfig",
+    type: "string",
+    usage: "`PATH` of a kubeconfig file (default: the in-cluster service account)",
+    default: "",
+  }),
+  flag({
+    name: "namespace",
+    type: "string",
+    usage: "`NAMESPACE` of the ConfigMap and of Secrets named without a namespace " +
+      "(default: the pod's namespace, else the kubeconfig context's)",
+    default: "",
+    check: reason((value) => validateLabel(value, "namespace")),
+  }),
+];
+
+const RENEW_BEFORE_FLAG = flag({
+  name: "renew-before",
+  type: "duration",
+  usage: "renew a certificate when less than this remains of its validity, " +
+    "or less than a third of its lifetime if that is shorter",
+  default: DEFAULT_RENEW_BEFORE_MS,
+  check: positive,
+});
+
 /** Flags of `notariat` (the certificate manager). */
 export const RUN_FLAGS: readonly FlagDefinition[] = [
   flag({
@@ -163,27 +218,7 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
       "`FILE` of PEM certificates to trust for the ACME server instead of the system's (for a private CA)",
     default: "",
   }),
-  flag({
-    name: "config",
-    type: "string",
-    usage: '`NAME` of the ConfigMap whose key "certificates" lists the certificates (required)',
-    default: "",
-    check: reason((value) => validateSubdomain(value, "ConfigMap name")),
-  }),
-  flag({
-    name: "kubeconfig",
-    type: "string",
-    usage: "`PATH` of a kubeconfig file (default: the in-cluster service account)",
-    default: "",
-  }),
-  flag({
-    name: "namespace",
-    type: "string",
-    usage: "`NAMESPACE` of the ConfigMap and of Secrets named without a namespace " +
-      "(default: the pod's namespace, else the kubeconfig context's)",
-    default: "",
-    check: reason((value) => validateLabel(value, "namespace")),
-  }),
+  ...CLUSTER_FLAGS,
   flag({
     name: "concurrency",
     type: "int",
@@ -191,14 +226,7 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
     default: DEFAULT_CONCURRENCY,
     check: (value) => value >= 1 ? undefined : "must be at least 1",
   }),
-  flag({
-    name: "renew-before",
-    type: "duration",
-    usage: "renew a certificate when less than this remains of its validity, " +
-      "or less than a third of its lifetime if that is shorter",
-    default: DEFAULT_RENEW_BEFORE_MS,
-    check: positive,
-  }),
+  RENEW_BEFORE_FLAG,
   flag({
     name: "resync",
     type: "duration",
@@ -216,9 +244,42 @@ export const RUN_FLAGS: readonly FlagDefinition[] = [
   flag({
     name: "log-level",
     type: "string",
-    usage: "lowest level of log lines written: debug (every ACME and DNS step), info, warn or error",
+    usage: "least important log lines written: debug, info, warn or error",
     default: "info",
     check: oneOf(LOG_LEVELS),
+  }),
+  flag({
+    name: "http-address",
+    type: "string",
+    usage: "`HOST:PORT` serving /livez, /readyz and /metrics (:PORT for every interface; empty disables; " +
+      "not with -once)",
+    default: ":9402",
+    check: (value) => {
+      if (value === "") return undefined;
+      const parsed = parseListenAddress(value);
+      return "error" in parsed ? parsed.error : undefined;
+    },
+  }),
+  flag({
+    name: "leader-elect",
+    type: "bool",
+    usage: "reconcile only while holding the Lease notariat-leader in notariat's namespace, " +
+      "so that several replicas can run (one leads, the others stand by)",
+    default: false,
+  }),
+  flag({
+    name: "shutdown-timeout",
+    type: "duration",
+    usage: "on SIGTERM or SIGINT, how long in-flight issuances get to be aborted and cleaned up " +
+      "(TXT values removed, pending authorizations deactivated, Lease released) before notariat exits",
+    default: 10_000,
+    check: positive,
+  }),
+  flag({
+    name: "version",
+    type: "bool",
+    usage: "print the version and exit",
+    default: false,
   }),
   flag({
     name: "once",
@@ -274,45 +335,51 @@ export const PERSIST_RECORD_FLAGS: readonly FlagDefinition[] = [
   }),
 ];
 
-const SUBCOMMAND_HELP =
-  "\nSubcommands:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit " +
-  "(notariat dns-check -h lists its flags)\n  persist-record\n    \tprint the standing dns-persist-01 " +
-  "record(s) an entry needs, then exit (notariat persist-record -h lists its flags)\n";
+/** Flags of `notariat status`. */
+export const STATUS_FLAGS: readonly FlagDefinition[] = [...CLUSTER_FLAGS, RENEW_BEFORE_FLAG];
+
+/** What `-version` prints, and the last line of `-h`. */
+export const VERSION_TEXT = `notariat ${VERSION} (deno ${Deno.version.deno})`;
+
+const SUBCOMMANDS: readonly [name: string, usage: string][] = [
+  ["dns-check", "check a TSIG key and DNS UPDATE for one domain, then exit"],
+  ["persist-record", "print the standing dns-persist-01 record(s) an entry needs, then exit"],
+  ["status", "one line per configured certificate: state, expiry, next renewal, last reason"],
+];
+
+const SUBCOMMAND_HELP = "\nSubcommands:\n" +
+  SUBCOMMANDS.map(([name, usage]) => `  ${name}\n    \t${usage} (notariat ${name} -h lists its flags)\n`)
+    .join("") +
+  "\n" + VERSION_TEXT + "\n";
 
 /**
- * Parses notariat's arguments (without the program name). A first argument `dns-check` selects that
- * subcommand; `-h` gives the help of the command it follows.
+ * Parses notariat's arguments (without the program name). A first argument `dns-check` or `status` selects
+ * that subcommand; `-h` gives the help of the command it follows.
  *
  * @throws NotariatError kind "usage" (the caller prints it and exits 2)
  */
 export function parseCommandLine(args: readonly string[]): Command {
   if (args[0] === "dns-check") return parseDnsCheck(args.slice(1));
+  if (args[0] === "status") return parseStatus(args.slice(1));
   if (args[0] === "persist-record") return parsePersistRecord(args.slice(1));
   const parsed = parseFlags("notariat", RUN_FLAGS, args);
   if (parsed.kind === "help") return { kind: "help", text: parsed.text + SUBCOMMAND_HELP };
   if (parsed.rest.length > 0) {
     const extra = JSON.stringify(parsed.rest[0]);
     throw usage(
-      parsed.rest[0] === "dns-check" || parsed.rest[0] === "persist-record"
+      ["dns-check", "persist-record", "status"].includes(parsed.rest[0])
         ? `unexpected argument ${extra}: the ${parsed.rest[0]} subcommand must come before any flag`
         : `unexpected argument ${extra}: notariat takes flags only, or a subcommand first`,
     );
   }
   const value = valueReader(parsed.values);
-  const config = value.string("config");
-  if (config === "") {
-    throw usage(
-      `flag -config is required: the name of the ConfigMap whose key "certificates" lists the certificates`,
-    );
-  }
+  if (value.bool("version")) return { kind: "version", text: VERSION_TEXT };
   return {
     kind: "run",
     options: withoutUndefined({
       acme: value.string("acme"),
       acmeCa: value.optional("acme-ca"),
-      config,
-      kubeconfig: value.optional("kubeconfig"),
-      namespace: value.optional("namespace"),
+      ...clusterOptions(value),
       concurrency: value.number("concurrency"),
       renewBeforeMs: value.number("renew-before"),
       resyncMs: value.number("resync"),
@@ -320,6 +387,9 @@ export function parseCommandLine(args: readonly string[]): Command {
       logLevel: value.string("log-level") as LogLevel,
       once: value.bool("once"),
       dryRun: value.bool("dry-run"),
+      httpAddress: value.string("http-address"),
+      leaderElect: value.bool("leader-elect"),
+      shutdownTimeoutMs: value.number("shutdown-timeout"),
       ...dnsFlags(value),
     }),
   };
@@ -350,6 +420,29 @@ function parseDnsCheck(args: readonly string[]): Command {
       ...dnsFlags(value),
     }),
   };
+}
+
+function parseStatus(args: readonly string[]): Command {
+  const parsed = parseFlags("notariat status", STATUS_FLAGS, args);
+  if (parsed.kind === "help") return parsed;
+  if (parsed.rest.length > 0) {
+    throw usage(`unexpected argument ${JSON.stringify(parsed.rest[0])}: notariat status takes flags only`);
+  }
+  const value = valueReader(parsed.values);
+  return {
+    kind: "status",
+    options: withoutUndefined({ ...clusterOptions(value), renewBeforeMs: value.number("renew-before") }),
+  };
+}
+
+function clusterOptions(value: ValueReader): ClusterOptions {
+  const config = value.string("config");
+  if (config === "") {
+    throw usage(
+      `flag -config is required: the name of the ConfigMap whose key "certificates" lists the certificates`,
+    );
+  }
+  return { config, kubeconfig: value.optional("kubeconfig"), namespace: value.optional("namespace") };
 }
 
 function parsePersistRecord(args: readonly string[]): Command {
@@ -403,12 +496,13 @@ function valueReader(values: Map<string, unknown>) {
  * The flag reference as a Markdown table (flag, default, meaning) for the README, generated from the same
  * definitions as the help so the two cannot drift apart.
  */
-export function formatFlagTable(command: "run" | "dns-check" | "persist-record"): string {
-  const flags = command === "run"
-    ? RUN_FLAGS
-    : command === "dns-check"
-    ? DNS_CHECK_FLAGS
-    : PERSIST_RECORD_FLAGS;
+export function formatFlagTable(command: "run" | "dns-check" | "persist-record" | "status"): string {
+  const flags = {
+    run: RUN_FLAGS,
+    "dns-check": DNS_CHECK_FLAGS,
+    "persist-record": PERSIST_RECORD_FLAGS,
+    status: STATUS_FLAGS,
+  }[command];
   const rows = sortedFlags(flags).map((definition) => {
     const { argument, usage } = describeFlag(definition);
     const name = `\`-${definition.name}${argument === "" ? "" : ` ${argument}`}\``;

@@ -11,6 +11,8 @@ import type { EventSubject, Kube } from "../kube/types.ts";
 import { listAndWatch, type WatchLog } from "../kube/watch.ts";
 import { createEventRecorder } from "../observe/events.ts";
 import type { Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import type { ControllerProbe } from "./probe.ts";
 import { nextAttemptTime } from "./backoff.ts";
 import { type Outcome, type ReconcileDeps, reconcileEntry } from "./reconcile.ts";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./record.ts";
@@ -45,8 +47,10 @@ export interface ControllerDeps {
   now?: () => Date;
   /** Source of backoff jitter, [0, 1). */
   random?: () => number;
-  /** Told that the loop is alive, the configuration was read, and whether the watches are healthy. */
-  probe?: { tick(at: Date): void; configLoaded(at: Date): void; watchesHealthy(healthy: boolean): void };
+  /** Told of each pass, each successful read of the ConfigMap and the watches' health (/livez, /readyz). */
+  probe?: ControllerProbe;
+  /** Certificate and reconcile metrics, fed by the outcome recorder. */
+  metrics?: Metrics;
 }
 
 /** The ConfigMap's entries that are valid, and one line per problem. */
@@ -56,8 +60,11 @@ interface LoadedConfig {
   resourceVersion?: string;
 }
 
-// setTimeout takes at most 2^31-1 ms; longer sleeps are cut (the loop just looks again).
-const MAX_SLEEP_MS = 2 ** 31 - 1;
+/**
+ * The longest the loop sleeps before it looks again (and tells the probe it is alive), even with nothing due:
+ * /livez can then tell a stuck loop from an idle one within minutes.
+ */
+export const HEARTBEAT_MS = 30_000;
 
 /**
  * Keeps every Secret of the ConfigMap valid. With `once`, reconciles each entry once and returns 1 if any entry
@@ -76,7 +83,7 @@ export async function runController(deps: ControllerDeps): Promise<number> {
     now,
     onError: (error) => logger.warn("could not record an Event", { error }),
   });
-  const recorder = createOutcomeRecorder(logger, events);
+  const recorder = createOutcomeRecorder(logger, events, deps.metrics, now);
   const reconcileDeps: ReconcileDeps = {
     kube,
     issuer: deps.issuer,
@@ -109,7 +116,10 @@ export async function runController(deps: ControllerDeps): Promise<number> {
     once: options.once,
     dry_run: options.dryRun,
   });
-  const log: WatchLog = (level, message, fields) => logger[level](message, fields);
+  const log: WatchLog = (level, message, fields) => {
+    if (RECONNECTS.has(message)) deps.metrics?.watchReconnected(String(fields.watch ?? "").split(" ")[0]);
+    logger[level](message, fields);
+  };
   const runDeps: RunDeps = { ...deps, now, random, loadConfig, recorder, reconcileDeps, parallel, log };
   if (options.once) return await runOnce(runDeps);
   await runLoop(runDeps);
@@ -127,6 +137,13 @@ interface RunDeps extends ControllerDeps {
   parallel: number;
   log: WatchLog;
 }
+
+/** The watch log lines that mean a watch was opened again (counted in notariat_watch_reconnects_total). */
+const RECONNECTS = new Set([
+  "watch ended by the API server, resuming",
+  "watch history expired (410 Gone), listing again",
+  "watch reconnected",
+]);
 
 /** The namespaces whose Secrets the entries name. */
 function namespacesOf(specs: Iterable<CertificateSpec>): Set<string> {
@@ -284,7 +301,7 @@ async function runLoop(deps: RunDeps): Promise<void> {
 
   /** Sleeps until `wakeAt`, or until `wake()` (a change, a finished task, the stop signal). */
   const sleepUntil = (wakeAt: number) => {
-    const sleepMs = Math.min(MAX_SLEEP_MS, Math.max(0, wakeAt - now()));
+    const sleepMs = Math.min(HEARTBEAT_MS, Math.max(0, wakeAt - now()));
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, sleepMs);
       wakeUp = done;

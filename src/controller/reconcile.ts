@@ -34,6 +34,9 @@ export interface Outcome {
   durationMs: number;
   /** When the certificate in the Secret is next due (results valid, issued, renewed, kept). */
   renewAt?: Date;
+  /** Validity of the certificate in the Secret after the reconcile, when it holds one that parses. */
+  notBefore?: Date;
+  notAfter?: Date;
   /** The Secret's resourceVersion as last read or written, so the watch can ignore versions already seen. */
   secretVersion?: string;
   error?: unknown;
@@ -48,6 +51,8 @@ export interface ReconcileDeps {
   dryRun: boolean;
   /** The ACME directory URL, recorded on written Secrets. */
   acmeDirectory: string;
+  /** Aborting it stops an issuance in flight (shutdown); the outcome is then "failed" with kind "stopped". */
+  signal?: AbortSignal;
   /** Where the entry's Secret is read from (default: a GET); the controller hands out what it listed. */
   readSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
 }
@@ -64,6 +69,7 @@ export function entryLabel(spec: CertificateSpec): string {
 export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps): Promise<Outcome> {
   const started = performance.now();
   let secretVersion: string | undefined;
+  let validity: { notBefore?: Date; notAfter?: Date } = {};
   const done = (
     result: Outcome["result"],
     reason: string,
@@ -77,6 +83,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     message,
     durationMs: Math.round(performance.now() - started),
     secretVersion,
+    ...validity,
     ...extra,
   });
   let reason: string | undefined;
@@ -85,9 +92,11 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       ? await deps.readSecret(spec.secret)
       : await deps.kube.readSecret(spec.secret.namespace, spec.secret.name);
     secretVersion = existing?.resourceVersion;
-    const decision = decide(
-      await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs, spec.keyType),
-    );
+    const input = await inspectSecret(existing, spec.domains, deps.now(), deps.renewBeforeMs, spec.keyType);
+    if (input.certificate !== undefined) {
+      validity = { notBefore: input.certificate.notBefore, notAfter: input.certificate.notAfter };
+    }
+    const decision = decide(input);
     reason = decision.reason;
     if (decision.action === "keep") {
       return done("valid", decision.reason, decision.message, { renewAt: decision.renewAt });
@@ -106,6 +115,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       email: spec.email,
       keyType: spec.keyType,
       zoneAccess,
+      signal: deps.signal,
       challenge: spec.challenge ?? DEFAULT_CHALLENGE,
       persistUntil: spec.persistUntil,
       standingOwner: {
@@ -137,6 +147,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         secretVersion: written.resourceVersion,
       });
     }
+    validity = { notBefore: issued.notBefore, notAfter: issued.notAfter };
     const verb = decision.reason === "Expiring" ? "renewed" : "issued";
     const conflicts = written.conflicts > 0 ? ` after ${written.conflicts} write conflict(s)` : "";
     return done(

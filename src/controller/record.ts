@@ -1,19 +1,58 @@
 import { formatRef } from "../config/types.ts";
 import type { EventRecorder } from "../observe/events.ts";
 import type { Logger } from "../observe/log.ts";
+import type { CertificateState, Metrics } from "../observe/metrics.ts";
 import { entryLabel, type Outcome } from "./reconcile.ts";
 
-/** The one place where what happened is told: log lines and Kubernetes Events (and later, metrics). */
+/**
+ * cert-manager's Ready condition for an outcome: True when a valid certificate is in place; also True while
+ * the renewal of a certificate that is still valid fails (as cert-manager keeps Ready while re-issuing);
+ * False otherwise.
+ */
+export function readiness(outcome: Outcome, now: Date): CertificateState["ready"] {
+  switch (outcome.result) {
+    case "valid":
+    case "issued":
+    case "renewed":
+    case "kept":
+      return "True";
+    case "would-issue":
+      return "False";
+    case "failed": {
+      const stillValid = outcome.notAfter !== undefined && outcome.notAfter.getTime() > now.getTime();
+      return outcome.reason === "Expiring" && stillValid ? "True" : "False";
+    }
+  }
+}
+
+/** The one place where what happened is told: log lines, Kubernetes Events and metrics. */
 export interface OutcomeRecorder {
   outcome(outcome: Outcome): Promise<void>;
   /** An entry (or the whole list) of the ConfigMap is invalid; `text` is formatProblem's line. */
   invalidConfig(text: string): Promise<void>;
 }
 
-/** Records outcomes to `logger` and, unless `events` is undefined (dry run), as Events on the ConfigMap. */
-export function createOutcomeRecorder(logger: Logger, events: EventRecorder | undefined): OutcomeRecorder {
+/**
+ * Records outcomes to `logger`, to `metrics` when given, and, unless `events` is undefined (dry run), as
+ * Events on the ConfigMap.
+ */
+export function createOutcomeRecorder(
+  logger: Logger,
+  events: EventRecorder | undefined,
+  metrics?: Metrics,
+  now: () => Date = () => new Date(),
+): OutcomeRecorder {
   return {
     async outcome(o) {
+      metrics?.reconciled(o.result, o.reason);
+      metrics?.certificate({
+        namespace: o.spec.secret.namespace,
+        name: o.spec.secret.name,
+        ready: readiness(o, now()),
+        notBefore: o.notBefore,
+        notAfter: o.notAfter,
+        renewAt: o.renewAt,
+      });
       const fields = {
         entry: `certificates[${o.spec.index}]`,
         secret: formatRef(o.spec.secret),
@@ -49,6 +88,7 @@ export function createOutcomeRecorder(logger: Logger, events: EventRecorder | un
       }
     },
     async invalidConfig(text) {
+      metrics?.configProblem();
       logger.error("invalid configuration, entry skipped", { error: text });
       await events?.record("Warning", "InvalidConfig", text);
     },

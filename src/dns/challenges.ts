@@ -40,6 +40,8 @@ export interface DnsContext {
    * zone into one message (update_batch.ts).
    */
   updates?: UpdateBatcher;
+  /** Told of every signed UPDATE exchange (for metrics): the server, whether it succeeded, how long it took. */
+  onUpdate?: (server: string, result: "success" | "failure", seconds: number) => void;
 }
 
 /** One TXT value to publish. `domain` is the certificate identifier ("*.x.test" or "x.test"). */
@@ -114,9 +116,10 @@ export interface ChallengePlan {
   readonly challenges: readonly PlannedChallenge[];
   /**
    * Publishes the values (one signed UPDATE per zone) and waits for propagation; on any failure removes what
-   * it added, then throws NotariatError kind "dns". Every record's domain must have been planned.
+   * it added, then throws NotariatError kind "dns" (kind "stopped" when `signal` ended the wait). Every
+   * record's domain must have been planned.
    */
-  publish(records: ChallengeRecord[]): Promise<PublishedChallenges>;
+  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
 }
 
 /** A planned zone: where its updates go and which servers must then serve the values. */
@@ -296,6 +299,21 @@ function expectationsFor(batches: ZoneBatch[], zones: Map<string, ZonePlan>): Tx
   return expectations;
 }
 
+/** Runs one UPDATE exchange and tells `ctx.onUpdate` how it went. */
+async function timedUpdate<T>(ctx: DnsContext, update: () => Promise<T>, server: ServerAddress): Promise<T> {
+  const started = performance.now();
+  const tell = (result: "success" | "failure") =>
+    ctx.onUpdate?.(formatServer(server), result, (performance.now() - started) / 1000);
+  try {
+    const answer = await update();
+    tell("success");
+    return answer;
+  } catch (err) {
+    tell("failure");
+    throw err;
+  }
+}
+
 async function removeBatches(
   transport: Transport,
   batches: ZoneBatch[],
@@ -304,7 +322,11 @@ async function removeBatches(
 ): Promise<void> {
   const updates = ctx.updates ?? sharedUpdateBatcher;
   const outcomes = await Promise.allSettled(batches.map(async (batch) => {
-    await updates.send(transport, batch.server, key, batch.zone, "delete", batch.values);
+    await timedUpdate(
+      ctx,
+      () => updates.send(transport, batch.server, key, batch.zone, "delete", batch.values),
+      batch.server,
+    );
     ctx.log?.("dns TXT values deleted", {
       zone: batch.zone,
       server: formatServer(batch.server),
@@ -356,13 +378,13 @@ export async function planChallenges(
   const planned = new Map(challenges.map((c) => [c.name, c]));
   return {
     challenges,
-    publish: (records) => {
+    publish: (records, signal) => {
       const key = access.key;
       if (key === undefined) {
         const names = records.map((r) => naming(r.domain)).join(", ");
         return Promise.reject(new NotariatError("dns", `no TSIG key to write ${names}`));
       }
-      return publishPlanned(transport, records, planned, zones, key, ctx, naming);
+      return publishPlanned(transport, records, planned, zones, key, ctx, naming, signal);
     },
   };
 }
@@ -375,6 +397,7 @@ async function publishPlanned(
   key: TsigKey,
   ctx: DnsContext,
   naming: ChallengeNaming,
+  signal: AbortSignal | undefined,
 ): Promise<PublishedChallenges> {
   const { batches, published } = batchRecords(records, planned, naming);
   const added: ZoneBatch[] = [];
@@ -383,7 +406,11 @@ async function publishPlanned(
     // The zones in parallel: a slow server for one zone does not hold up the others.
     const outcomes = await Promise.allSettled(batches.map(async (batch) => {
       try {
-        await updates.send(transport, batch.server, key, batch.zone, "add", batch.values);
+        await timedUpdate(
+          ctx,
+          () => updates.send(transport, batch.server, key, batch.zone, "add", batch.values),
+          batch.server,
+        );
       } catch (err) {
         // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
         // still have applied the update: remove its values too (deleting values that are not there is
@@ -407,6 +434,7 @@ async function publishPlanned(
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       present: true,
+      signal,
     });
     if (expectations.length > 0) {
       ctx.log?.("dns TXT values propagated", {
@@ -440,13 +468,14 @@ async function publishPlanned(
 
 /**
  * Plans and publishes in one go (see planChallenges and ChallengePlan.publish), for callers that already
- * hold the values.
+ * hold the values; `signal` ends the propagation wait (and removes the values).
  */
 export async function publishChallenges(
   records: ChallengeRecord[],
   access: ZoneAccess,
   ctx: DnsContext,
+  signal?: AbortSignal,
 ): Promise<PublishedChallenges> {
   const plan = await planChallenges(records.map((r) => r.domain), access, ctx);
-  return plan.publish(records);
+  return plan.publish(records, signal);
 }

@@ -25,6 +25,8 @@ export interface DnsCheckInput {
   /** "host[:port]" of the server that receives updates; absent means the zone's primary. */
   nameserver?: string;
   ctx: DnsContext;
+  /** Interrupts the check (SIGINT, SIGTERM); the probe record is removed all the same. */
+  signal?: AbortSignal;
 }
 
 function probeValue(): string {
@@ -78,16 +80,22 @@ export async function runDnsCheck(input: DnsCheckInput, print: (line: string) =>
     );
     const ctx: DnsContext = { ...input.ctx, log: printer.log };
     const value = probeValue();
-    published = await publishChallenges([{ domain: input.domain, value }], {
-      key,
-      nameserver: input.nameserver,
-    }, ctx);
+    published = await publishChallenges(
+      [{ domain: input.domain, value }],
+      {
+        key,
+        nameserver: input.nameserver,
+      },
+      ctx,
+      input.signal,
+    );
     const [record] = published.records;
     const where = { server: record.server, owner: record.owner, values: [value] };
     const transport = createTransport({ timeoutMs: ctx.timeoutMs });
     const poll = {
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      signal: input.signal,
     };
     await waitForTxt(transport, [where], { ...poll, present: true });
     printer.step(`${formatServer(record.server)} serves TXT "${value}" at ${record.owner}`);

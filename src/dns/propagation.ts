@@ -3,6 +3,7 @@
  * soon as it is told to, so the values must be visible everywhere it might ask first.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
+import { checkStopped, sleep, untilStopped } from "../stop.ts";
 import { formatServer } from "./address.ts";
 import { query } from "./query.ts";
 import type { Transport } from "./transport.ts";
@@ -21,6 +22,8 @@ export interface PollOptions {
   timeoutMs: number;
   intervalMs: number;
   present: boolean;
+  /** Ends the wait with a "stopped" error (notariat is shutting down). */
+  signal?: AbortSignal;
 }
 
 /** The TXT values `server` serves authoritatively at `owner` (each record's strings joined). */
@@ -60,20 +63,28 @@ export async function waitForTxt(
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let pending = expectations.map((e) => ({ e, missing: e.values, error: undefined as string | undefined }));
+  const what = options.present
+    ? "waiting for the TXT values to be served"
+    : "waiting for the TXT values to go";
   for (;;) {
-    pending = await Promise.all(pending.map(async (p) => {
-      try {
-        const served = await servedTxt(transport, p.e.server, p.e.owner);
-        return { ...p, missing: pendingValues(p.e, served, options.present), error: undefined };
-      } catch (err) {
-        return { ...p, error: errorMessage(err) };
-      }
-    }));
+    checkStopped(options.signal, what);
+    pending = await untilStopped(
+      Promise.all(pending.map(async (p) => {
+        try {
+          const served = await servedTxt(transport, p.e.server, p.e.owner);
+          return { ...p, missing: pendingValues(p.e, served, options.present), error: undefined };
+        } catch (err) {
+          return { ...p, error: errorMessage(err) };
+        }
+      })),
+      options.signal,
+      what,
+    );
     pending = pending.filter((p) => p.missing.length > 0 || p.error !== undefined);
     if (pending.length === 0) return;
     const left = deadline - Date.now();
     if (left <= 0) break;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs, left)));
+    await sleep(Math.min(options.intervalMs, left), options.signal, what);
   }
   const state = options.present ? "does not serve" : "still serves";
   const details = pending.map((p) => {
@@ -81,6 +92,6 @@ export async function waitForTxt(
     const lastError = p.error === undefined ? "" : ` (last query failed: ${p.error})`;
     return `server ${formatServer(p.e.server)} ${state} TXT ${values} at ${p.e.owner}${lastError}`;
   });
-  const what = options.present ? "propagation" : "removal";
-  throw new NotariatError("dns", `${what} not seen after ${options.timeoutMs} ms: ${details.join("; ")}`);
+  const step = options.present ? "propagation" : "removal";
+  throw new NotariatError("dns", `${step} not seen after ${options.timeoutMs} ms: ${details.join("; ")}`);
 }

@@ -4,6 +4,7 @@
  */
 import {
   ApiException,
+  CoordinationV1Api,
   CoreV1Api,
   type CoreV1Event,
   KubeConfig,
@@ -15,6 +16,8 @@ import {
   VersionApi,
 } from "@kubernetes/client-node";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { grantHint, parseDenied } from "./forbidden.ts";
+import { leaseCalls } from "./lease.ts";
 import { POD_NAMESPACE_FILE, resolveNamespace } from "./namespace.ts";
 import {
   type Kube,
@@ -135,11 +138,13 @@ const LIVENESS_TIMEOUT_MS = 5000;
 /** The timeoutSeconds sent with each watch: the API server ends it then, and notariat opens the next. */
 const WATCH_TIMEOUT_SECONDS = 300;
 /**
- * A watch that carried no byte (no event, no bookmark) for this long is taken for dead and ended as failed:
- * the server sends a bookmark at least every minute and ends each watch at its timeout, so this silence means
- * a connection lost without a word (a half-open TCP connection). Longer than any server timeout it may use.
+ * A watch that carried no byte (no event, no bookmark) for this long past the timeout it asked for is taken
+ * for dead and ended as failed: the server would have ended it by then, so the silence means a connection
+ * lost without a word (a half-open TCP connection). Without a timeout of notariat's own, the server picks one
+ * (--min-request-timeout, at most 3600 s by default), hence the longer wait.
  */
-const WATCH_SILENCE_MS = 2 * 3600_000;
+const WATCH_SILENCE_GRACE_MS = 30_000;
+const WATCH_SILENCE_WITHOUT_TIMEOUT_MS = 2 * 3600_000;
 
 /** Open watch connections, ended as failed when the API server stops answering. */
 interface WatchLiveness {
@@ -210,6 +215,7 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
   const rest = createRest(config);
   const liveness = watchLiveness(config.makeApiClient(VersionApi));
   const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  const leases = leaseCalls(config.makeApiClient(CoordinationV1Api));
   return {
     namespace,
     async readConfigMap(ns, name) {
@@ -304,6 +310,37 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
       liveness.stop();
       return closeConnections();
     },
+    async readLease(ns, name) {
+      try {
+        return await leases.read(ns, name);
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw kubeError(`get Lease ${ns}/${name}`, err);
+      }
+    },
+    async createLease(lease) {
+      try {
+        return await leases.create(lease);
+      } catch (err) {
+        throw kubeError(`create Lease ${lease.namespace}/${lease.name}`, err);
+      }
+    },
+    async replaceLease(lease) {
+      try {
+        return await leases.replace(lease);
+      } catch (err) {
+        throw kubeError(`update Lease ${lease.namespace}/${lease.name}`, err);
+      }
+    },
+    async listEvents(ns, subject) {
+      const fieldSelector = `involvedObject.kind=${subject.kind},involvedObject.name=${subject.name}`;
+      try {
+        const list = await core.listNamespacedEvent({ namespace: ns, fieldSelector });
+        return list.items.map(toEvent).sort((a, b) => a.lastTimestamp.getTime() - b.lastTimestamp.getTime());
+      } catch (err) {
+        throw kubeError(`list Events in ${ns}`, err);
+      }
+    },
   };
 }
 
@@ -377,7 +414,7 @@ function listOf<T>(
 /**
  * Opens a metadata watch and reads it to its end, telling `handlers.closed` exactly once how it ended: the
  * server ended it (undefined), the connection failed, the API server stopped answering (the liveness check),
- * or it stayed silent past WATCH_SILENCE_MS. Nothing is reported after `abort()`.
+ * or it stayed silent past its timeout (see WATCH_SILENCE_GRACE_MS). Nothing is reported after `abort()`.
  */
 async function openWatch(
   rest: Rest,
@@ -393,6 +430,9 @@ async function openWatch(
   const controller = new AbortController();
   let ended = false;
   let silence: ReturnType<typeof setTimeout> | undefined;
+  const silenceMs = timeoutSeconds > 0
+    ? timeoutSeconds * 1000 + WATCH_SILENCE_GRACE_MS
+    : WATCH_SILENCE_WITHOUT_TIMEOUT_MS;
   const end = (error: unknown | undefined) => {
     if (ended) return;
     ended = true;
@@ -407,8 +447,8 @@ async function openWatch(
   const heard = () => {
     clearTimeout(silence);
     silence = setTimeout(
-      () => end(new KubeError(0, `${action}: no data for ${WATCH_SILENCE_MS / 1000} s`)),
-      WATCH_SILENCE_MS,
+      () => end(new KubeError(0, `${action}: no data for ${silenceMs / 1000} s`)),
+      silenceMs,
     );
   };
   const query: Record<string, string> = {
@@ -522,10 +562,39 @@ function fromEvent(event: KubeEvent): CoreV1Event {
   };
 }
 
+function toEvent(event: CoreV1Event): KubeEvent {
+  const involved = event.involvedObject ?? {};
+  const first = toTime(event.firstTimestamp ?? event.eventTime ?? event.metadata?.creationTimestamp);
+  return {
+    namespace: event.metadata?.namespace ?? "",
+    subject: {
+      kind: involved.kind ?? "",
+      apiVersion: involved.apiVersion ?? "",
+      namespace: involved.namespace ?? "",
+      name: involved.name ?? "",
+      uid: involved.uid,
+    },
+    type: event.type === "Warning" ? "Warning" : "Normal",
+    reason: event.reason ?? "",
+    message: event.message ?? "",
+    count: event.count ?? 1,
+    firstTimestamp: first,
+    lastTimestamp: event.lastTimestamp === undefined ? first : toTime(event.lastTimestamp),
+  };
+}
+
+function toTime(value: unknown): Date {
+  if (value instanceof Date) return value;
+  return typeof value === "string" ? new Date(value) : new Date(0);
+}
+
 function kubeError(action: string, err: unknown): KubeError {
   if (err instanceof KubeError) return err;
   if (err instanceof ApiException) {
-    return new KubeError(err.code, `${action}: ${err.code} ${statusMessage(err.body)}`, { cause: err });
+    const message = statusMessage(err.body);
+    const denied = err.code === 403 ? parseDenied(message) : undefined;
+    const hint = denied === undefined ? "" : `; ${grantHint(denied)}`;
+    return new KubeError(err.code, `${action}: ${err.code} ${message}${hint}`, { cause: err });
   }
   const status = (err as { statusCode?: unknown })?.statusCode;
   return new KubeError(typeof status === "number" ? status : 0, `${action}: ${errorMessage(err)}`, {

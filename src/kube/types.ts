@@ -47,6 +47,20 @@ export interface KubeEvent {
   lastTimestamp: Date;
 }
 
+/** A coordination.k8s.io/v1 Lease, as leader election reads and writes it. */
+export interface KubeLease {
+  namespace: string;
+  name: string;
+  /** The version a replace is checked against; absent on a Lease not yet created. */
+  resourceVersion?: string;
+  /** Who holds it; "" once released. */
+  holderIdentity: string;
+  leaseDurationSeconds: number;
+  acquireTime?: Date;
+  renewTime?: Date;
+  leaseTransitions: number;
+}
+
 /** One open watch connection. */
 export interface WatchConnection {
   /** Closes the connection; `closed` is not called afterwards. */
@@ -123,6 +137,14 @@ export interface Kube {
   ): Promise<WatchConnection>;
   /** Closes idle connections to the API server; call after stopping every watch, before exiting. */
   close(): Promise<void>;
+  /** The Lease, or undefined when it does not exist (404). */
+  readLease(namespace: string, name: string): Promise<KubeLease | undefined>;
+  /** Creates a Lease; KubeError status 409 when one of that name exists. */
+  createLease(lease: KubeLease): Promise<KubeLease>;
+  /** Replaces a Lease, checked against `lease.resourceVersion` (KubeError status 409 when it changed). */
+  replaceLease(lease: KubeLease): Promise<KubeLease>;
+  /** The Events of `namespace` about the object `subject` (kind and name), oldest first. */
+  listEvents(namespace: string, subject: { kind: string; name: string }): Promise<KubeEvent[]>;
 }
 
 /** A failed Kubernetes API call; `status` is the HTTP status (0 when no response came). */

@@ -368,7 +368,12 @@ Deno.test("bad Secrets and refused writes against a real API server", async (t) 
         assert.equal(
           create.message,
           `create Secret ${NS}/denied: 403 secrets is forbidden: User "system:serviceaccount:${NS}:reader" cannot ` +
-            `create resource "secrets" in API group "" in the namespace "${NS}"`,
+            `create resource "secrets" in API group "" in the namespace "${NS}"; missing permission: service ` +
+            `account ${NS}:reader may not create secrets in namespace ${NS}; to grant it: kubectl -n ${NS} create ` +
+            `role notariat-create-secrets --verb=create --resource=secrets && kubectl -n ${NS} create rolebinding ` +
+            `notariat-create-secrets --role=notariat-create-secrets --serviceaccount=${NS}:reader (manifests/ ` +
+            `grant Secrets per namespace with: kubectl -n ${NS} create rolebinding notariat-secrets ` +
+            `--clusterrole=notariat-secrets --serviceaccount=${NS}:reader)`,
         );
         assertClean(create, forbidden);
         const stored = await admin.createSecret(secret("held", { "tls.key": "old" }));

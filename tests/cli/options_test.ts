@@ -8,6 +8,7 @@ import {
   RUN_FLAGS,
 } from "../../src/cli/options.ts";
 import { NotariatError } from "../../src/errors.ts";
+import { VERSION } from "../../src/version.ts";
 
 function usageError(args: string[], message: string): void {
   assert.throws(() => parseCommandLine(args), (err: unknown) => {
@@ -48,6 +49,9 @@ Deno.test("run: only -config is needed, everything else has its documented defau
       logLevel: "info",
       once: false,
       dryRun: false,
+      httpAddress: ":9402",
+      leaderElect: false,
+      shutdownTimeoutMs: 10_000,
       propagationCheck: "all",
       propagationTimeoutMs: 120_000,
       dnsTimeoutMs: 5_000,
@@ -73,7 +77,6 @@ Deno.test("run: every flag is read in Go style (-acme URL, --once, -x=v)", () =>
       "-resync=10m",
       "-log-format",
       "logfmt",
-      "-log-level=warn",
       "--once",
       "-dry-run",
       "-dns-resolver",
@@ -95,9 +98,12 @@ Deno.test("run: every flag is read in Go style (-acme URL, --once, -x=v)", () =>
       renewBeforeMs: 360 * 3_600_000,
       resyncMs: 600_000,
       logFormat: "logfmt",
-      logLevel: "warn",
+      logLevel: "info",
       once: true,
       dryRun: true,
+      httpAddress: ":9402",
+      leaderElect: false,
+      shutdownTimeoutMs: 10_000,
       dnsResolver: "127.0.0.1:5353",
       propagationCheck: "update-server",
       propagationTimeoutMs: 30_000,
@@ -233,11 +239,15 @@ Deno.test("help lists every run flag sorted, in Go's format, then the subcommand
     );
     assert.ok(text.includes(" (default 720h0m0s)\n"));
     assert.ok(
-      text.endsWith(
+      text.includes(
         "\nSubcommands:\n  dns-check\n    \tcheck a TSIG key and DNS UPDATE for one domain, then exit (notariat dns-check -h lists its flags)\n" +
           "  persist-record\n    \tprint the standing dns-persist-01 record(s) an entry needs, then exit " +
           "(notariat persist-record -h lists its flags)\n",
       ),
+    );
+    assert.ok(
+      text.endsWith(`\nnotariat ${VERSION} (deno ${Deno.version.deno})\n`),
+      "the version is the last line",
     );
   }
 });
@@ -335,4 +345,52 @@ Deno.test("the Markdown flag table has one row per flag, with its argument and d
 
 Deno.test("parseHostPort is available from the command-line module", () => {
   assert.deepEqual(parseHostPort("[::1]:53"), { host: "::1", port: 53 });
+});
+
+Deno.test("run: health, leader election, shutdown and log level flags", () => {
+  const options = run([
+    "-config",
+    "c",
+    "-http-address",
+    "127.0.0.1:9500",
+    "-leader-elect",
+    "-shutdown-timeout",
+    "25s",
+    "-log-level",
+    "debug",
+  ]);
+  assert.equal(options.httpAddress, "127.0.0.1:9500");
+  assert.equal(options.leaderElect, true);
+  assert.equal(options.shutdownTimeoutMs, 25_000);
+  assert.equal(options.logLevel, "debug");
+  assert.equal(run(["-config", "c", "-http-address="]).httpAddress, "", "empty disables the listener");
+  usageError(
+    ["-config", "c", "-http-address", "9402"],
+    `invalid value "9402" for flag -http-address: '9402' is not HOST:PORT or :PORT`,
+  );
+  usageError(
+    ["-config", "c", "-log-level", "trace"],
+    'invalid value "trace" for flag -log-level: must be one of debug, info, warn, error',
+  );
+});
+
+Deno.test("-version prints the version without needing -config", () => {
+  assert.deepEqual(parseCommandLine(["-version"]), {
+    kind: "version",
+    text: `notariat ${VERSION} (deno ${Deno.version.deno})`,
+  });
+});
+
+Deno.test("status: takes the cluster flags and -renew-before, and needs -config", () => {
+  assert.deepEqual(parseCommandLine(["status", "-kubeconfig", "/k", "-namespace", "ns", "-config", "c"]), {
+    kind: "status",
+    options: { config: "c", kubeconfig: "/k", namespace: "ns", renewBeforeMs: 720 * 3_600_000 },
+  });
+  usageError(
+    ["status"],
+    'flag -config is required: the name of the ConfigMap whose key "certificates" lists the certificates',
+  );
+  usageError(["status", "-once"], "flag provided but not defined: -once");
+  const help = parseCommandLine(["status", "-h"]);
+  assert.equal(help.kind, "help");
 });

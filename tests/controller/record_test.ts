@@ -103,3 +103,40 @@ Deno.test("without an Event recorder (dry run) outcomes are only logged", async 
   assert.equal(lines.length, 2);
   assert.deepEqual(recorded, []);
 });
+
+Deno.test("outcomes feed the certificate metrics: ready, validity and renewal time", async () => {
+  const { createMetrics, issuerLabelsFor } = await import("../../src/observe/metrics.ts");
+  const metrics = createMetrics({ version: "0", issuer: issuerLabelsFor("https://ca.test/dir") });
+  const now = new Date("2026-01-01T00:00:00Z");
+  const recorder = createOutcomeRecorder(
+    createLogger({ format: "json", write: () => {} }),
+    undefined,
+    metrics,
+    () => now,
+  );
+  const labels =
+    'name="site",namespace="web",issuer_name="ca.test",issuer_kind="ACMEServer",issuer_group="notariat.io"';
+  await recorder.outcome(outcome({
+    result: "issued",
+    reason: "DoesNotExist",
+    notBefore: new Date("2026-01-01T00:00:00Z"),
+    notAfter: new Date("2026-04-01T00:00:00Z"),
+    renewAt: new Date("2026-03-02T00:00:00Z"),
+  }));
+  let page = metrics.render();
+  assert.ok(page.includes(`certmanager_certificate_ready_status{${labels},condition="True"} 1\n`));
+  assert.ok(page.includes(`certmanager_certificate_expiration_timestamp_seconds{${labels}} 1775001600\n`));
+  assert.ok(page.includes('notariat_reconcile_total{result="issued",reason="DoesNotExist"} 1\n'));
+
+  // A failed renewal of a certificate still valid keeps Ready True; any other failure turns it False.
+  await recorder.outcome(
+    outcome({ result: "failed", reason: "Expiring", notAfter: new Date("2026-01-10T00:00:00Z") }),
+  );
+  page = metrics.render();
+  assert.ok(page.includes(`certmanager_certificate_ready_status{${labels},condition="True"} 1\n`));
+  await recorder.outcome(outcome({ result: "failed", reason: "dns" }));
+  page = metrics.render();
+  assert.ok(page.includes(`certmanager_certificate_ready_status{${labels},condition="False"} 1\n`));
+  await recorder.invalidConfig("certificates[3]: domains: bad");
+  assert.ok(metrics.render().includes("notariat_config_problems_total 1\n"));
+});

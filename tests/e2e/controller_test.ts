@@ -128,6 +128,10 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       // Long, so every change below is seen through the watches, not the periodic pass.
       resyncMs: 3600 * 1000,
       logFormat: "json",
+      logLevel: "debug",
+      httpAddress: "",
+      leaderElect: false,
+      shutdownTimeoutMs: 10_000,
       once: true,
       dryRun: false,
     };
@@ -157,7 +161,11 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
 
     await t.step("the manifests' Deployment is accepted by the API server as written", async () => {
       const deployment = (await admin("GET", "/apis/apps/v1/namespaces/notariat/deployments/notariat")).body;
-      assert.deepEqual(deployment.spec.template.spec.containers[0].args, ["-config", "notariat"]);
+      assert.deepEqual(deployment.spec.template.spec.containers[0].args, [
+        "-config",
+        "notariat",
+        "-leader-elect",
+      ]);
       assert.equal(deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
     });
 

@@ -60,6 +60,8 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
       "update-server",
       "-resync",
       "1h",
+      "-http-address",
+      "",
     ];
     child = notariatCommand(programArgs, { stdout: "piped", stderr: "piped" }).spawn();
     const collect = async (stream: ReadableStream<Uint8Array>) => {

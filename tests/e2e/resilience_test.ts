@@ -93,6 +93,10 @@ Deno.test("the controller survives an API server restart and a DNS server outage
       // Long, so every change below is seen through the watches (or the backoff), not the periodic pass.
       resyncMs: 3600 * 1000,
       logFormat: "json",
+      logLevel: "debug",
+      httpAddress: "",
+      leaderElect: false,
+      shutdownTimeoutMs: 10_000,
       once: false,
       dryRun: false,
     };

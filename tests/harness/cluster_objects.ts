@@ -7,9 +7,9 @@ import { loadAll } from "js-yaml";
 // deno-lint-ignore no-explicit-any
 export type Json = any;
 
-const MANIFESTS_DIR = new URL("../../manifests/", import.meta.url);
+const MANIFESTS_DIR = new URL("../../manifests/base/", import.meta.url);
 
-/** The objects of manifests/<name>.yaml, in file order (e.g. "namespace", "rbac", "secrets-access"). */
+/** The objects of manifests/base/<name>.yaml, in file order (e.g. "namespace", "rbac", "secrets-access"). */
 export function loadManifests(names: readonly string[]): Json[] {
   return names.flatMap((name) =>
     loadAll(Deno.readTextFileSync(new URL(`${name}.yaml`, MANIFESTS_DIR))) as Json[]

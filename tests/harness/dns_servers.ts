@@ -415,6 +415,99 @@ export async function startBind(): Promise<DnsServerHandle> {
   }
 }
 
+/** A server started from configuration the caller wrote (keys, ACLs, zones), stopped by `stop`. */
+export interface ConfiguredServerHandle {
+  address: ServerAddress;
+  /** The state directory, which is also the server's working directory: relative zone file names land here. */
+  stateDir: string;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+/** What a configured server serves: zone files by zone name, and configuration text appended to the harness's. */
+export interface ServerConfiguration {
+  /** Zone name → zone file text, written to `<stateDir>/<zone>.zone`. */
+  zones: Record<string, string>;
+  /**
+   * Knot: sections after the harness's `server`, `control`, `database`, `log` and a `default` template that stores
+   * each zone in `<zone>.zone`. BIND: statements after the harness's `options` (no recursion) and `controls`.
+   * Typically a key as keymgr or tsig-keygen prints it, then zone and ACL snippets.
+   */
+  config: string;
+}
+
+async function startConfigured(
+  kind: "knot" | "bind",
+  configuration: ServerConfiguration,
+  configure: (stateDir: string, port: number) => { file: string; text: string },
+  spawn: (stateDir: string, file: string) => Service,
+): Promise<ConfiguredServerHandle> {
+  const stateDir = makeStateDir(kind);
+  try {
+    const port = freePort();
+    for (const [zone, text] of Object.entries(configuration.zones)) {
+      Deno.writeTextFileSync(`${stateDir}/${zone}.zone`, text);
+    }
+    const { file, text } = configure(stateDir, port);
+    Deno.writeTextFileSync(file, text);
+    const service = spawn(stateDir, file);
+    const address = { host: "127.0.0.1", port };
+    return await startOrCleanUp(service, async () => {
+      await waitForZones(service, address, Object.keys(configuration.zones));
+      return {
+        address,
+        stateDir,
+        pids: [service.pid],
+        async stop() {
+          await service.stop();
+          removeStateDir(stateDir);
+        },
+      };
+    });
+  } catch (err) {
+    removeStateDir(stateDir);
+    throw err;
+  }
+}
+
+/** Starts Knot DNS on a free port with the caller's keys, ACLs and zones; updates stay in the journal. */
+export function startConfiguredKnot(configuration: ServerConfiguration): Promise<ConfiguredServerHandle> {
+  return startConfigured("knot", configuration, (stateDir, port) => {
+    Deno.mkdirSync(`${stateDir}/db`);
+    const base = [
+      "server:",
+      `  rundir: "${stateDir}"`,
+      `  pidfile: "${stateDir}/knot.pid"`,
+      `  listen: 127.0.0.1@${port}`,
+      "  background-workers: 1",
+      "  tcp-workers: 1",
+      "  udp-workers: 1",
+      "control:",
+      `  listen: "${stateDir}/knot.sock"`,
+      "database:",
+      `  storage: "${stateDir}/db"`,
+      "log:",
+      "  - target: stderr",
+      "    any: info",
+      "template:",
+      "  - id: default",
+      `    storage: "${stateDir}"`,
+      '    file: "%s.zone"',
+      "    zonefile-sync: -1",
+      "    journal-content: changes",
+    ];
+    return { file: `${stateDir}/knot.conf`, text: [...base, configuration.config].join("\n") + "\n" };
+  }, (stateDir, file) => spawnService("knot", stateDir, ...killedWithTestProcess("knotd", ["-c", file])));
+}
+
+/** Starts BIND on a free port, authoritative only, with the caller's keys and zones (relative to its state dir). */
+export function startConfiguredBind(configuration: ServerConfiguration): Promise<ConfiguredServerHandle> {
+  return startConfigured("bind", configuration, (stateDir, port) => ({
+    file: `${stateDir}/named.conf`,
+    text: [bindOptions(stateDir, port, ["recursion no;"]), configuration.config].join("\n") + "\n",
+  }), (stateDir) => startNamed("bind", stateDir));
+}
+
 /**
  * A resolver in front of `upstream` with no cache, so a client following CNAMEs across zones works (pebble
  * validating a CNAME-delegated challenge). It runs inside the test process; see forwarder.ts for why it is not

@@ -1,7 +1,8 @@
 /** The notariat program as users run it: `deno run main.ts`, with the permissions `deno task dev` grants. */
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"];
+/** The permissions notariat runs with (also `deno task dev`'s and the Dockerfile's `deno compile`'s). */
+export const PERMISSIONS: readonly string[] = ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"];
 
 /** The arguments after the deno executable: `run`, the permissions, main.ts, then notariat's `args`. */
 export function notariatArgs(args: readonly string[]): string[] {

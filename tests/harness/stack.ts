@@ -1,29 +1,46 @@
 /** The whole local stack notariat runs against: kube-apiserver + etcd, Knot, and pebble validating against Knot. */
-import { type DnsServerHandle, startKnot } from "./dns_servers.ts";
+import { type DnsServerHandle, type ForwarderHandle, startForwarder, startKnot } from "./dns_servers.ts";
 import { type KubeHandle, type KubeOptions, startKube } from "./kube.ts";
 import { type PebbleHandle, startPebble } from "./pebble.ts";
 
-/** The three servers; `stop` stops them all (each by its own PID). */
+/** The three servers (and the forwarder, when asked for); `stop` stops them all (each by its own PID). */
 export interface Stack {
   cluster: KubeHandle;
   knot: DnsServerHandle;
   pebble: PebbleHandle;
+  /** The resolver pebble validates through, when `followCnames` was set. */
+  forwarder?: ForwarderHandle;
   stop(): Promise<void>;
 }
 
+/** What the stack needs beyond the defaults. */
+export interface StackOptions {
+  kube?: KubeOptions;
+  /**
+   * Put a CNAME-following resolver between pebble and Knot, so pebble validates CNAME-delegated challenge
+   * names (pebble's own resolver does not follow a CNAME into another zone).
+   */
+  followCnames?: boolean;
+}
+
 /** Starts the stack; when one server fails to start, the ones already started are stopped again. */
-export async function startStack(options: { kube?: KubeOptions } = {}): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const [cluster, knot] = await Promise.all([startKube(options.kube), startKnot()]);
-  const pebble = await startPebble({ dnsServer: knot.address }).catch(async (err) => {
-    await Promise.all([cluster.stop(), knot.stop()]);
+  let forwarder: ForwarderHandle | undefined;
+  try {
+    if (options.followCnames) forwarder = await startForwarder(knot.address);
+    const pebble = await startPebble({ dnsServer: forwarder?.address ?? knot.address });
+    return {
+      cluster,
+      knot,
+      pebble,
+      forwarder,
+      stop: async () => {
+        await Promise.all([cluster.stop(), knot.stop(), pebble.stop(), forwarder?.stop()]);
+      },
+    };
+  } catch (err) {
+    await Promise.all([cluster.stop(), knot.stop(), forwarder?.stop()]);
     throw err;
-  });
-  return {
-    cluster,
-    knot,
-    pebble,
-    stop: async () => {
-      await Promise.all([cluster.stop(), knot.stop(), pebble.stop()]);
-    },
-  };
+  }
 }

@@ -330,6 +330,37 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
     );
 
     await t.step(
+      "a frozen API server (no answer, connections open) is noticed, and heard again after",
+      async () => {
+        const seen: string[] = [];
+        const logs: string[] = [];
+        const watch = listAndWatch(admin, "secrets", "kt", { fieldSelector: "metadata.name=frozen" }, {
+          sync: () => {},
+          change: (type, item) => seen.push(`${type} ${item.name}`),
+        }, { log: (level, message) => logs.push(`${level} ${message}`) });
+        // The API server is the second process the harness started (after etcd).
+        const apiserver = cluster.pids[1];
+        try {
+          await until(() => logs.length === 0 && watch.health().failing === false, "the watch open", 5_000);
+          await new Promise((r) => setTimeout(r, 500));
+          Deno.kill(apiserver, "SIGSTOP");
+          try {
+            // No FIN, no RST: only the liveness check (GET /version unanswered for 5 s) can tell.
+            await until(() => watch.health().failing, "the watch ended as failed", 20_000);
+          } finally {
+            Deno.kill(apiserver, "SIGCONT");
+          }
+          await until(() => !watch.health().failing, "the watch open again", 20_000);
+          await admin.createSecret(secret("frozen", {}));
+          await until(() => seen.includes("ADDED frozen"), "the change after the freeze", 10_000);
+          assert.ok(logs.some((l) => l === "warn list or watch failed, retrying"), logs.join("\n"));
+        } finally {
+          watch.stop();
+        }
+      },
+    );
+
+    await t.step(
       "the account store creates once, reads back, and rejects a Secret without a key",
       async () => {
         const store = createKubeAccountStore(admin, "kt");
