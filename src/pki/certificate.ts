@@ -114,7 +114,18 @@ function publicJwkOf(key: KeyObject): JsonWebKey | undefined {
   }
 }
 
-function pemBlocks(pem: string): string[] {
+/** One PEM certificate block, read natively: what notariat knows of it, and its public key. */
+export function readCertificateBlock(
+  block: string,
+  index: number,
+  total: number,
+): { info: CertificateInfo; publicKey: KeyObject } {
+  const cert = readNative(block, index, total);
+  return { info: describe(cert), publicKey: cert.publicKey };
+}
+
+/** The PEM certificate blocks of `pem`, in order; NotariatError kind "pki" when there is none. */
+export function pemBlocks(pem: string): string[] {
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) throw new NotariatError("pki", "no PEM certificate found");
   return blocks;
