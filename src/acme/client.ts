@@ -1,12 +1,17 @@
 import * as acme from "acme-client";
 import { NotariatError } from "../errors.ts";
+import { createJwsSigner, dnsChallengeValue, type JwsHeaderOptions } from "./jws.ts";
+import { createNoncePool, type NoncePool } from "./nonce.ts";
 import type { AcmeResponse } from "./problem.ts";
 import { createFetchAdapter } from "./transport.ts";
 
 /**
- * The one module that talks to acme-client. acme-client signs the JWS requests, manages nonces (retrying
- * badNonce) and computes key authorizations; everything it sends goes over the fetch adapter of
- * transport.ts. The issuer gets every HTTP answer back whole (status, headers, problem document), because
+ * The one module that talks to acme-client. acme-client reads the directory, fetches a nonce when none is in
+ * hand and builds an External Account Binding; everything it sends goes over the fetch adapter of
+ * transport.ts. The requests themselves are signed here (jws.ts) with the account key imported once, and every
+ * answer's Replay-Nonce goes into a pool shared by all accounts of the CA, so a new nonce is asked for only
+ * when none is left (acme-client 5.4 sends HEAD newNonce before every request and re-imports the key for every
+ * signature). The issuer gets every HTTP answer back whole (status, headers, problem document), because
  * acme-client's convenience methods reduce errors to a string and drop Retry-After.
  */
 
@@ -35,6 +40,8 @@ export interface SessionOptions {
   accountKeyPem: string;
   /** badNonce answers are retried with the fresh nonce the CA sends along, up to this many times per request. */
   badNonceRetries?: number;
+  /** Nonces shared with the other sessions of the same CA; a session of its own when absent. */
+  nonces?: NoncePool;
 }
 
 // acme-client 5.4 keeps these on its client; they are not in its type definitions.
@@ -54,7 +61,19 @@ interface ClientInternals {
       opts?: { includeJwsKid?: boolean },
     ): Promise<RawResponse>;
   };
-  http: { maxBadNonceRetries: number; getDirectory(): Promise<Record<string, unknown>> };
+  http: {
+    maxBadNonceRetries: number;
+    getDirectory(): Promise<Record<string, unknown>>;
+    externalAccountBinding?: { kid?: string; hmacKey?: string };
+    getNonce(): Promise<string>;
+    request(url: string, method: string, opts: { data: unknown }): Promise<RawResponse>;
+    createSignedHmacBody(hmacKey: string, url: string, payload: unknown, opts: { kid: string }): unknown;
+    signedRequest(
+      url: string,
+      payload: Record<string, unknown> | null,
+      opts?: { kid?: string | null; nonce?: string | null; includeExternalAccountBinding?: boolean },
+    ): Promise<RawResponse>;
+  };
 }
 
 interface RawResponse {
@@ -80,17 +99,53 @@ function installTransport(): void {
   instance.defaults.acmeSettings.retryMaxAttempts = 0;
 }
 
-/** Opens a session for an account key; nothing is sent until the first call. */
-export function openAcmeSession(options: SessionOptions): AcmeSession {
+const BAD_NONCE = "urn:ietf:params:acme:error:badNonce";
+
+/**
+ * Opens a session for an account key, imported here once; nothing is sent until the first call. Throws
+ * NotariatError kind "pki" for a key that cannot sign.
+ */
+export async function openAcmeSession(options: SessionOptions): Promise<AcmeSession> {
   installTransport();
+  const signer = await createJwsSigner(options.accountKeyPem);
   const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: options.accountKeyPem });
   const internals = client as unknown as ClientInternals;
+  const http = internals.http;
   if (
-    typeof internals.api?.apiRequest !== "function" || typeof internals.http?.maxBadNonceRetries !== "number"
+    typeof internals.api?.apiRequest !== "function" || typeof http?.maxBadNonceRetries !== "number" ||
+    typeof http.request !== "function" || typeof http.getNonce !== "function"
   ) {
     throw new NotariatError("acme", "the installed acme-client does not have the request API notariat uses");
   }
-  internals.http.maxBadNonceRetries = options.badNonceRetries ?? 20;
+  const maxBadNonceRetries = options.badNonceRetries ?? 20;
+  const nonces = options.nonces ?? createNoncePool();
+  const fetchNonce = () => http.getNonce();
+  // acme-client's api calls this for every signed request; replaced so nonces are reused and the key is not
+  // parsed again for each signature. Same contract: the answer whatever its status, badNonce retried.
+  http.signedRequest = async (url, payload, opts = {}) => {
+    const header: JwsHeaderOptions = {
+      nonce: opts.nonce ?? await nonces.take(fetchNonce),
+      ...(opts.kid ? { kid: opts.kid } : {}),
+    };
+    const eab = http.externalAccountBinding;
+    if (opts.includeExternalAccountBinding && eab?.kid && eab.hmacKey && payload) {
+      payload.externalAccountBinding = http.createSignedHmacBody(eab.hmacKey, url, signer.jwk, {
+        kid: eab.kid,
+      });
+    }
+    for (let attempt = 0;; attempt++) {
+      const data = await signer.sign(url, payload, header);
+      const response = await http.request(url, "post", { data });
+      const fresh = response.headers["replay-nonce"];
+      const problemType = (response.data as { type?: unknown } | null)?.type;
+      if (response.status === 400 && problemType === BAD_NONCE && fresh && attempt < maxBadNonceRetries) {
+        header.nonce = fresh;
+        continue;
+      }
+      if (fresh) nonces.put(fresh);
+      return response;
+    }
+  };
   const wrap = (raw: RawResponse): AcmeResponse => ({
     status: raw.status,
     headers: raw.headers,
@@ -116,17 +171,10 @@ export function openAcmeSession(options: SessionOptions): AcmeSession {
       return wrap(await internals.api.apiRequest(url, payload, []));
     },
     dnsChallengeValue(token) {
-      return client.getChallengeKeyAuthorization({ type: "dns-01", token, url: "", status: "pending" });
+      return Promise.resolve(dnsChallengeValue(token, signer.thumbprint));
     },
-    async thumbprint() {
-      // An http-01 key authorization is "<token>.<thumbprint>" (RFC 8555 8.1).
-      const keyAuthorization = await client.getChallengeKeyAuthorization({
-        type: "http-01",
-        token: "",
-        url: "",
-        status: "pending",
-      });
-      return keyAuthorization.slice(1);
+    thumbprint() {
+      return Promise.resolve(signer.thumbprint);
     },
     async directoryMeta() {
       const directory = await internals.http.getDirectory();

@@ -3,15 +3,21 @@ import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } 
 import type { StandingOwner } from "../dns/standing.ts";
 import type { StandingRecordStore } from "../dns/standing_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
-import { createCsr, generatePrivateKey } from "../pki/keys.ts";
+import {
+  type CertificateInfo,
+  parseCertificateChain,
+  parseChainWithKey,
+  samePublicKey,
+} from "../pki/certificate.ts";
+import { generateKeyAndCsr, type KeyAndCsr } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
 import type { AccountKeyStore } from "./account_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
 import { deactivatePendingAuthorizations } from "./deactivate.ts";
 import { type ChallengeObject, createSolver, selectChallenge, type Solver } from "./challenge_type.ts";
 import { createLimiter } from "./limit.ts";
-import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
+import { createNoncePool } from "./nonce.ts";
+import { DEFAULT_POLL_POLICY, pollDeadline, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
   type AcmeResponse,
   expectJsonObject,
@@ -37,7 +43,7 @@ export interface IssuerOptions {
   log?: (message: string, fields: Record<string, unknown>) => void;
   /** Overall limit for waiting on authorizations and on the order (default 3 min). */
   pollTimeoutMs?: number;
-  /** Poll timing when the CA sends no Retry-After (default: 0.5 s doubling to 10 s). */
+  /** Poll timing when the CA sends no Retry-After (default: 50 ms doubling to 10 s). */
   pollPolicy?: PollPolicy;
   /** Aborting it stops every issuance (shutdown): waits end, records are removed, authorizations deactivated. */
   signal?: AbortSignal;
@@ -72,6 +78,11 @@ export interface IssuedCertificate {
   notBefore: Date;
   notAfter: Date;
   domains: string[];
+  /**
+   * Set by the issuer once it checked that the chain names exactly the domains and belongs to the key: the
+   * chain as parsed then, leaf first, so the writer need not parse and compare it again.
+   */
+  verified?: { chain: CertificateInfo[] };
 }
 
 /** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
@@ -93,18 +104,22 @@ const DEFAULT_POLL_TIMEOUT_MS = 180_000;
  */
 export function createIssuer(options: IssuerOptions): Issuer {
   const limiter = createLimiter(options.concurrency);
+  // Nonces belong to the CA: every account's answers feed the next request of any account.
+  const nonces = createNoncePool();
   const accounts = createAccountCache({
     directoryUrl: options.directoryUrl,
     store: options.accounts,
-    openSession: (accountKeyPem) => openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem }),
+    openSession: (accountKeyPem) =>
+      openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem, nonces }),
     log: options.log,
   });
+  const trust = options.caPem === undefined ? undefined : caTrust(options.directoryUrl, options.caPem);
   return {
     issue(request) {
       return limiter.run(async () => {
         let release = () => {};
         try {
-          if (options.caPem) release = trustCaPem(options.directoryUrl, options.caPem);
+          if (trust) release = trust();
           const signals = [options.signal, request.signal].filter((s): s is AbortSignal => s !== undefined);
           const signal = signals.length === 0 ? undefined : AbortSignal.any(signals);
           checkStopped(signal, "before the order");
@@ -124,6 +139,7 @@ interface OrderBody {
   status: string;
   authorizations: string[];
   finalize: string;
+  expires?: string;
   certificate?: string;
   error?: unknown;
 }
@@ -152,14 +168,11 @@ async function issueWith(
   const log = (message: string, fields: Record<string, unknown> = {}) =>
     options.log?.(message, { entry: request.label, ...fields });
   const timeoutMs = options.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
-  const poller: Poller = {
-    session,
-    policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
-    deadline: Date.now() + timeoutMs,
-    timeoutMs,
-    signal,
-  };
+  const started = performance.now();
 
+  // The key and CSR are needed only to finalize: made while the DNS is planned and the CA validates.
+  const keyAndCsr = generateKeyAndCsr(request.keyType, request.domains);
+  keyAndCsr.catch(() => {}); // awaited below; a failure before that point must not go unhandled
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
   // take the values must fail the issuance before one exists.
   const plan = await createSolver(
@@ -174,8 +187,6 @@ async function issueWith(
     options.dns,
     options.standingRecords,
   );
-  const privateKeyPem = await generatePrivateKey(request.keyType);
-  const csrPem = await createCsr(privateKeyPem, request.domains);
   checkStopped(signal, "before the order");
 
   const identifiers = request.domains.map((value) => ({ type: "dns", value }));
@@ -190,9 +201,19 @@ async function issueWith(
     "authorizations",
     "finalize",
   ]);
-  const work: CreatedOrder = { url: orderUrl, body: createdOrder, csrPem, privateKeyPem, plan };
+  const poller: Poller = {
+    session,
+    policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
+    deadline: pollDeadline(Date.now() + timeoutMs, createdOrder.expires),
+    timeoutMs,
+    signal,
+  };
+  const work: CreatedOrder = { url: orderUrl, body: createdOrder, keyAndCsr, plan };
   try {
-    return await completeOrder(work, request.domains, poller, log);
+    const issued = await completeOrder(work, request.domains, poller, log);
+    const ms = Math.round(performance.now() - started);
+    log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains: request.domains, ms });
+    return issued;
   } catch (err) {
     // The CA caps pending authorizations per account; give back what this order will never use.
     await deactivatePendingAuthorizations(session, authorizationUrls(createdOrder), log);
@@ -204,8 +225,7 @@ async function issueWith(
 interface CreatedOrder {
   url: string;
   body: OrderBody;
-  csrPem: string;
-  privateKeyPem: string;
+  keyAndCsr: Promise<KeyAndCsr>;
   plan: Solver;
 }
 
@@ -224,25 +244,37 @@ async function completeOrder(
 ): Promise<IssuedCertificate> {
   const orderUrl = created.url;
   const session = poller.session;
-  const pending = await pendingChallenges(session, created.body.authorizations, created.plan);
-  if (pending.length > 0) await validate(pending, created.plan, poller, log);
-
-  let order = await poll(poller, orderUrl, "waiting for the order to become ready", (body: OrderBody) => {
-    if (body.status === "invalid") throw orderInvalid(body);
-    return body.status !== "pending";
-  });
+  let order = created.body;
+  const pending = await pendingChallenges(session, authorizationUrls(order), created.plan);
+  if (pending.length > 0) {
+    order = await validate(pending, created, domains, poller, log);
+  } else if (order.status === "pending") {
+    order = await poll(poller, orderUrl, "waiting for the order to become ready", undefined, orderSettled);
+  }
   if (order.status === "ready") {
+    const { csrPem } = await created.keyAndCsr;
     const finalized = await step(
       "finalizing the order",
-      () => session.post(order.finalize, { csr: pemBody(created.csrPem) }),
+      () => session.post(order.finalize, { csr: pemBody(csrPem) }),
     );
     expectStatus("finalizing the order", finalized, [200]);
     order = jsonBody<OrderBody>("finalizing the order", finalized, ["status"]);
+    if (order.status === "invalid") throw orderInvalid(order);
+    if (order.status !== "valid") {
+      order = await poll(
+        poller,
+        orderUrl,
+        "waiting for the certificate",
+        retryAfterOf(finalized),
+        (body: OrderBody) => {
+          if (body.status === "invalid") throw orderInvalid(body);
+          return body.status === "valid";
+        },
+      );
+    }
+  } else if (order.status !== "valid") {
+    throw new NotariatError("acme", `the order is ${order.status}, neither ready nor valid`);
   }
-  order = await poll(poller, orderUrl, "waiting for the certificate", (body: OrderBody) => {
-    if (body.status === "invalid") throw orderInvalid(body);
-    return body.status === "valid";
-  });
   if (!order.certificate) throw new NotariatError("acme", "the valid order has no certificate URL");
   const certificateUrl = order.certificate;
   const downloaded = await step("downloading the certificate", () => session.post(certificateUrl, null));
@@ -250,10 +282,13 @@ async function completeOrder(
   if (typeof downloaded.body !== "string") {
     throw new NotariatError("acme", "downloading the certificate: the CA did not send a PEM chain");
   }
-  const certificatePem = downloaded.body;
-  const issued = await checkIssued(certificatePem, created.privateKeyPem, domains);
-  log("certificate issued", { notAfter: issued.notAfter.toISOString(), domains });
-  return issued;
+  return checkIssued(downloaded.body, await created.keyAndCsr, domains);
+}
+
+/** The order is past validation: ready, valid, processing, or (throws) invalid. */
+function orderSettled(body: OrderBody): boolean {
+  if (body.status === "invalid") throw orderInvalid(body);
+  return body.status !== "pending";
 }
 
 async function pendingChallenges(
@@ -285,45 +320,44 @@ async function pendingChallenges(
   return pending;
 }
 
-/** Publishes every TXT value in one batch, answers the challenges, waits for the CA; always removes the records. */
+/**
+ * Publishes every TXT value (one UPDATE per zone, in parallel), answers the challenges, and polls the order
+ * until the CA is done validating; always removes the records. One order poll stands for all its
+ * authorizations; only when the order turns invalid are they fetched, to say which name failed and why.
+ */
 async function validate(
   pending: PendingChallenge[],
-  plan: Solver,
+  created: CreatedOrder,
+  domains: string[],
   poller: Poller,
   log: (message: string, fields?: Record<string, unknown>) => void,
-): Promise<void> {
+): Promise<OrderBody> {
   const records = pending.map(({ domain, value }) => ({ domain, value }));
-  const published: PublishedChallenges = await plan.publish(records, poller.signal);
+  const published: PublishedChallenges = await created.plan.publish(records, poller.signal);
   log("challenge records published", {
     records: published.records.map((r) => ({ domain: r.domain, owner: r.owner, zone: r.zone })),
   });
   let failed = false;
   try {
-    await Promise.all(pending.map(async (challenge) => {
-      const what = `answering the ${plan.type} challenge for ${challenge.domain}`;
+    const answers = await Promise.all(pending.map(async (challenge) => {
+      const what = `answering the ${created.plan.type} challenge for ${challenge.domain}`;
       const answered = await step(what, () => poller.session.post(challenge.challengeUrl, {}));
       expectStatus(what, answered, [200]);
+      return answered;
     }));
-    await Promise.all(
-      pending.map((challenge) =>
-        poll(
-          poller,
-          challenge.authorizationUrl,
-          `validation of ${challenge.domain}`,
-          (body: AuthorizationBody) => {
-            if (body.status === "valid") return true;
-            if (body.status === "pending") return false;
-            const error = body.challenges.find((c) => c.type === plan.type)?.error;
-            throw validationError(
-              challenge.domain,
-              txtName(plan.name(challenge.domain), challenge.domain, published.records),
-              parseProblem(error),
-              plan.type,
-            );
-          },
-        )
-      ),
+    const firstLook = latest(answers.map(retryAfterOf));
+    const what = `validation of ${domains.join(", ")}`;
+    const order = await poll(
+      poller,
+      created.url,
+      what,
+      firstLook,
+      (body: OrderBody) => body.status !== "pending",
     );
+    if (order.status === "invalid") {
+      throw await invalidAuthorization(poller, pending, created.plan, published, order);
+    }
+    return order;
   } catch (err) {
     failed = true;
     throw err;
@@ -336,6 +370,41 @@ async function validate(
       log("removing challenge records failed", { error: errorMessage(err), afterFailure: failed });
     }
   }
+}
+
+/** The error of an order that turned invalid during validation: the failed name's problem when the CA says it. */
+async function invalidAuthorization(
+  poller: Poller,
+  pending: PendingChallenge[],
+  plan: Solver,
+  published: PublishedChallenges,
+  order: OrderBody,
+): Promise<NotariatError> {
+  for (const challenge of pending) {
+    const what = `fetching the authorization ${challenge.authorizationUrl}`;
+    const response = await step(what, () => poller.session.post(challenge.authorizationUrl, null));
+    expectStatus(what, response, [200]);
+    const body = jsonBody<AuthorizationBody>(what, response, ["status", "challenges"]);
+    if (body.status !== "invalid") continue;
+    const type = plan.type;
+    const error = body.challenges.find((c) => c.type === type)?.error;
+    return validationError(
+      challenge.domain,
+      txtName(plan.name(challenge.domain), challenge.domain, published.records),
+      parseProblem(error),
+      type,
+    );
+  }
+  return orderInvalid(order);
+}
+
+function retryAfterOf(response: AcmeResponse): Date | undefined {
+  return parseRetryAfter(response.headers["retry-after"], new Date());
+}
+
+function latest(dates: (Date | undefined)[]): Date | undefined {
+  const known = dates.filter((d): d is Date => d !== undefined);
+  return known.length === 0 ? undefined : new Date(Math.max(...known.map((d) => d.getTime())));
 }
 
 interface Poller {
@@ -352,40 +421,41 @@ const BUSY_STATUSES = [429, 503];
 
 /**
  * POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After, also
- * when the CA is busy (429, 503) rather than the resource pending.
+ * when the CA is busy (429, 503) rather than the resource pending. The first look waits for `firstLook` (the
+ * Retry-After of the request that set the CA working) when given, else the policy's first delay, since the CA
+ * has just been asked to work.
  */
 async function poll<T extends { status: string }>(
   poller: Poller,
   url: string,
   what: string,
+  firstLook: Date | undefined,
   done: (body: T) => boolean,
 ): Promise<T> {
+  let retryAfter = firstLook;
+  let body: T | undefined;
+  let response: AcmeResponse | undefined;
   for (let attempt = 0;; attempt++) {
-    checkStopped(poller.signal, what);
-    const response = await untilStopped(
-      step(what, () => poller.session.post(url, null)),
-      poller.signal,
-      what,
-    );
-    const busy = BUSY_STATUSES.includes(response.status);
-    let body: T | undefined;
-    if (!busy) {
-      expectStatus(what, response, [200]);
-      body = jsonBody<T>(what, response, ["status"]);
-      if (done(body)) return body;
-    }
     const now = new Date();
-    const retryAfter = parseRetryAfter(response.headers["retry-after"], now);
     const delay = pollDelayMs(attempt, retryAfter, now, poller.policy);
     if (now.getTime() + delay > poller.deadline) {
-      if (!body) throw responseError(what, response, now);
+      if (response && !body) throw responseError(what, response, now);
       throw new NotariatError(
         "acme",
-        `${what}: still ${body.status} after ${poller.timeoutMs} ms, giving up`,
+        `${what}: still ${body?.status ?? "pending"} after ${poller.timeoutMs} ms, giving up`,
         { retryAfter },
       );
     }
     await sleep(delay, poller.signal, what);
+    checkStopped(poller.signal, what);
+    response = await untilStopped(step(what, () => poller.session.post(url, null)), poller.signal, what);
+    body = undefined;
+    if (!BUSY_STATUSES.includes(response.status)) {
+      expectStatus(what, response, [200]);
+      body = jsonBody<T>(what, response, ["status"]);
+      if (done(body)) return body;
+    }
+    retryAfter = parseRetryAfter(response.headers["retry-after"], new Date());
   }
 }
 
@@ -401,13 +471,10 @@ function txtName(name: string, domain: string, records: PublishedChallenge[]): s
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }
 
-/** The issued chain must be for the new key and name exactly the requested domains. */
-async function checkIssued(
-  certificatePem: string,
-  privateKeyPem: string,
-  domains: string[],
-): Promise<IssuedCertificate> {
-  const [leaf] = parseCertificateChain(certificatePem);
+/** The issued chain must be for the new key and name exactly the requested domains; parsed here, once. */
+function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]): IssuedCertificate {
+  const { chain, leafPublicJwk } = parseChainWithKey(certificatePem);
+  const [leaf] = chain;
   const wanted = [...domains].map((d) => d.toLowerCase()).sort();
   const got = [...leaf.dnsNames].sort();
   if (wanted.join(",") !== got.join(",")) {
@@ -416,15 +483,16 @@ async function checkIssued(
       `the CA issued a certificate for ${got.join(", ")} instead of ${wanted.join(", ")}`,
     );
   }
-  if (!(await privateKeyMatchesCertificate(privateKeyPem, certificatePem))) {
+  if (leafPublicJwk === undefined || !samePublicKey(leafPublicJwk, key.publicJwk)) {
     throw new NotariatError("pki", "the CA issued a certificate for a different key than the request's");
   }
   return {
     certificatePem,
-    privateKeyPem,
+    privateKeyPem: key.privateKeyPem,
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
     domains: [...domains],
+    verified: { chain },
   };
 }
 
@@ -442,17 +510,26 @@ async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
   }
 }
 
-function trustCaPem(directoryUrl: string, caPem: string): () => void {
+/**
+ * Trust for the ACME server's private CA, checked once: each call holds it until the returned release, so the
+ * HTTP client (and its connections) lives as long as any issuance needs it. An unusable certificate fails each
+ * issuance with the cause, so every entry reports it.
+ */
+function caTrust(directoryUrl: string, caPem: string): () => () => void {
+  let problem: NotariatError | undefined;
   try {
     // Deno's HTTP client silently ignores text without certificates; check first, so the cause is named.
     parseCertificateChain(caPem);
-    return trustCa(directoryUrl, caPem);
   } catch (err) {
-    throw new NotariatError(
+    problem = new NotariatError(
       "acme",
       `the CA certificate given for the ACME server is unusable: ${errorMessage(err)}`,
     );
   }
+  return () => {
+    if (problem) throw problem;
+    return trustCa(directoryUrl, caPem);
+  };
 }
 
 /** `err` with `label` in front of its message; a NotariatError keeps its kind and Retry-After. */

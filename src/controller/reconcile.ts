@@ -141,7 +141,8 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         ...(spec.nameserver === undefined ? {} : { nameserver: formatServer(spec.nameserver) }),
       },
     });
-    const [leaf] = parseCertificateChain(issued.certificatePem);
+    // The issuer hands over the chain it parsed when it checked it.
+    const [leaf] = issued.verified?.chain ?? parseCertificateChain(issued.certificatePem);
     known.add(caIdentity(leaf.issuer));
     const written = await writeCertificate(deps.kube, spec.secret, issued, {
       existing,

@@ -4,7 +4,8 @@
  *
  * For each identifier, `_acme-challenge.<domain>` is followed through CNAMEs, its zone is found by walking SOA
  * queries up, and all values that fall in one zone go out in one signed UPDATE — to the configured nameserver,
- * or else to the zone's primary (SOA MNAME). That discovery is a plan made before any value is known
+ * or else to the zone's primary (SOA MNAME). The zones of one set are updated in parallel, and concurrent sets
+ * for the same zone share messages (update_batch.ts). That discovery is a plan made before any value is known
  * (planChallenges), so a caller can find a broken DNS before it asks a CA for the values.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
@@ -14,7 +15,8 @@ import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
-import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { sharedUpdateBatcher, type UpdateBatcher } from "./update_batch.ts";
 
 /** Everything the DNS module needs from its caller besides the key. */
 export interface DnsContext {
@@ -40,6 +42,11 @@ export interface DnsContext {
    * its key's Secret (ZoneAccess.keySecret).
    */
   journal?: ChallengeJournal;
+  /**
+   * How UPDATEs are sent; by default the process's batcher, which merges concurrent orders' values for the same
+   * zone into one message (update_batch.ts).
+   */
+  updates?: UpdateBatcher;
   /** Told of every signed UPDATE exchange (for metrics): the server, whether it succeeded, how long it took. */
   onUpdate?: (server: string, result: "success" | "failure", seconds: number) => void;
 }
@@ -71,7 +78,10 @@ export interface PublishedChallenge {
   value: string;
 }
 
-/** What was published; `remove()` deletes exactly those values, one UPDATE per zone, and may be called again. */
+/**
+ * What was published; `remove()` deletes exactly those values (one UPDATE per zone, the zones in parallel) and
+ * may be called again.
+ */
 export interface PublishedChallenges {
   records: PublishedChallenge[];
   remove(): Promise<void>;
@@ -196,18 +206,25 @@ async function discoverNames(
     }
     return zones.get(owner)!;
   };
-  const planned = new Map<string, PlannedChallenge>();
+  // One entry per challenge name, for its first domain; the names are looked up in parallel.
+  const firstDomain = new Map<string, string>();
   for (const domain of domains) {
     const name = naming(domain);
-    if (planned.has(name)) continue;
+    if (!firstDomain.has(name)) firstDomain.set(name, domain);
+  }
+  const lookups = [...firstDomain].map(async ([name, domain]): Promise<PlannedChallenge> => {
     try {
       const owner = await ownerOf(name);
-      planned.set(name, { domain, name, owner, ...(await zoneOf(owner)), checkServers: [] });
+      return { domain, name, owner, ...(await zoneOf(owner)), checkServers: [] };
     } catch (err) {
       throw dnsError(`${name} (for ${domain})`, err);
     }
-  }
-  return [...planned.values()];
+  });
+  // The first name that cannot be placed is the one reported, as if they had been looked up in turn.
+  const settled = await Promise.allSettled(lookups);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<PlannedChallenge>).value);
 }
 
 /** The servers that must serve each zone's values, per the configured propagation check. */
@@ -310,26 +327,26 @@ async function removeBatches(
   key: TsigKey,
   ctx: DnsContext,
 ): Promise<void> {
-  const failures: string[] = [];
-  for (const batch of batches) {
-    try {
-      await timedUpdate(
-        ctx,
-        () => sendTxtUpdate(transport, batch.server, key, batch.zone, "delete", batch.values),
-        batch.server,
-      );
-      ctx.log?.("dns TXT values deleted", {
-        zone: batch.zone,
-        server: formatServer(batch.server),
-        owners: [...new Set(batch.values.map((v) => v.owner))],
-        count: batch.values.length,
-      });
-    } catch (err) {
-      failures.push(
-        `deleting TXT for ${listDomains(batch.records)} in zone '${batch.zone}': ${errorMessage(err)}`,
-      );
-    }
-  }
+  const updates = ctx.updates ?? sharedUpdateBatcher;
+  const outcomes = await Promise.allSettled(batches.map(async (batch) => {
+    await timedUpdate(
+      ctx,
+      () => updates.send(transport, batch.server, key, batch.zone, "delete", batch.values),
+      batch.server,
+    );
+    ctx.log?.("dns TXT values deleted", {
+      zone: batch.zone,
+      server: formatServer(batch.server),
+      owners: [...new Set(batch.values.map((v) => v.owner))],
+      count: batch.values.length,
+    });
+  }));
+  const failures = outcomes.flatMap((outcome, i) =>
+    outcome.status === "fulfilled" ? [] : [
+      `deleting TXT for ${listDomains(batches[i].records)} in zone '${batches[i].zone}': ` +
+      errorMessage(outcome.reason),
+    ]
+  );
   if (failures.length > 0) throw new NotariatError("dns", failures.join("; "));
 }
 
@@ -395,12 +412,14 @@ async function publishPlanned(
   const { batches, published } = batchRecords(records, planned, naming);
   const journal = await recordInJournal(published, access, ctx);
   const added: ZoneBatch[] = [];
+  const updates = ctx.updates ?? sharedUpdateBatcher;
   try {
-    for (const batch of batches) {
+    // The zones in parallel: a slow server for one zone does not hold up the others.
+    const outcomes = await Promise.allSettled(batches.map(async (batch) => {
       try {
         await timedUpdate(
           ctx,
-          () => sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values),
+          () => updates.send(transport, batch.server, key, batch.zone, "add", batch.values),
           batch.server,
         );
       } catch (err) {
@@ -417,7 +436,9 @@ async function publishPlanned(
         owners: [...new Set(batch.values.map((v) => v.owner))],
         count: batch.values.length,
       });
-    }
+    }));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
     const started = Date.now();
     const expectations = expectationsFor(batches, zones);
     await waitForTxt(transport, expectations, {

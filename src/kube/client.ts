@@ -299,7 +299,11 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
     },
     listMetadata(resource, ns, selector = {}) {
       const action = `list ${resource} in ${ns}`;
-      return listPages(rest, action, collection(resource, ns), selector, METADATA_LIST, metadataItem);
+      // resourceVersion=0: served from the API server's watch cache instead of a read of every object from
+      // etcd (large unrelated Secrets included), as client-go's informers start; the watch catches up.
+      return listPages(rest, action, collection(resource, ns), selector, METADATA_LIST, metadataItem, {
+        resourceVersion: "0",
+      });
     },
     listSecrets(ns, selector) {
       const action = `list Secrets in ${ns}`;
@@ -381,6 +385,7 @@ async function listPages<T>(
   selector: Selector,
   accept: string,
   convert: (object: Record<string, unknown>) => T | undefined,
+  extra: Record<string, string> = {},
 ): Promise<ListResult<T>> {
   const items: T[] = [];
   let resourceVersion: string | undefined;
@@ -388,6 +393,7 @@ async function listPages<T>(
   do {
     const query = {
       ...selectorQuery(selector),
+      ...extra,
       limit: String(LIST_PAGE_SIZE),
       ...(token ? { continue: token } : {}),
     };

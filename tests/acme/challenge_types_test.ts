@@ -159,7 +159,7 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
       let lines;
       try {
         const [keyPem] = [...accounts.keys.values()];
-        const session = openAcmeSession({ directoryUrl: pebble.directoryUrl, accountKeyPem: keyPem });
+        const session = await openAcmeSession({ directoryUrl: pebble.directoryUrl, accountKeyPem: keyPem });
         await session.register("persist@alpha.test");
         const spec = {
           index: 0,

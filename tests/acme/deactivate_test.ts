@@ -44,7 +44,7 @@ async function authorizationStates(
   urls: string[],
 ): Promise<string[]> {
   const [accountKeyPem] = [...store.keys.values()];
-  const session = openAcmeSession({ directoryUrl: proxy.directoryUrl, accountKeyPem });
+  const session = await openAcmeSession({ directoryUrl: proxy.directoryUrl, accountKeyPem });
   const release = trustCa(proxy.directoryUrl, proxy.caPem);
   try {
     assert.equal((await session.register(EMAIL)).status, 200, "the existing account is found");

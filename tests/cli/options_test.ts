@@ -41,7 +41,7 @@ Deno.test("run: only -config is needed, everything else has its documented defau
     options: {
       acme: "https://acme-staging-v02.api.letsencrypt.org/directory",
       config: "certificates",
-      concurrency: 4,
+      concurrency: 16,
       renewBeforeMs: 720 * 3_600_000,
       resyncMs: 3_600_000,
       logFormat: "json",
@@ -228,7 +228,7 @@ Deno.test("help lists every run flag sorted, in Go's format, then the subcommand
     assert.deepEqual(names, RUN_FLAGS.map((f) => f.name).sort());
     assert.ok(
       text.includes(
-        "\n  -concurrency int\n    \thow many certificates may be obtained at the same time (default 4)\n",
+        "\n  -concurrency int\n    \thow many certificates may be obtained at the same time (default 16)\n",
       ),
     );
     assert.ok(
@@ -322,7 +322,7 @@ Deno.test("the Markdown flag table has one row per flag, with its argument and d
   assert.equal(table.length, 2 + RUN_FLAGS.length + 1);
   assert.equal(table.at(-1), "");
   assert.ok(
-    table.includes("| `-concurrency int` | `4` | how many certificates may be obtained at the same time |"),
+    table.includes("| `-concurrency int` | `16` | how many certificates may be obtained at the same time |"),
   );
   assert.ok(
     table.includes(

@@ -91,7 +91,7 @@ Deno.test("dns-account-01 and dns-persist-01 through the notariat program", asyn
       const body = await secret(accountSecretName(pebble.directoryUrl, email));
       const release = trustCa(pebble.directoryUrl, pebble.caPem);
       try {
-        const session = openAcmeSession({
+        const session = await openAcmeSession({
           directoryUrl: pebble.directoryUrl,
           accountKeyPem: unb64(body.data["account.key"]),
         });
