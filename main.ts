@@ -19,6 +19,7 @@ import {
 import { parseSecretRef } from "./src/config/names.ts";
 import { formatProblem, parseCertificatesConfig } from "./src/config/parse.ts";
 import { formatRef } from "./src/config/types.ts";
+import { createKubeChallengeJournal, journalSecretName } from "./src/controller/challenge_journal.ts";
 import { runController } from "./src/controller/controller.ts";
 import {
   electionIdentity,
@@ -29,11 +30,9 @@ import {
 import { createProbeTracker, DEFAULT_STUCK_AFTER_MS } from "./src/controller/probe.ts";
 import { runStandingSweeps, type SweepDeps, sweepStandingRecords } from "./src/controller/standing_sweep.ts";
 import { formatStatusTable, readStatus } from "./src/controller/status.ts";
-import { isAddressLiteral, parseNameserver } from "./src/dns/address.ts";
 import type { DnsContext } from "./src/dns/challenges.ts";
 import { runDnsCheck } from "./src/dns/check.ts";
 import { systemResolver } from "./src/dns/resolv_conf.ts";
-import type { ServerAddress } from "./src/dns/types.ts";
 import { errorMessage, NotariatError } from "./src/errors.ts";
 import { createKubeAccountStore } from "./src/kube/account_store.ts";
 import { createKube } from "./src/kube/client.ts";
@@ -166,7 +165,13 @@ async function run(options: RunOptions): Promise<number> {
     }
     const stop = election === undefined ? shutdown.signal : AbortSignal.any([shutdown.signal, election.lost]);
     const caPem = options.acmeCa === undefined ? undefined : await readCaBundle(options.acmeCa);
-    const dns: DnsContext = { ...await dnsContext(options, logger), onUpdate: metrics.dnsUpdate };
+    const journal = createKubeChallengeJournal({
+      kube,
+      name: journalSecretName(options.config),
+      dnsTimeoutMs: options.dnsTimeoutMs,
+      logger,
+    });
+    const dns: DnsContext = { ...await dnsContext(options, logger), onUpdate: metrics.dnsUpdate, journal };
     const standingRecords = createKubeStandingStore(kube, kube.namespace);
     const issuer = createIssuer({
       directoryUrl: options.acme,
@@ -197,6 +202,8 @@ async function run(options: RunOptions): Promise<number> {
       ? Promise.resolve()
       : runStandingSweeps(sweep, options.resyncMs, AbortSignal.any([stop, sweepsDone.signal]));
     try {
+      // Challenge values a killed run left behind go first (only the leader gets here; a dry run changes nothing).
+      if (!options.dryRun) await journal.sweep();
       const code = await withinShutdownTimeout(
         runController({ kube, issuer, options, logger, signal: stop, probe, metrics }),
         stop,
@@ -340,21 +347,12 @@ async function readCaBundle(path: string): Promise<string> {
 /** The DNS settings shared by the controller and dns-check, with the resolver from the flag or resolv.conf. */
 async function dnsContext(flags: DnsFlags, logger?: Logger): Promise<DnsContext> {
   return {
-    resolver: flags.dnsResolver === undefined ? await systemResolver() : resolverAddress(flags.dnsResolver),
+    resolver: flags.dnsResolver ?? await systemResolver(),
     propagation: flags.propagationCheck,
     propagationTimeoutMs: flags.propagationTimeoutMs,
     timeoutMs: flags.dnsTimeoutMs,
     log: logger === undefined ? undefined : (message, fields) => logger.debug(message, fields),
   };
-}
-
-function resolverAddress(text: string): ServerAddress {
-  const parsed = parseNameserver(text);
-  if ("error" in parsed) throw new NotariatError("usage", `-dns-resolver: ${parsed.error}`);
-  if (!isAddressLiteral(parsed.host)) {
-    throw new NotariatError("usage", `-dns-resolver: '${text}' must be an IP address, not a name`);
-  }
-  return parsed;
 }
 
 if (import.meta.main) {

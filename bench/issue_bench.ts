@@ -31,7 +31,7 @@ try {
     domains: [`${name}.alpha.test`, `${name}.beta.test`],
     email: "bench@alpha.test",
     keyType,
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${knot.address.port}` },
+    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
   });
   const timed = async (job: () => Promise<unknown>): Promise<number> => {
     const started = performance.now();

@@ -18,10 +18,9 @@ import {
 } from "../tests/harness/dns_servers.ts";
 import { startPebble } from "../tests/harness/pebble.ts";
 import { makeStateDir, removeStateDir, run } from "../tests/harness/process.ts";
+import { certbot as certbotPeer, lego as legoPeer, type Peer, secretText } from "./peers.ts";
 
 const runs = Number(Deno.args[0] ?? 3);
-/** A peer still running after this is stopped and its run counted as failed. */
-const PEER_TIMEOUT_MS = 120_000;
 const EMAIL = "bench@alpha.test";
 
 /** What one run of one tool needs to know about the stack. */
@@ -83,67 +82,6 @@ const CASES: Case[] = [
 
 const tsig = (knot: DnsServerHandle) => knot.keys["hmac-sha256"];
 
-/** The TSIG secret in base64, removed from anything printed. */
-const secretText = (knot: DnsServerHandle) => tsig(knot).text.split(":")[2];
-
-/** Runs a peer with only the environment given (no proxy, no machine CA variables), stopped after a timeout. */
-async function runPeer(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ exit: string; success: boolean; stderr: string; stdout: string }> {
-  const out = await new Deno.Command(command, {
-    args,
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
-  }).output();
-  const text = new TextDecoder();
-  return {
-    exit: out.signal === null
-      ? `exit ${out.code}`
-      : `stopped by ${out.signal} after ${PEER_TIMEOUT_MS / 1000} s`,
-    success: out.success,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
-
-/** Whether `command` can be started at all. */
-async function installed(command: string, args: string[]): Promise<boolean> {
-  try {
-    return (await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output()).success;
-  } catch {
-    return false;
-  }
-}
-
-/** The lines of a tool's output that say what went wrong, on one line, without log timestamps. */
-function toolError(output: string, pattern: RegExp): string {
-  const all = output.split("\n").map((line) => line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, "").trim())
-    .filter((line) => line !== "");
-  const lines = all.filter((line) => pattern.test(line));
-  return (lines.length > 0 ? lines : all.slice(-3)).join(" | ");
-}
-
-/** The one file under `dir` whose path matches `pattern`, read. */
-function findFile(dir: string, pattern: RegExp): string {
-  const found: string[] = [];
-  const walk = (path: string) => {
-    for (const entry of Deno.readDirSync(path)) {
-      const child = `${path}/${entry.name}`;
-      if (entry.isDirectory) walk(child);
-      else if (pattern.test(child)) found.push(child);
-    }
-  };
-  walk(dir);
-  if (found.length !== 1) throw new Error(`expected one certificate file, found ${found.length}`);
-  return Deno.readTextFileSync(found[0]);
-}
-
 const notariat: Contender = {
   name: "notariat",
   settings: [
@@ -170,138 +108,24 @@ const notariat: Contender = {
       domains,
       email: EMAIL,
       keyType: "ecdsa-p256",
-      zoneAccess: { key: tsig(stack.knot).key, nameserver: `127.0.0.1:${stack.knot.address.port}` },
+      zoneAccess: { key: tsig(stack.knot).key, nameserver: stack.knot.address },
     });
     return issued.certificatePem;
   },
 };
 
-const LEGO_ENV = {
-  RFC2136_TSIG_ALGORITHM: "hmac-sha256.",
-  RFC2136_POLLING_INTERVAL: "0",
-  RFC2136_SEQUENCE_INTERVAL: "0",
-  RFC2136_PROPAGATION_TIMEOUT: "10",
-};
+/** A peer of peers.ts as a contender here: a fresh state dir (and account) for every run. */
+function contender(peer: Peer): Contender {
+  return {
+    name: peer.name,
+    settings: [...peer.settings, "fresh state dir per run"],
+    missing: () => peer.missing(),
+    obtain: async (stack, domains, stateDir) => (await peer.obtain(stack, domains, stateDir, EMAIL)).pem,
+  };
+}
 
-const lego: Contender = {
-  name: "lego",
-  settings: [
-    "lego 4.9.1 (Debian), one process per run, fresh --path per run, --key-type ec256",
-    "--dns rfc2136 --dns.resolvers 127.0.0.1:<knot> --dns.disable-cp",
-    Object.entries(LEGO_ENV).map(([k, v]) => `${k}=${v}`).join(" ") +
-    " LEGO_CA_CERTIFICATES=<pebble CA>",
-  ],
-  async missing() {
-    return (await installed("lego", ["--version"])) ? undefined : "not installed: apt-get install lego";
-  },
-  async obtain(stack, domains, stateDir) {
-    const dns = `127.0.0.1:${stack.knot.address.port}`;
-    const result = await runPeer("lego", [
-      "--server",
-      stack.directoryUrl,
-      "--accept-tos",
-      "--email",
-      EMAIL,
-      "--path",
-      stateDir,
-      "--key-type",
-      "ec256",
-      "--dns",
-      "rfc2136",
-      "--dns.resolvers",
-      dns,
-      "--dns.disable-cp",
-      ...domains.flatMap((domain) => ["-d", domain]),
-      "run",
-    ], {
-      HOME: stateDir,
-      ...LEGO_ENV,
-      RFC2136_NAMESERVER: dns,
-      RFC2136_TSIG_KEY: tsig(stack.knot).key.name,
-      RFC2136_TSIG_SECRET: secretText(stack.knot),
-      LEGO_CA_CERTIFICATES: stack.caFile,
-    });
-    if (!result.success) {
-      throw new Error(
-        `${result.exit}: ${toolError(result.stderr, /^(?!\[INFO\]|No key found|Saved key)/)}`,
-      );
-    }
-    return findFile(`${stateDir}/certificates`, /(?<!\.issuer)\.crt$/);
-  },
-};
-
-const certbot: Contender = {
-  name: "certbot",
-  settings: [
-    "certbot 2.1 + dns-rfc2136 (Debian), one process per run, fresh config/work/logs dirs per run",
-    "--dns-rfc2136-propagation-seconds 0 --key-type ecdsa (P-256), algorithm HMAC-SHA256",
-    "REQUESTS_CA_BUNDLE=<pebble CA>",
-  ],
-  async missing() {
-    if (!(await installed("certbot", ["--version"]))) {
-      return "not installed: apt-get install certbot python3-certbot-dns-rfc2136";
-    }
-    // Asked of certbot itself: the plugin must be importable by certbot's own Python, not the first on PATH.
-    const dir = makeStateDir("bench-certbot-plugins");
-    try {
-      const listed = await runPeer("certbot", [
-        "plugins",
-        ...["--config-dir", "--work-dir", "--logs-dir"].flatMap((flag) => [flag, dir]),
-      ], { HOME: dir });
-      return listed.stdout.includes("dns-rfc2136")
-        ? undefined
-        : "not installed: apt-get install python3-certbot-dns-rfc2136";
-    } finally {
-      removeStateDir(dir);
-    }
-  },
-  async obtain(stack, domains, stateDir) {
-    const ini = `${stateDir}/rfc2136.ini`;
-    Deno.writeTextFileSync(
-      ini,
-      [
-        "dns_rfc2136_server = 127.0.0.1",
-        `dns_rfc2136_port = ${stack.knot.address.port}`,
-        `dns_rfc2136_name = ${tsig(stack.knot).key.name}`,
-        `dns_rfc2136_secret = ${secretText(stack.knot)}`,
-        // Upper case: certbot falls back to HMAC-MD5 for a name it does not know, without a word.
-        "dns_rfc2136_algorithm = HMAC-SHA256",
-        "",
-      ].join("\n"),
-      { mode: 0o600 },
-    );
-    const result = await runPeer("certbot", [
-      "certonly",
-      "--non-interactive",
-      "--agree-tos",
-      "--register-unsafely-without-email",
-      "--server",
-      stack.directoryUrl,
-      "--config-dir",
-      `${stateDir}/config`,
-      "--work-dir",
-      `${stateDir}/work`,
-      "--logs-dir",
-      `${stateDir}/logs`,
-      "--key-type",
-      "ecdsa",
-      "--dns-rfc2136",
-      "--dns-rfc2136-credentials",
-      ini,
-      "--dns-rfc2136-propagation-seconds",
-      "0",
-      ...domains.flatMap((domain) => ["-d", domain]),
-    ], { HOME: stateDir, REQUESTS_CA_BUNDLE: stack.caFile });
-    if (!result.success) {
-      throw new Error(
-        `${result.exit}: ${
-          toolError(result.stderr, /error|fail|problem|Domain:|Type:|Detail:|unauthorized|refused/i)
-        }`,
-      );
-    }
-    return findFile(`${stateDir}/config/live`, /\/fullchain\.pem$/);
-  },
-};
+const lego = contender(legoPeer);
+const certbot = contender(certbotPeer);
 
 /** The DNS names of a certificate's leaf, sorted, read with openssl so it does not rely on notariat's code. */
 async function certificateNames(pem: string): Promise<string[]> {

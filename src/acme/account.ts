@@ -38,8 +38,8 @@ export interface AcmeAccount {
 export interface AccountDeps {
   directoryUrl: string;
   store: AccountKeyStore;
-  /** Opens a signed session for an account key (the acme-client adapter in production). */
-  openSession(accountKeyPem: string): AcmeSession;
+  /** Opens a signed session for an account key (the acme-client adapter in production); imports the key once. */
+  openSession(accountKeyPem: string): Promise<AcmeSession>;
   log?: (message: string, fields: Record<string, unknown>) => void;
   /** External account binding credentials, when the CA requires them (read at each registration). */
   externalAccountBinding?: () => Promise<EabCredentials>;
@@ -73,9 +73,10 @@ export function createAccountCache(deps: AccountDeps): AccountCache {
 async function open(deps: AccountDeps, email: string): Promise<AcmeAccount> {
   const secretName = accountSecretName(deps.directoryUrl, email);
   const keyPem = await loadOrCreateKey(deps, email, secretName);
-  const session = deps.openSession(keyPem);
+  let session: AcmeSession;
   let response;
   try {
+    session = await deps.openSession(keyPem);
     const eab = await deps.externalAccountBinding?.();
     response = await session.register(email, eab);
   } catch (err) {

@@ -133,7 +133,10 @@ async function persistSolver(
   const bases = [...new Set(request.domains.map(baseDomain))];
   const wildcard = (base: string) =>
     request.domains.some((d) => d.startsWith("*.") && baseDomain(d) === base);
-  const plan = await planChallenges(bases, request.zoneAccess, dns, persistRecordName);
+  // A standing record outlives the attempt and has its own store; the challenge journal is for values that are
+  // removed after it (a journalled standing record would be swept as a leftover at the next start).
+  const { journal: _journal, ...standingDns } = dns;
+  const plan = await planChallenges(bases, request.zoneAccess, standingDns, persistRecordName);
   const [meta, thumbprint] = await Promise.all([session.directoryMeta(), session.thumbprint()]);
   const prefix = typeof meta.accountHashPrefix === "string" ? meta.accountHashPrefix : undefined;
   const wanted = new Map<string, { value: string; matches: (served: string) => boolean }>();

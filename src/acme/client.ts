@@ -1,13 +1,18 @@
 import * as acme from "acme-client";
 import { NotariatError } from "../errors.ts";
 import { type EabCredentials, externalAccountBinding } from "./eab.ts";
+import { createJwsSigner, dnsChallengeValue, type JwsHeaderOptions } from "./jws.ts";
+import { createNoncePool, type NoncePool } from "./nonce.ts";
 import type { AcmeResponse } from "./problem.ts";
 import { createFetchAdapter } from "./transport.ts";
 
 /**
- * The one module that talks to acme-client. acme-client signs the JWS requests, manages nonces (retrying
- * badNonce) and computes key authorizations; everything it sends goes over the fetch adapter of
- * transport.ts. The issuer gets every HTTP answer back whole (status, headers, problem document), because
+ * The one module that talks to acme-client. acme-client reads the directory, fetches a nonce when none is in
+ * hand and builds an External Account Binding; everything it sends goes over the fetch adapter of
+ * transport.ts. The requests themselves are signed here (jws.ts) with the account key imported once, and every
+ * answer's Replay-Nonce goes into a pool shared by all accounts of the CA, so a new nonce is asked for only
+ * when none is left (acme-client 5.4 sends HEAD newNonce before every request and re-imports the key for every
+ * signature). The issuer gets every HTTP answer back whole (status, headers, problem document), because
  * acme-client's convenience methods reduce errors to a string and drop Retry-After.
  */
 
@@ -43,6 +48,8 @@ export interface SessionOptions {
   accountKeyPem: string;
   /** badNonce answers are retried with the fresh nonce the CA sends along, up to this many times per request. */
   badNonceRetries?: number;
+  /** Nonces shared with the other sessions of the same CA; a session of its own when absent. */
+  nonces?: NoncePool;
 }
 
 // acme-client 5.4 keeps these on its client; they are not in its type definitions.
@@ -64,10 +71,17 @@ interface ClientInternals {
   };
   http: {
     maxBadNonceRetries: number;
-    getJwk(): Record<string, unknown>;
     getResourceUrl(resource: string): Promise<string>;
-    getDirectory(): Promise<unknown>;
-    request(url: string, method: string): Promise<RawResponse>;
+    getDirectory(): Promise<Record<string, unknown>>;
+    externalAccountBinding?: { kid?: string; hmacKey?: string };
+    getNonce(): Promise<string>;
+    request(url: string, method: string, opts?: { data?: unknown }): Promise<RawResponse>;
+    createSignedHmacBody(hmacKey: string, url: string, payload: unknown, opts: { kid: string }): unknown;
+    signedRequest(
+      url: string,
+      payload: Record<string, unknown> | null,
+      opts?: { kid?: string | null; nonce?: string | null; includeExternalAccountBinding?: boolean },
+    ): Promise<RawResponse>;
   };
 }
 
@@ -94,19 +108,54 @@ function installTransport(): void {
   instance.defaults.acmeSettings.retryMaxAttempts = 0;
 }
 
-/** Opens a session for an account key; nothing is sent until the first call. */
-export function openAcmeSession(options: SessionOptions): AcmeSession {
+const BAD_NONCE = "urn:ietf:params:acme:error:badNonce";
+
+/**
+ * Opens a session for an account key, imported here once; nothing is sent until the first call. Throws
+ * NotariatError kind "pki" for a key that cannot sign.
+ */
+export async function openAcmeSession(options: SessionOptions): Promise<AcmeSession> {
   installTransport();
+  const signer = await createJwsSigner(options.accountKeyPem);
   const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: options.accountKeyPem });
   const internals = client as unknown as ClientInternals;
+  const http = internals.http;
   if (
-    typeof internals.api?.apiRequest !== "function" ||
-    typeof internals.http?.maxBadNonceRetries !== "number" ||
-    typeof internals.http.getJwk !== "function" || typeof internals.http.getDirectory !== "function"
+    typeof internals.api?.apiRequest !== "function" || typeof http?.maxBadNonceRetries !== "number" ||
+    typeof http.request !== "function" || typeof http.getNonce !== "function" ||
+    typeof http.getDirectory !== "function" || typeof http.getResourceUrl !== "function"
   ) {
     throw new NotariatError("acme", "the installed acme-client does not have the request API notariat uses");
   }
-  internals.http.maxBadNonceRetries = options.badNonceRetries ?? 20;
+  const maxBadNonceRetries = options.badNonceRetries ?? 20;
+  const nonces = options.nonces ?? createNoncePool();
+  const fetchNonce = () => http.getNonce();
+  // acme-client's api calls this for every signed request; replaced so nonces are reused and the key is not
+  // parsed again for each signature. Same contract: the answer whatever its status, badNonce retried.
+  http.signedRequest = async (url, payload, opts = {}) => {
+    const header: JwsHeaderOptions = {
+      nonce: opts.nonce ?? await nonces.take(fetchNonce),
+      ...(opts.kid ? { kid: opts.kid } : {}),
+    };
+    const eab = http.externalAccountBinding;
+    if (opts.includeExternalAccountBinding && eab?.kid && eab.hmacKey && payload) {
+      payload.externalAccountBinding = http.createSignedHmacBody(eab.hmacKey, url, signer.jwk, {
+        kid: eab.kid,
+      });
+    }
+    for (let attempt = 0;; attempt++) {
+      const data = await signer.sign(url, payload, header);
+      const response = await http.request(url, "post", { data });
+      const fresh = response.headers["replay-nonce"];
+      const problemType = (response.data as { type?: unknown } | null)?.type;
+      if (response.status === 400 && problemType === BAD_NONCE && fresh && attempt < maxBadNonceRetries) {
+        header.nonce = fresh;
+        continue;
+      }
+      if (fresh) nonces.put(fresh);
+      return response;
+    }
+  };
   const wrap = (raw: RawResponse): AcmeResponse => ({
     status: raw.status,
     headers: raw.headers,
@@ -120,8 +169,9 @@ export function openAcmeSession(options: SessionOptions): AcmeSession {
     async register(email, eab) {
       const payload: Record<string, unknown> = { termsOfServiceAgreed: true, contact: [`mailto:${email}`] };
       if (eab !== undefined) {
-        const url = await internals.http.getResourceUrl("newAccount");
-        payload.externalAccountBinding = externalAccountBinding(eab, url, internals.http.getJwk());
+        // Built here on the signed request path: the binding's payload is the JWK the request is signed with.
+        const url = await http.getResourceUrl("newAccount");
+        payload.externalAccountBinding = externalAccountBinding(eab, url, { ...signer.jwk });
       }
       const raw = await internals.api.apiResourceRequest("newAccount", payload, [], { includeJwsKid: false });
       if ((raw.status === 200 || raw.status === 201) && raw.headers.location) {
@@ -136,30 +186,26 @@ export function openAcmeSession(options: SessionOptions): AcmeSession {
       return wrap(await internals.api.apiRequest(url, payload, []));
     },
     async directory() {
-      const directory = await internals.http.getDirectory();
+      const directory: unknown = await http.getDirectory();
       if (typeof directory !== "object" || directory === null || Array.isArray(directory)) {
         throw new NotariatError("acme", `the ACME directory ${options.directoryUrl} is not a JSON object`);
       }
       return directory as Record<string, unknown>;
     },
     async get(url) {
-      return wrap(await internals.http.request(url, "get"));
+      const raw = await http.request(url, "get");
+      const fresh = raw.headers["replay-nonce"];
+      if (fresh) nonces.put(fresh);
+      return wrap(raw);
     },
     dnsChallengeValue(token) {
-      return client.getChallengeKeyAuthorization({ type: "dns-01", token, url: "", status: "pending" });
+      return Promise.resolve(dnsChallengeValue(token, signer.thumbprint));
     },
-    async thumbprint() {
-      // An http-01 key authorization is "<token>.<thumbprint>" (RFC 8555 8.1).
-      const keyAuthorization = await client.getChallengeKeyAuthorization({
-        type: "http-01",
-        token: "",
-        url: "",
-        status: "pending",
-      });
-      return keyAuthorization.slice(1);
+    thumbprint() {
+      return Promise.resolve(signer.thumbprint);
     },
     async directoryMeta() {
-      const meta = (await internals.http.getDirectory() as Record<string, unknown> | null)?.meta;
+      const meta = (await http.getDirectory() as Record<string, unknown> | null)?.meta;
       return typeof meta === "object" && meta !== null ? meta as Record<string, unknown> : {};
     },
   };

@@ -3,19 +3,25 @@ import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } 
 import type { StandingOwner } from "../dns/standing.ts";
 import type { StandingRecordStore } from "../dns/standing_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import { parseCertificateChain, privateKeyMatchesCertificate } from "../pki/certificate.ts";
-import { createCsr, generatePrivateKey } from "../pki/keys.ts";
+import {
+  type CertificateInfo,
+  parseCertificateChain,
+  parseChainWithKey,
+  samePublicKey,
+} from "../pki/certificate.ts";
+import { generateKeyAndCsr, generatePrivateKey, type KeyAndCsr } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
 import { createRenewalInfoCache, type RenewalInfo } from "./ari.ts";
 import type { AccountKeyStore } from "./account_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
 import { deactivatePendingAuthorizations } from "./deactivate.ts";
 import { type DirectoryInfo, readDirectoryInfo } from "./directory.ts";
-import { downloadChain } from "./download.ts";
+import { downloadChain, type DownloadedChain } from "./download.ts";
 import type { EabCredentials } from "./eab.ts";
 import { pollLimit } from "./expiry.ts";
 import { type ChallengeObject, createSolver, selectChallenge, type Solver } from "./challenge_type.ts";
 import { createLimiter } from "./limit.ts";
+import { createNoncePool } from "./nonce.ts";
 import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
 import {
   type AcmeResponse,
@@ -42,7 +48,7 @@ export interface IssuerOptions {
   log?: (message: string, fields: Record<string, unknown>) => void;
   /** Overall limit for waiting on authorizations and on the order (default 3 min). */
   pollTimeoutMs?: number;
-  /** Poll timing when the CA sends no Retry-After (default: 0.5 s doubling to 10 s). */
+  /** Poll timing when the CA sends no Retry-After (default: 50 ms doubling to 10 s). */
   pollPolicy?: PollPolicy;
   /** Credentials for external account binding, read when an account is registered (RFC 8555 section 7.3.4). */
   externalAccountBinding?: () => Promise<EabCredentials>;
@@ -92,6 +98,11 @@ export interface IssuedCertificate {
   notBefore: Date;
   notAfter: Date;
   domains: string[];
+  /**
+   * Set by the issuer once it checked that the chain names exactly the domains and belongs to the key: the
+   * chain as parsed then, leaf first, so the writer need not parse and compare it again.
+   */
+  verified?: { chain: CertificateInfo[] };
 }
 
 /** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
@@ -122,15 +133,19 @@ const DEFAULT_POLL_TIMEOUT_MS = 180_000;
  */
 export function createIssuer(options: IssuerOptions): Issuer {
   const limiter = createLimiter(options.concurrency);
+  // Nonces belong to the CA: every account's answers feed the next request of any account.
+  const nonces = createNoncePool();
   const accounts = createAccountCache({
     directoryUrl: options.directoryUrl,
     store: options.accounts,
-    openSession: (accountKeyPem) => openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem }),
+    openSession: (accountKeyPem) =>
+      openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem, nonces }),
     log: options.log,
     externalAccountBinding: options.externalAccountBinding,
   });
+  const trust = options.caPem === undefined ? undefined : caTrust(options.directoryUrl, options.caPem);
   const trusted = async <T>(work: () => Promise<T>): Promise<T> => {
-    const release = options.caPem ? trustCaPem(options.directoryUrl, options.caPem) : () => {};
+    const release = trust ? trust() : () => {};
     try {
       return await work();
     } finally {
@@ -142,7 +157,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
   let directorySession: Promise<AcmeSession> | undefined;
   const anonymous = () =>
     directorySession ??= generatePrivateKey("ecdsa-p256").then((accountKeyPem) =>
-      openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem })
+      openAcmeSession({ directoryUrl: options.directoryUrl, accountKeyPem, nonces })
     );
   let directory: Promise<DirectoryInfo> | undefined;
   const directoryInfo = () => {
@@ -188,9 +203,9 @@ export function createIssuer(options: IssuerOptions): Issuer {
 
 interface OrderBody {
   status: string;
-  expires?: string;
   authorizations: string[];
   finalize: string;
+  expires?: string;
   certificate?: string;
   error?: unknown;
 }
@@ -208,8 +223,8 @@ interface PendingChallenge {
   authorizationUrl: string;
   challengeUrl: string;
   value: string;
-  /** The authorization's `expires`, which bounds waiting for its validation. */
-  expires?: string;
+  /** The authorization's `expires` as the CA sent it. */
+  expires?: unknown;
 }
 
 async function issueWith(
@@ -222,14 +237,11 @@ async function issueWith(
   const log = (message: string, fields: Record<string, unknown> = {}) =>
     options.log?.(message, { entry: request.label, ...fields });
   const timeoutMs = options.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
-  const poller: Poller = {
-    session,
-    policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
-    deadline: Date.now() + timeoutMs,
-    limit: `the wait ends after ${timeoutMs} ms`,
-    signal,
-  };
+  const started = performance.now();
 
+  // The key and CSR are needed only to finalize: made while the DNS is planned and the CA validates.
+  const keyAndCsr = generateKeyAndCsr(request.keyType, request.domains);
+  keyAndCsr.catch(() => {}); // awaited below; a failure before that point must not go unhandled
   // Each order leaves pending authorizations at the CA until it is validated or deactivated; a DNS that cannot
   // take the values must fail the issuance before one exists.
   const plan = await createSolver(
@@ -244,8 +256,6 @@ async function issueWith(
     options.dns,
     options.standingRecords,
   );
-  const privateKeyPem = await generatePrivateKey(request.keyType);
-  const csrPem = await createCsr(privateKeyPem, request.domains);
   checkStopped(signal, "before the order");
 
   const { created, replaces } = await createOrder(session, request, log);
@@ -263,9 +273,26 @@ async function issueWith(
     "authorizations",
     "finalize",
   ]);
-  const work: CreatedOrder = { url: orderUrl, body: createdOrder, csrPem, privateKeyPem, plan };
+  // The order's lifetime bounds every wait for it, first as created, then as each answer gives it.
+  const limit = pollLimit(Date.now(), timeoutMs, [{ what: "the order", expires: createdOrder.expires }]);
+  const poller: Poller = {
+    session,
+    policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
+    deadline: limit.deadline,
+    limit: limit.reason.startsWith("after ") ? `the wait ends ${limit.reason}` : limit.reason,
+    signal,
+  };
+  const work: CreatedOrder = { url: orderUrl, body: createdOrder, keyAndCsr, plan };
   try {
-    return await completeOrder(work, request.domains, poller, log, options.preferredChain);
+    const { issued, chain } = await completeOrder(work, request.domains, poller, log, options.preferredChain);
+    const ms = Math.round(performance.now() - started);
+    log("certificate issued", {
+      notAfter: issued.notAfter.toISOString(),
+      domains: request.domains,
+      ms,
+      ...(options.preferredChain ? { chain: chain.url, chains: chain.offered } : {}),
+    });
+    return issued;
   } catch (err) {
     // The CA caps pending authorizations per account; give back what this order will never use.
     await deactivatePendingAuthorizations(session, authorizationUrls(createdOrder), log);
@@ -322,8 +349,7 @@ function refusesReplaces(response: AcmeResponse): boolean {
 interface CreatedOrder {
   url: string;
   body: OrderBody;
-  csrPem: string;
-  privateKeyPem: string;
+  keyAndCsr: Promise<KeyAndCsr>;
   plan: Solver;
 }
 
@@ -340,44 +366,61 @@ async function completeOrder(
   timeout: Poller,
   log: (message: string, fields?: Record<string, unknown>) => void,
   preferredChain: string | undefined,
-): Promise<IssuedCertificate> {
+): Promise<{ issued: IssuedCertificate; chain: DownloadedChain }> {
   const orderUrl = created.url;
   const session = timeout.session;
-  // The order's lifetime bounds every wait for it; each authorization's bounds its own validation.
-  const poller = pollerFor(timeout, "the order", created.body.expires);
-  const pending = await pendingChallenges(session, created.body.authorizations, created.plan);
-  if (pending.length > 0) await validate(pending, created.plan, poller, log);
-
-  let order = await poll(poller, orderUrl, "waiting for the order to become ready", (body: OrderBody) => {
-    if (body.status === "invalid") throw orderInvalid(body);
-    return body.status !== "pending";
-  });
+  let order = created.body;
+  const pending = await pendingChallenges(session, authorizationUrls(order), created.plan);
+  // Each pending authorization's lifetime bounds the validation too (a short-lived profile's challenge window).
+  const poller = boundedBy(
+    timeout,
+    pending.map((challenge) => ({
+      what: `the authorization for ${challenge.domain}`,
+      expires: challenge.expires,
+    })),
+  );
+  if (pending.length > 0) {
+    order = await validate(pending, created, domains, poller, log);
+  } else if (order.status === "pending") {
+    order = await poll(poller, orderUrl, "waiting for the order to become ready", undefined, orderSettled);
+  }
   if (order.status === "ready") {
+    const { csrPem } = await created.keyAndCsr;
     const finalized = await step(
       "finalizing the order",
-      () => session.post(order.finalize, { csr: pemBody(created.csrPem) }),
+      () => session.post(order.finalize, { csr: pemBody(csrPem) }),
     );
     expectStatus("finalizing the order", finalized, [200]);
     order = jsonBody<OrderBody>("finalizing the order", finalized, ["status"]);
+    if (order.status === "invalid") throw orderInvalid(order);
+    if (order.status !== "valid") {
+      order = await poll(
+        poller,
+        orderUrl,
+        "waiting for the certificate",
+        retryAfterOf(finalized),
+        (body: OrderBody) => {
+          if (body.status === "invalid") throw orderInvalid(body);
+          return body.status === "valid";
+        },
+      );
+    }
+  } else if (order.status !== "valid") {
+    throw new NotariatError("acme", `the order is ${order.status}, neither ready nor valid`);
   }
-  order = await poll(poller, orderUrl, "waiting for the certificate", (body: OrderBody) => {
-    if (body.status === "invalid") throw orderInvalid(body);
-    return body.status === "valid";
-  });
   if (!order.certificate) throw new NotariatError("acme", "the valid order has no certificate URL");
   const certificateUrl = order.certificate;
   const chain = await step(
     "downloading the certificate",
     () => downloadChain(session, certificateUrl, preferredChain),
   );
-  const certificatePem = chain.pem;
-  const issued = await checkIssued(certificatePem, created.privateKeyPem, domains);
-  log("certificate issued", {
-    notAfter: issued.notAfter.toISOString(),
-    domains,
-    ...(preferredChain ? { chain: chain.url, chains: chain.offered } : {}),
-  });
-  return issued;
+  return { issued: await checkIssued(chain.pem, await created.keyAndCsr, domains), chain };
+}
+
+/** The order is past validation: ready, valid, processing, or (throws) invalid. */
+function orderSettled(body: OrderBody): boolean {
+  if (body.status === "invalid") throw orderInvalid(body);
+  return body.status !== "pending";
 }
 
 async function pendingChallenges(
@@ -410,45 +453,44 @@ async function pendingChallenges(
   return pending;
 }
 
-/** Publishes every TXT value in one batch, answers the challenges, waits for the CA; always removes the records. */
+/**
+ * Publishes every TXT value (one UPDATE per zone, in parallel), answers the challenges, and polls the order
+ * until the CA is done validating; always removes the records. One order poll stands for all its
+ * authorizations; only when the order turns invalid are they fetched, to say which name failed and why.
+ */
 async function validate(
   pending: PendingChallenge[],
-  plan: Solver,
+  created: CreatedOrder,
+  domains: string[],
   poller: Poller,
   log: (message: string, fields?: Record<string, unknown>) => void,
-): Promise<void> {
+): Promise<OrderBody> {
   const records = pending.map(({ domain, value }) => ({ domain, value }));
-  const published: PublishedChallenges = await plan.publish(records, poller.signal);
+  const published: PublishedChallenges = await created.plan.publish(records, poller.signal);
   log("challenge records published", {
     records: published.records.map((r) => ({ domain: r.domain, owner: r.owner, zone: r.zone })),
   });
   let failed = false;
   try {
-    await Promise.all(pending.map(async (challenge) => {
-      const what = `answering the ${plan.type} challenge for ${challenge.domain}`;
+    const answers = await Promise.all(pending.map(async (challenge) => {
+      const what = `answering the ${created.plan.type} challenge for ${challenge.domain}`;
       const answered = await step(what, () => poller.session.post(challenge.challengeUrl, {}));
       expectStatus(what, answered, [200]);
+      return answered;
     }));
-    await Promise.all(
-      pending.map((challenge) =>
-        poll(
-          pollerFor(poller, `the authorization for ${challenge.domain}`, challenge.expires),
-          challenge.authorizationUrl,
-          `validation of ${challenge.domain}`,
-          (body: AuthorizationBody) => {
-            if (body.status === "valid") return true;
-            if (body.status === "pending") return false;
-            const error = body.challenges.find((c) => c.type === plan.type)?.error;
-            throw validationError(
-              challenge.domain,
-              txtName(plan.name(challenge.domain), challenge.domain, published.records),
-              parseProblem(error),
-              plan.type,
-            );
-          },
-        )
-      ),
+    const firstLook = latest(answers.map(retryAfterOf));
+    const what = `validation of ${domains.join(", ")}`;
+    const order = await poll(
+      poller,
+      created.url,
+      what,
+      firstLook,
+      (body: OrderBody) => body.status !== "pending",
     );
+    if (order.status === "invalid") {
+      throw await invalidAuthorization(poller, pending, created.plan, published, order);
+    }
+    return order;
   } catch (err) {
     failed = true;
     throw err;
@@ -463,14 +505,47 @@ async function validate(
   }
 }
 
+/** The error of an order that turned invalid during validation: the failed name's problem when the CA says it. */
+async function invalidAuthorization(
+  poller: Poller,
+  pending: PendingChallenge[],
+  plan: Solver,
+  published: PublishedChallenges,
+  order: OrderBody,
+): Promise<NotariatError> {
+  for (const challenge of pending) {
+    const what = `fetching the authorization ${challenge.authorizationUrl}`;
+    const response = await step(what, () => poller.session.post(challenge.authorizationUrl, null));
+    expectStatus(what, response, [200]);
+    const body = jsonBody<AuthorizationBody>(what, response, ["status", "challenges"]);
+    if (body.status !== "invalid") continue;
+    const type = plan.type;
+    const error = body.challenges.find((c) => c.type === type)?.error;
+    return validationError(
+      challenge.domain,
+      txtName(plan.name(challenge.domain), challenge.domain, published.records),
+      parseProblem(error),
+      type,
+    );
+  }
+  return orderInvalid(order);
+}
+
+function retryAfterOf(response: AcmeResponse): Date | undefined {
+  return parseRetryAfter(response.headers["retry-after"], new Date());
+}
+
+function latest(dates: (Date | undefined)[]): Date | undefined {
+  const known = dates.filter((d): d is Date => d !== undefined);
+  return known.length === 0 ? undefined : new Date(Math.max(...known.map((d) => d.getTime())));
+}
+
 interface Poller {
   session: AcmeSession;
   policy: PollPolicy;
   deadline: number;
-  /** What set the deadline, for the message when it is reached ("after 180000 ms", "the order expires at"). */
+  /** What set the deadline, for the message when it is reached ("the wait ends after 180000 ms", "the order expires at"). */
   limit: string;
-  /** The polled resource in words ("the order"): its `expires` in each answer bounds the polling too. */
-  resource?: string;
   /** Ends every wait with a "stopped" error. */
   signal?: AbortSignal;
 }
@@ -483,53 +558,48 @@ function boundedBy(poller: Poller, lifetimes: { what: string; expires?: unknown 
     : poller;
 }
 
-/** `poller` for one resource whose `expires` (first as given, then as each answer says) bounds the wait. */
-function pollerFor(poller: Poller, resource: string, expires: unknown): Poller {
-  return { ...boundedBy(poller, [{ what: resource, expires }]), resource };
-}
-
 // "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
 const BUSY_STATUSES = [429, 503];
 
 /**
  * POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After, also
- * when the CA is busy (429, 503) rather than the resource pending.
+ * when the CA is busy (429, 503) rather than the resource pending. The first look waits for `firstLook` (the
+ * Retry-After of the request that set the CA working) when given, else the policy's first delay, since the CA
+ * has just been asked to work.
  */
 async function poll<T extends { status: string }>(
   poller: Poller,
   url: string,
   what: string,
+  firstLook: Date | undefined,
   done: (body: T) => boolean,
 ): Promise<T> {
+  let retryAfter = firstLook;
+  let body: T | undefined;
+  let response: AcmeResponse | undefined;
   for (let attempt = 0;; attempt++) {
-    checkStopped(poller.signal, what);
-    const response = await untilStopped(
-      step(what, () => poller.session.post(url, null)),
-      poller.signal,
-      what,
-    );
-    const busy = BUSY_STATUSES.includes(response.status);
-    let body: T | undefined;
-    if (!busy) {
-      expectStatus(what, response, [200]);
-      body = jsonBody<T>(what, response, ["status"]);
-      if (done(body)) return body;
-      if (poller.resource !== undefined) {
-        poller = pollerFor(poller, poller.resource, (body as { expires?: unknown }).expires);
-      }
-    }
     const now = new Date();
-    const retryAfter = parseRetryAfter(response.headers["retry-after"], now);
     const delay = pollDelayMs(attempt, retryAfter, now, poller.policy);
     if (now.getTime() + delay > poller.deadline) {
-      if (!body) throw responseError(what, response, now);
+      if (response && !body) throw responseError(what, response, now);
       throw new NotariatError(
         "acme",
-        `${what}: still ${body.status} and ${poller.limit}, giving up`,
+        `${what}: still ${body?.status ?? "pending"} and ${poller.limit}, giving up`,
         { retryAfter },
       );
     }
     await sleep(delay, poller.signal, what);
+    checkStopped(poller.signal, what);
+    response = await untilStopped(step(what, () => poller.session.post(url, null)), poller.signal, what);
+    body = undefined;
+    if (!BUSY_STATUSES.includes(response.status)) {
+      expectStatus(what, response, [200]);
+      body = jsonBody<T>(what, response, ["status"]);
+      if (done(body)) return body;
+      // Every answer about the order may move its lifetime; the earliest bound holds.
+      poller = boundedBy(poller, [{ what: "the order", expires: (body as { expires?: unknown }).expires }]);
+    }
+    retryAfter = parseRetryAfter(response.headers["retry-after"], new Date());
   }
 }
 
@@ -545,13 +615,10 @@ function txtName(name: string, domain: string, records: PublishedChallenge[]): s
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }
 
-/** The issued chain must be for the new key and name exactly the requested domains. */
-async function checkIssued(
-  certificatePem: string,
-  privateKeyPem: string,
-  domains: string[],
-): Promise<IssuedCertificate> {
-  const [leaf] = parseCertificateChain(certificatePem);
+/** The issued chain must be for the new key and name exactly the requested domains; parsed here, once. */
+function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]): IssuedCertificate {
+  const { chain, leafPublicJwk } = parseChainWithKey(certificatePem);
+  const [leaf] = chain;
   const wanted = [...domains].map((d) => d.toLowerCase()).sort();
   const got = [...leaf.dnsNames].sort();
   if (wanted.join(",") !== got.join(",")) {
@@ -560,15 +627,16 @@ async function checkIssued(
       `the CA issued a certificate for ${got.join(", ")} instead of ${wanted.join(", ")}`,
     );
   }
-  if (!(await privateKeyMatchesCertificate(privateKeyPem, certificatePem))) {
+  if (leafPublicJwk === undefined || !samePublicKey(leafPublicJwk, key.publicJwk)) {
     throw new NotariatError("pki", "the CA issued a certificate for a different key than the request's");
   }
   return {
     certificatePem,
-    privateKeyPem,
+    privateKeyPem: key.privateKeyPem,
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
     domains: [...domains],
+    verified: { chain },
   };
 }
 
@@ -586,17 +654,26 @@ async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
   }
 }
 
-function trustCaPem(directoryUrl: string, caPem: string): () => void {
+/**
+ * Trust for the ACME server's private CA, checked once: each call holds it until the returned release, so the
+ * HTTP client (and its connections) lives as long as any issuance needs it. An unusable certificate fails each
+ * issuance with the cause, so every entry reports it.
+ */
+function caTrust(directoryUrl: string, caPem: string): () => () => void {
+  let problem: NotariatError | undefined;
   try {
     // Deno's HTTP client silently ignores text without certificates; check first, so the cause is named.
     parseCertificateChain(caPem);
-    return trustCa(directoryUrl, caPem);
   } catch (err) {
-    throw new NotariatError(
+    problem = new NotariatError(
       "acme",
       `the CA certificate given for the ACME server is unusable: ${errorMessage(err)}`,
     );
   }
+  return () => {
+    if (problem) throw problem;
+    return trustCa(directoryUrl, caPem);
+  };
 }
 
 /** `err` with `label` in front of its message; a NotariatError keeps its kind and Retry-After. */

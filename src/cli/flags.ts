@@ -4,6 +4,7 @@
  * it reads `-acme` as a cluster of one-letter options.
  */
 import { NotariatError } from "../errors.ts";
+import { looksLikeKeyMaterial, quoteValue } from "../quote.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 
 /** The value types a flag can hold; durations are milliseconds. */
@@ -75,7 +76,10 @@ export function parseFlags(
       break;
     }
     const body = arg.slice(dashes);
-    if (body === "" || body[0] === "-" || body[0] === "=") throw usage(`bad flag syntax: ${arg}`);
+    if (body === "" || body[0] === "-" || body[0] === "=") {
+      // Go prints the argument as it is; one shaped like a key, or a huge one, is not repeated.
+      throw usage(`bad flag syntax: ${quoteValue(arg) === JSON.stringify(arg) ? arg : quoteValue(arg)}`);
+    }
     i++;
     const equals = body.indexOf("=");
     const name = equals < 0 ? body : body.slice(0, equals);
@@ -83,7 +87,10 @@ export function parseFlags(
     const definition = byName.get(name);
     if (definition === undefined) {
       if (name === "h" || name === "help") return { kind: "help", text: formatHelp(program, flags) };
-      throw usage(`flag provided but not defined: -${name}`);
+      const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) && !looksLikeKeyMaterial(name)
+        ? `-${name}`
+        : quote(name);
+      throw usage(`flag provided but not defined: ${shown}`);
     }
     if (definition.type === "bool") {
       const value = text === undefined ? true : parseBool(text);
@@ -102,7 +109,9 @@ export function parseFlags(
   function set(definition: FlagDefinition, value: FlagValueTypes[FlagType], text: string): void {
     const problem = definition.check?.(value as never);
     if (problem !== undefined) {
-      throw usage(`invalid value ${quote(text)} for flag -${definition.name}: ${problem}`);
+      // The check's reason may quote parts of the value; a value shaped like a key is not repeated at all.
+      const reason = looksLikeKeyMaterial(text) ? "not a valid value (see -h)" : problem;
+      throw usage(`invalid value ${quote(text)} for flag -${definition.name}: ${reason}`);
     }
     values.set(definition.name, value);
     given.add(definition.name);
@@ -150,7 +159,7 @@ export function formatDefault(definition: FlagDefinition): string | undefined {
   const value = definition.default;
   switch (definition.type) {
     case "string":
-      return value === "" ? undefined : quote(value as string);
+      return value === "" ? undefined : JSON.stringify(value);
     case "int":
       return value === 0 ? undefined : String(value);
     case "bool":
@@ -201,7 +210,7 @@ function parseBool(text: string): boolean | undefined {
 }
 
 function quote(text: string): string {
-  return JSON.stringify(text);
+  return quoteValue(text);
 }
 
 function usage(message: string): NotariatError {

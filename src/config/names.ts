@@ -1,12 +1,12 @@
 /**
  * Validation and normalization of the names notariat is given: Kubernetes object names, `[namespace/]name`
- * references, DNS names, e-mail contacts and `host[:port]` server addresses. Each function throws a
+ * references, DNS names and e-mail contacts (server addresses: src/dns/address.ts). Each function throws a
  * NotariatError of kind "config" whose message says what is wrong with the text; callers add which entry and
  * field it came from.
  */
-import { isIP } from "node:net";
 import { domainToASCII } from "node:url";
-import { errorMessage, NotariatError } from "../errors.ts";
+import { NotariatError } from "../errors.ts";
+import { quoteValue } from "../quote.ts";
 import type { SecretRef } from "./types.ts";
 
 const SUBDOMAIN_MAX = 253;
@@ -79,6 +79,12 @@ export function normalizeDomain(text: string): string {
       `${quote(text)} is not a valid domain name: it has a single label, and a CA will not issue for it`,
     );
   }
+  if (/^[0-9]+$/.test(name.slice(name.lastIndexOf(".") + 1))) {
+    throw invalid(
+      `${quote(text)} is not a valid domain name: it ends in an all-numeric label (an IP address?), ` +
+        "and a CA issues certificates for DNS names only over DNS-01",
+    );
+  }
   const result = wildcard ? `*.${name}` : name;
   if (result.length > SUBDOMAIN_MAX) {
     throw invalid(`${quote(text)} is not a valid domain name: longer than ${SUBDOMAIN_MAX} characters`);
@@ -111,58 +117,6 @@ export function validateEmail(text: string): string {
     : domainProblem(domainToASCII(domain) || domain);
   if (reason !== undefined) throw invalid(`${quote(text)} is not a valid e-mail address: ${reason}`);
   return text;
-}
-
-/** A server's host (IP literal or host name, unresolved) and port. */
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/**
- * Parses `host[:port]`: `192.0.2.1`, `192.0.2.1:5353`, `[2001:db8::1]:53`, `2001:db8::1` (a bare IPv6 address
- * takes the default port), `ns1.example.com:53`. Host names are lower-cased and checked, not resolved.
- */
-export function parseHostPort(text: string, defaultPort = 53): HostPort {
-  const fail = (reason: string) => invalid(`${quote(text)} is not a valid server address: ${reason}`);
-  let host: string;
-  let portText: string | undefined;
-  if (text.startsWith("[")) {
-    const close = text.indexOf("]");
-    if (close < 0) throw fail("missing ']' after the IPv6 address");
-    host = text.slice(1, close);
-    const after = text.slice(close + 1);
-    if (after !== "" && !after.startsWith(":")) throw fail("expected ':port' after ']'");
-    if (after !== "") portText = after.slice(1);
-    if (isIP(host) !== 6) throw fail(`${quote(host)} in brackets is not an IPv6 address`);
-  } else if (text.indexOf(":") !== text.lastIndexOf(":")) {
-    host = text;
-    if (isIP(host) !== 6) {
-      throw fail("not an IPv6 address (write an IPv6 address with a port as [address]:port)");
-    }
-  } else {
-    const colon = text.indexOf(":");
-    host = colon < 0 ? text : text.slice(0, colon);
-    if (colon >= 0) portText = text.slice(colon + 1);
-    if (host === "") throw fail("the host is empty");
-    if (/^[0-9.]+$/.test(host)) {
-      if (isIP(host) !== 4) throw fail(`${quote(host)} is not an IPv4 address`);
-    } else {
-      try {
-        host = normalizeHostName(host);
-      } catch (err) {
-        throw fail(errorMessage(err));
-      }
-    }
-  }
-  let port = defaultPort;
-  if (portText !== undefined) {
-    if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      throw fail(`port ${quote(portText)} is not a number from 1 to 65535`);
-    }
-    port = Number(portText);
-  }
-  return { host, port };
 }
 
 /** Lower-cases, drops one trailing dot, converts to punycode when needed, and checks the labels. */
@@ -204,7 +158,7 @@ function domainProblem(name: string): string | undefined {
 }
 
 function quote(text: string): string {
-  return JSON.stringify(text);
+  return quoteValue(text);
 }
 
 function invalid(message: string): NotariatError {

@@ -13,9 +13,12 @@ import {
   formatRef,
   KEY_TYPES,
   type KeyType,
+  type SecretRef,
 } from "./types.ts";
-import { normalizeDomain, parseHostPort, parseSecretRef, validateEmail } from "./names.ts";
+import { normalizeDomain, parseSecretRef, validateEmail } from "./names.ts";
+import { parseServerAddress } from "../dns/address.ts";
 import { describeYamlError } from "./yaml_error.ts";
+import { looksLikeKeyMaterial, quoteValue } from "../quote.ts";
 
 /** The ConfigMap key that holds the list. */
 export const CERTIFICATES_KEY = "certificates";
@@ -59,16 +62,35 @@ const FIELDS = [
   "challenge",
   "persistUntil",
   "profile",
+  "maxNames",
 ] as const;
+
+/**
+ * How many names one certificate may hold unless the entry's `maxNames` says otherwise: Let's Encrypt's limit
+ * (its short-lived profile allows 25). More is refused when the entry is read, before any DNS or ACME work,
+ * instead of by the CA after the DNS of every name was looked up.
+ */
+export const DEFAULT_MAX_NAMES = 100;
+/** The most `maxNames` may allow; no public CA comes near it. */
+const MAX_NAMES_CEILING = 1000;
 const EXPECTED = "a YAML list of entries, each with secret, domains, email and tsigSecretName";
 
 /**
  * Whether a tsigSecretName value may be the TSIG key pasted in place of the Secret's name: any key shape
  * (`alg:name:secret`, a tsig-keygen block, a bare base64 secret) has characters a Secret reference never has.
- * Such a value is never echoed, so a misplaced key does not spread to logs and Events.
  */
-function looksLikeKeyMaterial(text: string): boolean {
-  return /[:;{}"'=+\s]/.test(text) || (/[A-Z]/.test(text) && /[a-z]/.test(text) && /[0-9]/.test(text));
+function mayBeTsigKey(text: string): boolean {
+  return /[:;{}"'=+\s]/.test(text) ||
+    (/[A-Z]/.test(text) && /[a-z]/.test(text) && /[0-9]/.test(text));
+}
+
+/**
+ * The message for a bad value that looks like key material: what the field wants, without the value or any
+ * part of it, so a misplaced key does not spread to logs and Events.
+ */
+function keyMaterialMessage(meaning: string): string {
+  return `must be ${meaning}; the value looks like key material (a TSIG key, a base64 secret or a PEM ` +
+    "block), so it is not repeated here";
 }
 
 /**
@@ -128,11 +150,12 @@ function parseEntry(
   }
   const found: ConfigProblem[] = [];
   const problem = (field: string, message: string) => found.push({ index, field, message });
-  const attempt = <T>(field: string, parse: () => T): T | undefined => {
+  // A parser's message quotes the value or parts of it; for a value shaped like a key, only the meaning is told.
+  const attempt = <T>(field: string, text: string, meaning: string, parse: () => T): T | undefined => {
     try {
       return parse();
     } catch (err) {
-      problem(field, errorMessage(err));
+      problem(field, looksLikeKeyMaterial(text) ? keyMaterialMessage(meaning) : errorMessage(err));
       return undefined;
     }
   };
@@ -140,29 +163,40 @@ function parseEntry(
   for (const key of Object.keys(entry)) {
     if (!(FIELDS as readonly string[]).includes(key)) {
       const near = nearestField(key);
-      problem(key, `unknown field${near === undefined ? "" : ` (did you mean "${near}"?)`}`);
+      const name = /^[A-Za-z0-9_.-]{1,64}$/.test(key) && !looksLikeKeyMaterial(key) ? key : quoteValue(key);
+      problem(name, `unknown field${near === undefined ? "" : ` (did you mean "${near}"?)`}`);
     }
   }
 
-  const secretText = requiredString(
-    entry,
-    "secret",
-    "the [namespace/]name of the kubernetes.io/tls Secret to keep",
-    problem,
-  );
+  const secretMeaning = "the [namespace/]name of the kubernetes.io/tls Secret to keep";
+  const secretText = requiredString(entry, "secret", secretMeaning, problem);
   const secret = secretText === undefined
     ? undefined
-    : attempt("secret", () => parseSecretRef(secretText, namespace));
+    : attempt("secret", secretText, secretMeaning, () => parseSecretRef(secretText, namespace));
 
-  const domains = parseDomains(entry.domains, problem);
+  const parsedDomains = parseDomains(entry.domains, problem);
+  const maxNames = parseMaxNames(entry.maxNames, problem);
+  let domains = parsedDomains;
+  if (parsedDomains !== undefined && maxNames !== undefined && parsedDomains.length > maxNames) {
+    const limit = entry.maxNames === undefined
+      ? `more than the ${DEFAULT_MAX_NAMES} a CA takes in one certificate (Let's Encrypt's limit; 25 with its ` +
+        "short-lived profile): split the entry, or set maxNames if your CA takes more"
+      : `more than maxNames (${maxNames}): split the entry, or raise maxNames if your CA takes more`;
+    problem("domains", `lists ${parsedDomains.length} distinct names, ${limit}`);
+    domains = undefined;
+  }
 
-  const emailText = requiredString(entry, "email", "the contact address of the ACME account", problem);
-  const email = emailText === undefined ? undefined : attempt("email", () => validateEmail(emailText));
+  const emailMeaning = "the contact address of the ACME account";
+  const emailText = requiredString(entry, "email", emailMeaning, problem);
+  const email = emailText === undefined
+    ? undefined
+    : attempt("email", emailText, emailMeaning, () => validateEmail(emailText));
 
   const challengeText = optionalString(entry, "challenge", problem);
   const challenge = challengeText === undefined
     ? DEFAULT_CHALLENGE
-    : attempt("challenge", () => parseChallenge(challengeText));
+    : attempt("challenge", challengeText, `one of ${CHALLENGE_TYPES.join(", ")}`, () =>
+      parseChallenge(challengeText));
 
   // A standing dns-persist-01 record can be kept by hand (or GitOps): then no key is needed in the cluster.
   const tsigMeaning = 'the [namespace/]name of the Secret whose key "key" holds the TSIG key';
@@ -176,36 +210,42 @@ function parseEntry(
         : `${tsigMeaning} (optional only with challenge: dns-persist-01)`,
       problem,
     );
-  const tsigSecret = tsigText === undefined ? undefined : attempt("tsigSecretName", () => {
-    if (looksLikeKeyMaterial(tsigText)) {
-      throw new Error(
-        'must be the [namespace/]name of the Secret whose key "key" holds the TSIG key, not the key itself; ' +
-          "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
-      );
-    }
-    return parseSecretRef(tsigText, namespace);
-  });
+  let tsigSecret: SecretRef | undefined;
+  if (tsigText !== undefined && mayBeTsigKey(tsigText)) {
+    problem(
+      "tsigSecretName",
+      `must be ${tsigMeaning}, not the key itself; ` +
+        "it holds characters no Secret name has (the value is not repeated here, in case it is the key)",
+    );
+  } else if (tsigText !== undefined) {
+    tsigSecret = attempt("tsigSecretName", tsigText, tsigMeaning, () => parseSecretRef(tsigText, namespace));
+  }
   const tsigMissing = tsigSecret === undefined && (challenge !== "dns-persist-01" || tsigText !== undefined);
 
   const persistUntil = parsePersistUntil(entry.persistUntil, challenge, problem);
 
-  const nameserver = optionalString(entry, "nameserver", problem);
-  if (nameserver !== undefined) attempt("nameserver", () => parseHostPort(nameserver));
+  const nameserverMeaning = "the host[:port] of the server that receives the updates";
+  const nameserverText = optionalString(entry, "nameserver", problem);
+  const nameserver = nameserverText === undefined
+    ? undefined
+    : attempt("nameserver", nameserverText, nameserverMeaning, () => parseServerAddress(nameserverText));
 
   const keyTypeText = optionalString(entry, "keyType", problem);
   const keyType = keyTypeText === undefined
     ? DEFAULT_KEY_TYPE
-    : attempt("keyType", () => parseKeyType(keyTypeText));
+    : attempt("keyType", keyTypeText, `one of ${KEY_TYPES.join(", ")}`, () => parseKeyType(keyTypeText));
 
   const profileText = optionalString(entry, "profile", problem);
   const profile = profileText === undefined
     ? undefined
-    : attempt("profile", () => validateProfileName(profileText));
+    : attempt("profile", profileText, "a profile name the CA announces", () =>
+      validateProfileName(profileText));
 
   const secretName = secret === undefined ? undefined : formatRef(secret);
   problems.push(...found.map((p) => secretName === undefined ? p : { ...p, secret: secretName }));
   if (
     found.length > 0 || secret === undefined || domains === undefined || email === undefined ||
+    maxNames === undefined ||
     tsigMissing || keyType === undefined || challenge === undefined
   ) {
     return undefined;
@@ -226,10 +266,27 @@ export function validateProfileName(text: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(text)) {
     throw new NotariatError(
       "config",
-      `${JSON.stringify(text)} is not a profile name: letters, digits, ".", "_" and "-", at most 64`,
+      `${quoteValue(text)} is not a profile name: letters, digits, ".", "_" and "-", at most 64`,
     );
   }
   return text;
+}
+
+/** `maxNames`: how many names the entry's certificate may hold; absent means DEFAULT_MAX_NAMES. */
+function parseMaxNames(
+  value: unknown,
+  problem: (field: string, message: string) => void,
+): number | undefined {
+  if (value === undefined || value === null) return DEFAULT_MAX_NAMES;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_NAMES_CEILING) {
+    problem(
+      "maxNames",
+      `must be a whole number from 1 to ${MAX_NAMES_CEILING}, got ${describe(value)}: ` +
+        "how many names your CA accepts in one certificate",
+    );
+    return undefined;
+  }
+  return value;
 }
 
 function parseKeyType(text: string): KeyType {
@@ -237,7 +294,7 @@ function parseKeyType(text: string): KeyType {
   if (keyType === undefined) {
     throw new NotariatError(
       "config",
-      `"${text}" is not a supported key type: use one of ${KEY_TYPES.join(", ")}`,
+      `${quoteValue(text)} is not a supported key type: use one of ${KEY_TYPES.join(", ")}`,
     );
   }
   return keyType;
@@ -248,7 +305,7 @@ function parseChallenge(text: string): ChallengeType {
   if (challenge === undefined) {
     throw new NotariatError(
       "config",
-      `"${text}" is not a supported challenge type: use one of ${CHALLENGE_TYPES.join(", ")}`,
+      `${quoteValue(text)} is not a supported challenge type: use one of ${CHALLENGE_TYPES.join(", ")}`,
     );
   }
   return challenge;
@@ -280,7 +337,7 @@ function parsePersistUntil(
     problem(
       "persistUntil",
       `must be a time with its zone, like 2027-01-31T00:00:00Z, got ${
-        typeof value === "string" ? JSON.stringify(value) : describe(value)
+        typeof value === "string" ? quoteValue(value) : describe(value)
       }`,
     );
     return undefined;
@@ -298,7 +355,9 @@ function parseDomains(
     return undefined;
   }
   if (!Array.isArray(value)) {
-    const hint = typeof value === "string" ? ` (write domains: [${value}])` : "";
+    const hint = typeof value === "string" && quoteValue(value) === JSON.stringify(value)
+      ? ` (write domains: [${value}])`
+      : "";
     problem("domains", `must be a list of domain names, got ${describe(value)}${hint}`);
     return undefined;
   }
@@ -318,7 +377,10 @@ function parseDomains(
       const name = normalizeDomain(item);
       if (!names.includes(name)) names.push(name);
     } catch (err) {
-      problem(`domains[${i}]`, errorMessage(err));
+      problem(
+        `domains[${i}]`,
+        looksLikeKeyMaterial(item) ? keyMaterialMessage("a DNS name") : errorMessage(err),
+      );
       bad = true;
     }
   });

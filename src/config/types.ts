@@ -1,3 +1,5 @@
+import type { ServerAddress } from "../dns/types.ts";
+
 /** A reference to a Secret; a reference without a namespace means notariat's own namespace. */
 export interface SecretRef {
   namespace: string;
@@ -33,8 +35,8 @@ export interface CertificateSpec {
    * record is then managed outside notariat (see `notariat persist-record`).
    */
   tsigSecret?: SecretRef;
-  /** `host[:port]` of the server that receives the updates, when configured on the entry. */
-  nameserver?: string;
+  /** The server that receives the updates, when configured on the entry (its host may be a name). */
+  nameserver?: ServerAddress;
   keyType: KeyType;
   /** The CA's certificate profile to ask for (e.g. Let's Encrypt's "shortlived"); else the `-acme-profile` flag's. */
   profile?: string;

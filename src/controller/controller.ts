@@ -13,7 +13,7 @@ import { createEventRecorder } from "../observe/events.ts";
 import type { Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { ControllerProbe } from "./probe.ts";
-import { nextAttemptTime } from "./backoff.ts";
+import { type BackoffOptions, nextAttemptTime } from "./backoff.ts";
 import { type Outcome, type ReconcileDeps, reconcileEntry } from "./reconcile.ts";
 import { createOutcomeRecorder, type OutcomeRecorder } from "./record.ts";
 import { Schedule } from "./schedule.ts";
@@ -180,6 +180,12 @@ async function runOnce(deps: RunDeps): Promise<number> {
 }
 
 /**
+ * How a failed ConfigMap read is retried: 1 s doubling to 30 s. It costs the CA nothing, and until it succeeds
+ * no entry is looked after, so it does not wait as long as a failed issuance (1 min, 10 min, ...).
+ */
+const CONFIG_BACKOFF: BackoffOptions = { baseMs: 1_000, factor: 2, capMs: 30_000, jitter: 0.1 };
+
+/**
  * Watching mode: reconciles on changes, renewal times, backoffs and resyncs until the signal aborts. The
  * decisions are the Schedule's (src/controller/schedule.ts); this function only does the I/O around them.
  */
@@ -191,6 +197,8 @@ async function runLoop(deps: RunDeps): Promise<void> {
     parallel: deps.parallel,
     retryAt: (at, failures, retryAfter) =>
       nextAttemptTime(new Date(at), failures, deps.random(), retryAfter).getTime(),
+    configRetryAt: (at, failures) =>
+      nextAttemptTime(new Date(at), failures, deps.random(), undefined, CONFIG_BACKOFF).getTime(),
   }, now());
   const specs = new Map<string, CertificateSpec>();
   const inFlight = new Set<Promise<void>>();

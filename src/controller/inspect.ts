@@ -2,7 +2,8 @@ import type { KeyType } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import type { KubeSecret } from "../kube/types.ts";
 import { inspectChain } from "../pki/inspect_chain.ts";
-import type { PolicyInput } from "./policy.ts";
+import { certificateOrigin } from "./ca_identity.ts";
+import type { AcmeExpectation, PolicyInput } from "./policy.ts";
 
 /** The data key of a kubernetes.io/tls Secret holding the certificate chain, leaf first. */
 export const TLS_CERT_KEY = "tls.crt";
@@ -20,8 +21,9 @@ export function inspectSecret(
   now: Date,
   renewBeforeMs: number,
   keyType?: KeyType,
+  acme?: AcmeExpectation,
 ): Promise<PolicyInput> {
-  return Promise.resolve(inspectSync(secret, domains, now, renewBeforeMs, keyType));
+  return Promise.resolve(inspectSync(secret, domains, now, renewBeforeMs, keyType, acme));
 }
 
 function inspectSync(
@@ -30,8 +32,9 @@ function inspectSync(
   now: Date,
   renewBeforeMs: number,
   keyType?: KeyType,
+  acme?: AcmeExpectation,
 ): PolicyInput {
-  const base = { domains, keyType, now, renewBeforeMs };
+  const base = { domains, keyType, now, renewBeforeMs, ...(acme === undefined ? {} : { acme }) };
   if (secret === undefined) return { ...base, exists: false };
   const input: PolicyInput = { ...base, exists: true, type: secret.type };
   const decoder = new TextDecoder("utf-8", { fatal: false });
@@ -62,5 +65,9 @@ function inspectSync(
         "certificate: the leaf must come first",
     };
   }
-  return { ...input, certificate: leaf, keyMatches: inspection.keyMatches };
+  const chainProblem = inspection.chainGap === undefined
+    ? {}
+    : { chainProblem: `${TLS_CERT_KEY} is not a full chain: ${inspection.chainGap}` };
+  const origin = certificateOrigin(secret, leaf);
+  return { ...input, certificate: leaf, keyMatches: inspection.keyMatches, ...chainProblem, origin };
 }

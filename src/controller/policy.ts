@@ -1,4 +1,5 @@
 import type { KeyType } from "../config/types.ts";
+import { type CertificateOrigin, normalizeDirectory } from "./ca_identity.ts";
 import { type RenewalSource, renewalTime } from "./renewal.ts";
 
 /**
@@ -14,6 +15,8 @@ export type ReissueReason =
   | "KeyTypeMismatch"
   | "ProfileChanged"
   | "RenewalSuggested"
+  | "IncompleteChain"
+  | "IssuerChanged"
   | "Expiring";
 
 /** What the Secret holds, as far as the policy cares; gathered by `inspectSecret`, plain data here. */
@@ -42,6 +45,18 @@ export interface PolicyInput {
    * rule. Undefined: the rule, computed here.
    */
   renewal?: { at: Date; source: RenewalSource; explanationUrl?: string };
+  /** Why `tls.crt` is not a chain a client can follow to a root (see chainGap); undefined when it is. */
+  chainProblem?: string;
+  /** The CA certificates must come from; undefined: any CA will do. */
+  acme?: AcmeExpectation;
+  /** Where the certificate came from (see certificateOrigin). */
+  origin?: CertificateOrigin;
+}
+
+/** The configured ACME directory, and the identities its CA is known to issue as (learned from its certificates). */
+export interface AcmeExpectation {
+  directory: string;
+  knownCaIdentities: readonly string[];
 }
 
 /** The parts of a leaf certificate the policy looks at (a subset of the PKI module's CertificateInfo). */
@@ -140,6 +155,34 @@ function renewalOf(input: PolicyInput, cert: CertificateFacts): { at: Date; sour
     { at: renewalTime(cert.notBefore, cert.notAfter, input.renewBeforeMs), source: "rule" };
 }
 
+const incompleteChain: PolicyCheck = (input) =>
+  input.chainProblem === undefined
+    ? undefined
+    : { action: "issue", reason: "IncompleteChain", message: input.chainProblem };
+
+const issuerChanged: PolicyCheck = (input) => {
+  const { acme, origin } = input;
+  if (acme === undefined || origin === undefined) return undefined;
+  if (origin.directory !== undefined) {
+    if (normalizeDirectory(origin.directory) === normalizeDirectory(acme.directory)) return undefined;
+    return {
+      action: "issue",
+      reason: "IssuerChanged",
+      message: `the certificate came from ${origin.directory}; notariat now uses ${acme.directory}`,
+    };
+  }
+  // Not written by notariat: judged by its issuer, once the configured CA's is known; a guess never reissues.
+  if (acme.knownCaIdentities.length === 0 || acme.knownCaIdentities.includes(origin.caIdentity)) {
+    return undefined;
+  }
+  return {
+    action: "issue",
+    reason: "IssuerChanged",
+    message: `the certificate was issued by ${origin.caIdentity}, not by the CA of ${acme.directory} ` +
+      `(${acme.knownCaIdentities.join("; ")})`,
+  };
+};
+
 const expiring: PolicyCheck = (input) => {
   const cert = input.certificate;
   if (cert === undefined) return undefined;
@@ -173,8 +216,10 @@ export const POLICY_CHECKS: readonly PolicyCheck[] = [
   invalidKeyPair,
   domainsMismatch,
   keyTypeMismatch,
+  issuerChanged,
   profileChanged,
   expiring,
+  incompleteChain,
 ];
 
 /** Decides whether the Secret must get a new certificate, and why; or when the valid one is due for renewal. */

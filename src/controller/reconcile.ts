@@ -11,6 +11,8 @@ import {
 import { errorMessage, NotariatError } from "../errors.ts";
 import type { Kube, KubeSecret } from "../kube/types.ts";
 import { type CertificateInfo, parseCertificateChain } from "../pki/certificate.ts";
+import { caIdentity, type CertificateOrigin, normalizeDirectory } from "./ca_identity.ts";
+import { formatServer } from "../dns/address.ts";
 import { inspectSecret, TLS_CERT_KEY } from "./inspect.ts";
 import { decide, type ReissueReason } from "./policy.ts";
 import { planRenewal, type RenewalPlan, type RenewalSource } from "./renewal.ts";
@@ -32,8 +34,13 @@ export interface Outcome {
   /** The entry's challenge type (for logs, metrics and status). */
   challenge: ChallengeType;
   result: "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
-  /** Why a certificate was (or would be) requested, or "Valid"; for a failure before the policy ran, the error kind. */
+  /**
+   * Why a certificate was (or would be) requested, or "Valid"; for a failure, why it failed: the policy's
+   * refusal (WrongType) or the error kind (dns, acme, config, kube, pki...).
+   */
   reason: ReissueReason | "Valid" | string;
+  /** For a failed issuance: why it was attempted (the policy's reason and message), told apart from the failure. */
+  attempt?: { reason: ReissueReason; message: string };
   message: string;
   durationMs: number;
   /**
@@ -100,7 +107,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     ...validity,
     ...extra,
   });
-  let reason: string | undefined;
+  let attempt: Outcome["attempt"];
   try {
     const existing = deps.readSecret
       ? await deps.readSecret(spec.secret)
@@ -118,13 +125,17 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       return done("failed", "config", message, { error: new NotariatError("config", message) });
     }
 
+    const known = caIdentitiesOf(deps.issuer);
+    const acme = { directory: deps.acmeDirectory, knownCaIdentities: [...known] };
     const inspected = await inspectSecret(
       existing,
       spec.domains,
       deps.now(),
       deps.renewBeforeMs,
       spec.keyType,
+      acme,
     );
+    learnCaIdentity(known, inspected.origin, deps.acmeDirectory);
     const current = inspected.certificate as CertificateInfo | undefined;
     if (current !== undefined) validity = { notBefore: current.notBefore, notAfter: current.notAfter };
     // The quick stored-chain inspection does not read the Authority Key Identifier; the ARI name needs it.
@@ -139,7 +150,6 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       issuedProfile: existing?.annotations?.[ANNOTATIONS.profile] || undefined,
       renewal: plan && { at: plan.at, source: plan.source, explanationUrl: ari.info?.explanationUrl },
     });
-    reason = decision.reason;
     const note = ari.problem === undefined ? "" : ` (renewal information unavailable: ${ari.problem})`;
     if (decision.action === "keep") {
       const renewal = { at: plan!.at, source: plan!.source };
@@ -150,6 +160,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       const error = new NotariatError("config", decision.message);
       return done("failed", decision.reason, decision.message, { error });
     }
+    attempt = { reason: decision.reason, message: decision.message };
     const zoneAccess = await loadZoneAccess(deps.kube, spec);
     if (deps.dryRun) {
       return done("would-issue", decision.reason, `would request a certificate: ${decision.message}`);
@@ -169,10 +180,12 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       standingOwner: {
         entry: formatRef(spec.secret),
         ...(spec.tsigSecret === undefined ? {} : { tsigSecret: formatRef(spec.tsigSecret) }),
-        ...(spec.nameserver === undefined ? {} : { nameserver: spec.nameserver }),
+        ...(spec.nameserver === undefined ? {} : { nameserver: formatServer(spec.nameserver) }),
       },
     });
-    const [leaf] = parseCertificateChain(issued.certificatePem);
+    // The issuer hands over the chain it parsed when it checked it.
+    const [leaf] = issued.verified?.chain ?? parseCertificateChain(issued.certificatePem);
+    known.add(caIdentity(leaf.issuer));
     const fresh = await renewalInfo(deps.issuer, directory, certIdOf(leaf));
     const next = planOf(leaf, deps.renewBeforeMs, fresh.info);
     const renewal = { at: next.at, source: next.source };
@@ -180,6 +193,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       existing,
       domains: spec.domains,
       keyType: spec.keyType,
+      acme: { directory: deps.acmeDirectory, knownCaIdentities: [...known] },
       renewBeforeMs: deps.renewBeforeMs,
       now: deps.now,
       facts: {
@@ -213,7 +227,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     );
   } catch (error) {
     const kind = error instanceof NotariatError ? error.kind : "internal";
-    return done("failed", reason ?? kind, errorMessage(error), { error });
+    return done("failed", kind, withoutLabel(errorMessage(error), entryLabel(spec)), { error, attempt });
   }
 }
 
@@ -286,4 +300,27 @@ async function recordRenewal(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The identities each issuer's CA is known to issue as: learned from what it issued, and from certificates
+ * notariat wrote from its directory. Kept per issuer (one per CA and process), so a Secret another tool wrote
+ * is judged against the CA notariat uses now, and only once that CA is known.
+ */
+const knownCaIdentities = new WeakMap<Issuer, Set<string>>();
+
+function caIdentitiesOf(issuer: Issuer): Set<string> {
+  let known = knownCaIdentities.get(issuer);
+  if (known === undefined) knownCaIdentities.set(issuer, known = new Set());
+  return known;
+}
+
+function learnCaIdentity(known: Set<string>, origin: CertificateOrigin | undefined, directory: string): void {
+  if (origin?.directory === undefined) return;
+  if (normalizeDirectory(origin.directory) === normalizeDirectory(directory)) known.add(origin.caIdentity);
+}
+
+/** The issuer names the entry in its errors; the recorder names it once more, so it is dropped here. */
+function withoutLabel(message: string, label: string): string {
+  return message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message;
 }

@@ -68,6 +68,11 @@ export function createOutcomeRecorder(
           : {}),
       };
       const eventMessage = `${entryLabel(o.spec)}: ${o.reason}: ${o.message}`;
+      // The failure first (an Event is cut at 1 KiB), then why the issuance was attempted, each named as such.
+      const failure = o.attempt === undefined
+        ? `${entryLabel(o.spec)}: failed (${o.reason}): ${o.message}`
+        : `${entryLabel(o.spec)}: failed (${o.reason}): ${o.message}; ` +
+          `the issuance was attempted because of ${o.attempt.reason} (${o.attempt.message})`;
       switch (o.result) {
         case "valid":
           logger.info("certificate is valid", fields);
@@ -87,8 +92,12 @@ export function createOutcomeRecorder(
           await events?.record("Normal", "Renewed", eventMessage);
           return;
         case "failed":
-          logger.error("certificate failed", { ...fields, error: o.message });
-          await events?.record("Warning", "Failed", eventMessage);
+          logger.error("certificate failed", {
+            ...fields,
+            error: o.message,
+            attempted_because: o.attempt?.reason,
+          });
+          await events?.record("Warning", "Failed", failure);
           return;
       }
     },

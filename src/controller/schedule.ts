@@ -23,6 +23,8 @@ export interface ScheduleOptions {
   parallel: number;
   /** When a failing entry is tried again, given its consecutive failures (1 = first) and Retry-After. */
   retryAt(now: number, failures: number, retryAfter: Date | undefined): number;
+  /** When a failed ConfigMap read is tried again, given its consecutive failures; `retryAt` when absent. */
+  configRetryAt?(now: number, failures: number): number;
 }
 
 interface Slot {
@@ -215,7 +217,8 @@ export class Schedule {
   configFailed(now: number): number {
     this.#configFailures++;
     this.#configDue = true;
-    this.#configRetryAt = this.#options.retryAt(now, this.#configFailures, undefined);
+    this.#configRetryAt = this.#options.configRetryAt?.(now, this.#configFailures) ??
+      this.#options.retryAt(now, this.#configFailures, undefined);
     return this.#configRetryAt;
   }
 

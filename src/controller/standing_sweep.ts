@@ -12,6 +12,7 @@ import { deleteStandingRecords } from "../dns/standing.ts";
 import type { StandingRecord, StandingRecordStore } from "../dns/standing_store.ts";
 import { errorMessage } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
+import { parseServerAddress } from "../dns/address.ts";
 import { loadTsigAccess } from "./zone_access.ts";
 
 /**
@@ -68,7 +69,8 @@ export async function sweepStandingRecords(deps: SweepDeps): Promise<number> {
       const access = await loadTsigAccess(
         kube,
         parseSecretRef(first.tsigSecret, kube.namespace),
-        first.nameserver,
+        // Stored as `host:port` text: read back by the one address parser.
+        first.nameserver === undefined ? undefined : parseServerAddress(first.nameserver),
       );
       await deleteStandingRecords(group, access, deps.dns);
       await deps.store.update({ remove: group });

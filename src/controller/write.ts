@@ -3,7 +3,7 @@ import { formatRef, type KeyType, type SecretRef } from "../config/types.ts";
 import { NotariatError } from "../errors.ts";
 import { isKubeStatus, type Kube, type KubeSecret } from "../kube/types.ts";
 import { inspectSecret } from "./inspect.ts";
-import { decide, type Decision, TLS_SECRET_TYPE } from "./policy.ts";
+import { type AcmeExpectation, decide, type Decision, type PolicyInput, TLS_SECRET_TYPE } from "./policy.ts";
 import { type IssuedFacts, tlsSecret } from "./tls_secret.ts";
 
 /** How many times a write is tried when the Secret keeps changing under it (409 Conflict). */
@@ -21,6 +21,8 @@ export interface WriteOptions {
   domains: string[];
   /** The entry's key type: a certificate with another kind of key does not count as valid. */
   keyType?: KeyType;
+  /** The CA certificates must come from: one from another CA does not count as valid. */
+  acme?: AcmeExpectation;
   facts: IssuedFacts;
   renewBeforeMs: number;
   now: () => Date;
@@ -80,15 +82,36 @@ export async function writeCertificate(
 /**
  * The issued certificate judged by the same policy as a stored one: it must name exactly the domains, belong
  * to its key and not have expired. Only the renewal window may be entered already (a short-lived certificate).
+ * A certificate the issuer verified comes with its parsed chain and is judged from that, not parsed again.
  */
 async function checkUsable(ref: SecretRef, issued: IssuedCertificate, options: WriteOptions): Promise<void> {
-  const candidate = tlsSecret(ref, undefined, issued, {
-    issuer: "",
-    serialNumber: "",
-    acmeDirectory: "",
-    issuedAt: options.now(),
-  });
-  const { decision, validUntil } = await judge(candidate, options);
+  const leaf = issued.verified?.chain[0];
+  const input = leaf === undefined
+    ? await inspectSecret(
+      tlsSecret(ref, undefined, issued, {
+        issuer: "",
+        serialNumber: "",
+        acmeDirectory: "",
+        issuedAt: options.now(),
+      }),
+      options.domains,
+      options.now(),
+      options.renewBeforeMs,
+      options.keyType,
+      options.acme,
+    )
+    : {
+      domains: options.domains,
+      keyType: options.keyType,
+      now: options.now(),
+      renewBeforeMs: options.renewBeforeMs,
+      exists: true,
+      type: TLS_SECRET_TYPE,
+      certificate: leaf,
+      dataProblem: leaf.isCa ? "the issued chain begins with a CA certificate" : undefined,
+      keyMatches: true,
+    };
+  const { decision, validUntil } = judgeInput(input);
   if (validUntil !== undefined) return;
   throw new NotariatError(
     "pki",
@@ -127,11 +150,17 @@ async function judge(
   options: WriteOptions,
 ): Promise<{ decision: Decision; validUntil?: Date }> {
   const now = options.now();
-  const input = await inspectSecret(secret, options.domains, now, options.renewBeforeMs, options.keyType);
+  return judgeInput(
+    await inspectSecret(secret, options.domains, now, options.renewBeforeMs, options.keyType, options.acme),
+  );
+}
+
+/** judge on what the policy looks at, however it was gathered. */
+function judgeInput(input: PolicyInput): { decision: Decision; validUntil?: Date } {
   const decision = decide(input);
   const notAfter = input.certificate?.notAfter;
   if (notAfter === undefined) return { decision };
   const serving = decision.action === "keep" ||
-    (decision.reason === "Expiring" && now.getTime() < notAfter.getTime());
+    (decision.reason === "Expiring" && input.now.getTime() < notAfter.getTime());
   return serving ? { decision, validUntil: notAfter } : { decision };
 }

@@ -2,7 +2,9 @@ import type { ZoneAccess } from "../dns/challenges.ts";
 import { parseTsigKey } from "../dns/tsig_key.ts";
 import { type CertificateSpec, formatRef, type SecretRef } from "../config/types.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import type { Kube } from "../kube/types.ts";
+import type { Kube, KubeSecret } from "../kube/types.ts";
+import { parseServerAddress } from "../dns/address.ts";
+import type { ServerAddress, TsigKey } from "../dns/types.ts";
 
 /** The TSIG Secret's data key holding the key, in any form parseTsigKey reads. */
 export const TSIG_KEY_DATA_KEY = "key";
@@ -10,18 +12,23 @@ export const TSIG_KEY_DATA_KEY = "key";
 export const TSIG_NAMESERVER_DATA_KEY = "nameserver";
 
 /**
- * The server an entry's updates go to: the entry's own `nameserver`, else the TSIG Secret's, else none
- * (the DNS module then asks the zone's SOA MNAME). Blank values count as absent.
+ * The server an entry's updates go to: the entry's own `nameserver`, else the TSIG Secret's (read with the
+ * same parser as the entry's; a blank value counts as absent), else none (the DNS module then asks the zone's
+ * SOA MNAME). `source` names the Secret's value in the error a bad value gets.
  */
 export function chooseNameserver(
-  entry: string | undefined,
+  entry: ServerAddress | undefined,
   fromSecret: string | undefined,
-): string | undefined {
-  for (const candidate of [entry, fromSecret]) {
-    const value = candidate?.trim();
-    if (value) return value;
+  source: string,
+): ServerAddress | undefined {
+  if (entry !== undefined) return entry;
+  const text = fromSecret?.trim();
+  if (!text) return undefined;
+  try {
+    return parseServerAddress(text);
+  } catch (err) {
+    throw new NotariatError("config", `${source}: ${errorMessage(err)}`);
   }
-  return undefined;
 }
 
 /**
@@ -39,8 +46,29 @@ export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise
 export async function loadTsigAccess(
   kube: Kube,
   tsigSecret: SecretRef,
-  entryNameserver: string | undefined,
+  entryNameserver: ServerAddress | undefined,
 ): Promise<ZoneAccess> {
+  const ref = formatRef(tsigSecret);
+  const { key, secret } = await readTsigSecret(kube, tsigSecret);
+  const decoder = new TextDecoder();
+  const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
+  const nameserver = chooseNameserver(
+    entryNameserver,
+    fromSecret && decoder.decode(fromSecret),
+    `TSIG Secret ${ref} key "${TSIG_NAMESERVER_DATA_KEY}"`,
+  );
+  return nameserver === undefined ? { key, keySecret: ref } : { key, nameserver, keySecret: ref };
+}
+
+/** The TSIG key held by the Secret `tsigSecret`; errors as loadZoneAccess's. */
+export async function loadTsigKey(kube: Kube, tsigSecret: SecretRef): Promise<TsigKey> {
+  return (await readTsigSecret(kube, tsigSecret)).key;
+}
+
+async function readTsigSecret(
+  kube: Kube,
+  tsigSecret: SecretRef,
+): Promise<{ key: TsigKey; secret: KubeSecret }> {
   const ref = formatRef(tsigSecret);
   const secret = await kube.readSecret(tsigSecret.namespace, tsigSecret.name).catch((err) => {
     throw new NotariatError("kube", `cannot read TSIG Secret: ${errorMessage(err)}`, { cause: err });
@@ -58,9 +86,5 @@ export async function loadTsigAccess(
   } catch {
     throw new NotariatError("tsig-key", `invalid TSIG key in ${source}: it is not UTF-8 text`);
   }
-  const key = parseTsigKey(text, source);
-  const decoder = new TextDecoder();
-  const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
-  const nameserver = chooseNameserver(entryNameserver, fromSecret && decoder.decode(fromSecret));
-  return nameserver === undefined ? { key } : { key, nameserver };
+  return { key: parseTsigKey(text, source), secret };
 }

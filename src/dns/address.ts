@@ -1,6 +1,11 @@
 /**
- * Server addresses: how they are printed in messages and how a configured `host[:port]` is read.
+ * Server addresses: the one parser of `host[:port]` (used where a value comes in: flags, the ConfigMap, the TSIG
+ * Secret) and the one form every message prints.
  */
+import { isIP } from "node:net";
+import { normalizeHostName } from "../config/names.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
+import { quoteValue } from "../quote.ts";
 import type { ServerAddress } from "./types.ts";
 
 /** The standard DNS port. */
@@ -13,39 +18,67 @@ export function formatServer(server: ServerAddress): string {
 
 /** Whether `host` is an IPv4 or IPv6 address literal rather than a name. */
 export function isAddressLiteral(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+  return isIP(host) !== 0;
 }
 
-/** A configured nameserver split into host and port; `host` may still be a name to resolve. */
-export interface NameserverSpec {
-  host: string;
-  port: number;
+/** How `parseServerAddress` reads a value. */
+export interface ServerAddressOptions {
+  /** The port when none is given (default 53). */
+  defaultPort?: number;
+  /** Refuse host names: for the resolver, which is what turns names into addresses. */
+  addressOnly?: boolean;
 }
 
 /**
- * Reads `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address (port 53 unless given). Returns an
- * error text instead of throwing so the caller can name the field it came from.
+ * Parses `host[:port]`: `192.0.2.1`, `192.0.2.1:5353`, `[2001:db8::1]:53`, `2001:db8::1` (a bare IPv6 address
+ * takes the default port), `ns1.example.com:53`. Host names are lower-cased, their trailing dot dropped, and
+ * checked, not resolved. Throws NotariatError kind "config" whose message starts with the quoted value (see
+ * quoteValue) and says what is wrong; the caller adds the field or flag it came from.
+ *
+ * @example parseServerAddress("[::1]:5353") // { host: "::1", port: 5353 }
  */
-export function parseNameserver(text: string, defaultPort = DNS_PORT): NameserverSpec | { error: string } {
-  const trimmed = text.trim();
-  let host = trimmed;
+export function parseServerAddress(text: string, options: ServerAddressOptions = {}): ServerAddress {
+  const fail = (reason: string) =>
+    new NotariatError("config", `${quoteValue(text)} is not a valid server address: ${reason}`);
+  let host: string;
   let portText: string | undefined;
-  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(trimmed);
-  if (bracketed) {
-    host = bracketed[1];
-    portText = bracketed[2];
-  } else if ((trimmed.match(/:/g) ?? []).length === 1) {
-    [host, portText] = trimmed.split(":");
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0) throw fail("missing ']' after the IPv6 address");
+    host = text.slice(1, close);
+    const after = text.slice(close + 1);
+    if (after !== "" && !after.startsWith(":")) throw fail("expected ':port' after ']'");
+    if (after !== "") portText = after.slice(1);
+    if (isIP(host) !== 6) throw fail(`${quoteValue(host)} in brackets is not an IPv6 address`);
+  } else if (text.indexOf(":") !== text.lastIndexOf(":")) {
+    host = text;
+    if (isIP(host) !== 6) {
+      throw fail("not an IPv6 address (write an IPv6 address with a port as [address]:port)");
+    }
+  } else {
+    const colon = text.indexOf(":");
+    host = colon < 0 ? text : text.slice(0, colon);
+    if (colon >= 0) portText = text.slice(colon + 1);
+    if (host === "") throw fail("the host is empty");
+    if (/^[0-9.]+$/.test(host)) {
+      if (isIP(host) !== 4) throw fail(`${quoteValue(host)} is not an IPv4 address`);
+    } else {
+      try {
+        host = normalizeHostName(host);
+      } catch (err) {
+        throw fail(errorMessage(err));
+      }
+      if (options.addressOnly) {
+        throw fail("it must be an IP address, not a name (a resolver cannot be found by name)");
+      }
+    }
   }
-  if (host === "") return { error: `'${text}' has no host` };
-  if (!bracketed && host.includes(":") && !/^[0-9a-fA-F:.]+$/.test(host)) {
-    return { error: `'${text}' is not a host, host:port or IPv6 address` };
+  let port = options.defaultPort ?? DNS_PORT;
+  if (portText !== undefined) {
+    if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+      throw fail(`port ${quoteValue(portText)} is not a number from 1 to 65535`);
+    }
+    port = Number(portText);
   }
-  if (!host.includes(":") && !/^[A-Za-z0-9_.-]+$/.test(host)) {
-    return { error: `'${text}' has an invalid host` };
-  }
-  if (portText === undefined) return { host: host.replace(/\.$/, ""), port: defaultPort };
-  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-  if (!(port >= 1 && port <= 65535)) return { error: `'${text}' has an invalid port '${portText}'` };
-  return { host: host.replace(/\.$/, ""), port };
+  return { host, port };
 }

@@ -4,16 +4,19 @@
  *
  * For each identifier, `_acme-challenge.<domain>` is followed through CNAMEs, its zone is found by walking SOA
  * queries up, and all values that fall in one zone go out in one signed UPDATE — to the configured nameserver,
- * or else to the zone's primary (SOA MNAME). That discovery is a plan made before any value is known
+ * or else to the zone's primary (SOA MNAME). The zones of one set are updated in parallel, and concurrent sets
+ * for the same zone share messages (update_batch.ts). That discovery is a plan made before any value is known
  * (planChallenges), so a caller can find a broken DNS before it asks a CA for the values.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
-import { DNS_PORT, formatServer, parseNameserver } from "./address.ts";
+import { DNS_PORT, formatServer } from "./address.ts";
+import type { ChallengeJournal, JournalEntry } from "./journal.ts";
 import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
-import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { sharedUpdateBatcher, type UpdateBatcher } from "./update_batch.ts";
 
 /** Everything the DNS module needs from its caller besides the key. */
 export interface DnsContext {
@@ -33,6 +36,17 @@ export interface DnsContext {
   authoritativePort?: number;
   /** Structured progress; never receives secrets. */
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * Where values are recorded before they are published, so a crashed run's values can be deleted later; and
+   * whose leftovers at a plan's names are deleted before a new order for them. Used for zone access that names
+   * its key's Secret (ZoneAccess.keySecret).
+   */
+  journal?: ChallengeJournal;
+  /**
+   * How UPDATEs are sent; by default the process's batcher, which merges concurrent orders' values for the same
+   * zone into one message (update_batch.ts).
+   */
+  updates?: UpdateBatcher;
   /** Told of every signed UPDATE exchange (for metrics): the server, whether it succeeded, how long it took. */
   onUpdate?: (server: string, result: "success" | "failure", seconds: number) => void;
 }
@@ -49,8 +63,10 @@ export interface ChallengeRecord {
  */
 export interface ZoneAccess {
   key?: TsigKey;
-  /** "host[:port]" (host may be a name); absent means the zone's SOA MNAME. */
-  nameserver?: string;
+  /** The server that takes the updates (its host may be a name); absent means the zone's SOA MNAME. */
+  nameserver?: ServerAddress;
+  /** `namespace/name` of the Secret the key came from, so the journal can find the key again after a crash. */
+  keySecret?: string;
 }
 
 /** One published value; `owner` is the TXT owner after the CNAME chase. */
@@ -62,7 +78,10 @@ export interface PublishedChallenge {
   value: string;
 }
 
-/** What was published; `remove()` deletes exactly those values, one UPDATE per zone, and may be called again. */
+/**
+ * What was published; `remove()` deletes exactly those values (one UPDATE per zone, the zones in parallel) and
+ * may be called again.
+ */
 export interface PublishedChallenges {
   records: PublishedChallenge[];
   remove(): Promise<void>;
@@ -138,16 +157,14 @@ function listDomains(records: { domain: string }[]): string {
 /** Where discovery queries go and where updates go when a nameserver is configured. */
 async function configuredServer(
   transport: Transport,
-  nameserver: string,
+  nameserver: ServerAddress,
   resolver: ServerAddress,
 ): Promise<ServerAddress> {
-  const spec = parseNameserver(nameserver);
-  if ("error" in spec) throw new NotariatError("dns", `nameserver ${spec.error}`);
   try {
-    const [host] = await resolveHost(transport, resolver, spec.host);
-    return { host, port: spec.port };
+    const [host] = await resolveHost(transport, resolver, nameserver.host);
+    return { host, port: nameserver.port };
   } catch (err) {
-    throw dnsError(`nameserver '${nameserver}' cannot be resolved`, err);
+    throw dnsError(`nameserver ${formatServer(nameserver)} cannot be resolved`, err);
   }
 }
 
@@ -189,18 +206,25 @@ async function discoverNames(
     }
     return zones.get(owner)!;
   };
-  const planned = new Map<string, PlannedChallenge>();
+  // One entry per challenge name, for its first domain; the names are looked up in parallel.
+  const firstDomain = new Map<string, string>();
   for (const domain of domains) {
     const name = naming(domain);
-    if (planned.has(name)) continue;
+    if (!firstDomain.has(name)) firstDomain.set(name, domain);
+  }
+  const lookups = [...firstDomain].map(async ([name, domain]): Promise<PlannedChallenge> => {
     try {
       const owner = await ownerOf(name);
-      planned.set(name, { domain, name, owner, ...(await zoneOf(owner)), checkServers: [] });
+      return { domain, name, owner, ...(await zoneOf(owner)), checkServers: [] };
     } catch (err) {
       throw dnsError(`${name} (for ${domain})`, err);
     }
-  }
-  return [...planned.values()];
+  });
+  // The first name that cannot be placed is the one reported, as if they had been looked up in turn.
+  const settled = await Promise.allSettled(lookups);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<PlannedChallenge>).value);
 }
 
 /** The servers that must serve each zone's values, per the configured propagation check. */
@@ -303,26 +327,26 @@ async function removeBatches(
   key: TsigKey,
   ctx: DnsContext,
 ): Promise<void> {
-  const failures: string[] = [];
-  for (const batch of batches) {
-    try {
-      await timedUpdate(
-        ctx,
-        () => sendTxtUpdate(transport, batch.server, key, batch.zone, "delete", batch.values),
-        batch.server,
-      );
-      ctx.log?.("dns TXT values deleted", {
-        zone: batch.zone,
-        server: formatServer(batch.server),
-        owners: [...new Set(batch.values.map((v) => v.owner))],
-        count: batch.values.length,
-      });
-    } catch (err) {
-      failures.push(
-        `deleting TXT for ${listDomains(batch.records)} in zone '${batch.zone}': ${errorMessage(err)}`,
-      );
-    }
-  }
+  const updates = ctx.updates ?? sharedUpdateBatcher;
+  const outcomes = await Promise.allSettled(batches.map(async (batch) => {
+    await timedUpdate(
+      ctx,
+      () => updates.send(transport, batch.server, key, batch.zone, "delete", batch.values),
+      batch.server,
+    );
+    ctx.log?.("dns TXT values deleted", {
+      zone: batch.zone,
+      server: formatServer(batch.server),
+      owners: [...new Set(batch.values.map((v) => v.owner))],
+      count: batch.values.length,
+    });
+  }));
+  const failures = outcomes.flatMap((outcome, i) =>
+    outcome.status === "fulfilled" ? [] : [
+      `deleting TXT for ${listDomains(batches[i].records)} in zone '${batches[i].zone}': ` +
+      errorMessage(outcome.reason),
+    ]
+  );
   if (failures.length > 0) throw new NotariatError("dns", failures.join("; "));
 }
 
@@ -359,6 +383,8 @@ export async function planChallenges(
   }
   for (const challenge of challenges) challenge.checkServers = zones.get(challenge.zone)?.checkServers ?? [];
   const planned = new Map(challenges.map((c) => [c.name, c]));
+  // Values a crashed or failed earlier attempt left at these names go before a new order brings new ones.
+  if (access.keySecret !== undefined) await ctx.journal?.sweep(challenges.map((c) => c.owner));
   return {
     challenges,
     publish: (records, signal) => {
@@ -367,7 +393,7 @@ export async function planChallenges(
         const names = records.map((r) => naming(r.domain)).join(", ");
         return Promise.reject(new NotariatError("dns", `no TSIG key to write ${names}`));
       }
-      return publishPlanned(transport, records, planned, zones, key, ctx, naming, signal);
+      return publishPlanned(transport, records, planned, zones, { ...access, key }, ctx, naming, signal);
     },
   };
 }
@@ -377,19 +403,23 @@ async function publishPlanned(
   records: ChallengeRecord[],
   planned: Map<string, PlannedChallenge>,
   zones: Map<string, ZonePlan>,
-  key: TsigKey,
+  access: ZoneAccess & { key: TsigKey },
   ctx: DnsContext,
   naming: ChallengeNaming,
   signal: AbortSignal | undefined,
 ): Promise<PublishedChallenges> {
+  const key = access.key;
   const { batches, published } = batchRecords(records, planned, naming);
+  const journal = await recordInJournal(published, access, ctx);
   const added: ZoneBatch[] = [];
+  const updates = ctx.updates ?? sharedUpdateBatcher;
   try {
-    for (const batch of batches) {
+    // The zones in parallel: a slow server for one zone does not hold up the others.
+    const outcomes = await Promise.allSettled(batches.map(async (batch) => {
       try {
         await timedUpdate(
           ctx,
-          () => sendTxtUpdate(transport, batch.server, key, batch.zone, "add", batch.values),
+          () => updates.send(transport, batch.server, key, batch.zone, "add", batch.values),
           batch.server,
         );
       } catch (err) {
@@ -406,7 +436,9 @@ async function publishPlanned(
         owners: [...new Set(batch.values.map((v) => v.owner))],
         count: batch.values.length,
       });
-    }
+    }));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
     const started = Date.now();
     const expectations = expectationsFor(batches, zones);
     await waitForTxt(transport, expectations, {
@@ -425,7 +457,9 @@ async function publishPlanned(
     const failure = err instanceof NotariatError ? err : dnsError("publishing challenges", err);
     try {
       await removeBatches(transport, added, key, ctx);
+      await journal?.settle(true);
     } catch (cleanup) {
+      await journal?.settle(false);
       // Left-over values do no harm to later orders, but the operator should know they are there.
       const message = `${failure.message}; and removing what was added failed: ${errorMessage(cleanup)}`;
       throw new NotariatError("dns", message, { cause: failure });
@@ -436,13 +470,37 @@ async function publishPlanned(
   return {
     records: published,
     remove() {
-      removal ??= removeBatches(transport, batches, key, ctx).catch((err) => {
-        removal = undefined;
-        throw err;
-      });
+      removal ??= removeBatches(transport, batches, key, ctx).then(
+        () => journal?.settle(true),
+        async (err) => {
+          removal = undefined;
+          await journal?.settle(false);
+          throw err;
+        },
+      );
       return removal;
     },
   };
+}
+
+/** Records what is about to be published; a journal that cannot record stops the publish before any UPDATE. */
+async function recordInJournal(
+  published: PublishedChallenge[],
+  access: ZoneAccess,
+  ctx: DnsContext,
+): Promise<JournalEntry | undefined> {
+  if (ctx.journal === undefined || access.keySecret === undefined) return undefined;
+  try {
+    return await ctx.journal.record(
+      access.keySecret,
+      published.map(({ zone, server, owner, value }) => ({ zone, server, owner, value })),
+    );
+  } catch (err) {
+    throw dnsError(
+      `recording the challenge values of ${listDomains(published)} before publishing them`,
+      err,
+    );
+  }
 }
 
 /**

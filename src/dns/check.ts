@@ -12,6 +12,7 @@ import {
   type PublishedChallenges,
 } from "./challenges.ts";
 import { waitForTxt } from "./propagation.ts";
+import type { ServerAddress } from "./types.ts";
 import { createTransport } from "./transport.ts";
 import { parseTsigKey } from "./tsig_key.ts";
 
@@ -22,8 +23,8 @@ export interface DnsCheckInput {
   keySource: string;
   /** The certificate identifier to test, e.g. "www.example.com" or "*.example.com". */
   domain: string;
-  /** "host[:port]" of the server that receives updates; absent means the zone's primary. */
-  nameserver?: string;
+  /** The server that receives updates; absent means the zone's primary. */
+  nameserver?: ServerAddress;
   ctx: DnsContext;
   /** Interrupts the check (SIGINT, SIGTERM); the probe record is removed all the same. */
   signal?: AbortSignal;
@@ -76,7 +77,7 @@ export async function runDnsCheck(input: DnsCheckInput, print: (line: string) =>
     const key = parseTsigKey(input.keyText, input.keySource);
     print(
       `dns-check for ${input.domain} with key '${key.name}' (${key.algorithm})` +
-        (input.nameserver ? ` via nameserver ${input.nameserver}` : ""),
+        (input.nameserver ? ` via nameserver ${formatServer(input.nameserver)}` : ""),
     );
     const ctx: DnsContext = { ...input.ctx, log: printer.log };
     const value = probeValue();

@@ -30,6 +30,7 @@ export interface StandingOwner {
   entry: string;
   /** `namespace/name` of its TSIG Secret; absent when the records are kept by hand. */
   tsigSecret?: string;
+  /** The entry's nameserver as `host:port` text (formatServer), as the record store keeps it. */
   nameserver?: string;
 }
 

@@ -20,7 +20,10 @@ export interface TsigKey {
   secret: Uint8Array;
 }
 
-/** A DNS server to talk to. `host` is an IPv4 or IPv6 address literal. */
+/**
+ * A DNS server: `host` is an IPv4 or IPv6 address literal, or (for a configured nameserver, before it is
+ * resolved) a host name. Read from text by parseServerAddress (src/dns/address.ts) only.
+ */
 export interface ServerAddress {
   host: string;
   port: number;

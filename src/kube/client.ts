@@ -264,6 +264,18 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
         throw kubeError(`update Secret ${secret.namespace}/${secret.name}`, err);
       }
     },
+    async patchSecretData(ns, name, data) {
+      const body = {
+        data: Object.fromEntries(
+          Object.entries(data).map(([key, value]) => [key, value === null ? null : encodeBase64(value)]),
+        ),
+      };
+      try {
+        await core.patchNamespacedSecret({ namespace: ns, name, body }, mergePatch);
+      } catch (err) {
+        throw kubeError(`update Secret ${ns}/${name}`, err);
+      }
+    },
     async createEvent(event) {
       try {
         const created = await core.createNamespacedEvent({
@@ -287,7 +299,11 @@ function kubeFromConfig(config: KubeConfig, namespace: string, watchTimeoutSecon
     },
     listMetadata(resource, ns, selector = {}) {
       const action = `list ${resource} in ${ns}`;
-      return listPages(rest, action, collection(resource, ns), selector, METADATA_LIST, metadataItem);
+      // resourceVersion=0: served from the API server's watch cache instead of a read of every object from
+      // etcd (large unrelated Secrets included), as client-go's informers start; the watch catches up.
+      return listPages(rest, action, collection(resource, ns), selector, METADATA_LIST, metadataItem, {
+        resourceVersion: "0",
+      });
     },
     listSecrets(ns, selector) {
       const action = `list Secrets in ${ns}`;
@@ -369,6 +385,7 @@ async function listPages<T>(
   selector: Selector,
   accept: string,
   convert: (object: Record<string, unknown>) => T | undefined,
+  extra: Record<string, string> = {},
 ): Promise<ListResult<T>> {
   const items: T[] = [];
   let resourceVersion: string | undefined;
@@ -376,6 +393,7 @@ async function listPages<T>(
   do {
     const query = {
       ...selectorQuery(selector),
+      ...extra,
       limit: String(LIST_PAGE_SIZE),
       ...(token ? { continue: token } : {}),
     };

@@ -112,6 +112,12 @@ export interface Kube {
    * annotations the Secret has and `secret` does not mention are kept, as are owner references and finalizers.
    */
   updateSecret(secret: KubeSecret): Promise<KubeSecret>;
+  /**
+   * Sets (bytes) or removes (null) single data keys of a stored Secret, leaving its other keys as they are; a
+   * merge patch without a version check, so writers of different keys never conflict. KubeError 404 when the
+   * Secret does not exist.
+   */
+  patchSecretData(namespace: string, name: string, data: Record<string, Uint8Array | null>): Promise<void>;
   /** Creates an Event; returns its name (for `updateEventCount`). */
   createEvent(event: KubeEvent): Promise<string>;
   /** Bumps the count and last timestamp of a recorded Event (aggregation of repeats); 404 when it expired. */

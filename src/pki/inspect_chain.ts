@@ -1,24 +1,19 @@
 /**
  * The fast path for judging stored certificates: every Secret is inspected once per version, and a controller
- * may hold ten thousand. Parsing uses the runtime's native X.509 code (node:crypto) instead of a JavaScript
- * ASN.1 parser (about 20× faster here), intermediates shared by many Secrets are parsed once, and a private key
- * is matched to its certificate by comparing the public key bytes it carries.
+ * may hold ten thousand. Certificates are read natively (certificate.ts), intermediates shared by many Secrets
+ * are parsed once, and a private key is matched to its certificate by comparing the public key bytes it
+ * carries instead of importing it.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from "node:crypto";
 import { Buffer } from "node:buffer";
-import type { KeyType } from "../config/types.ts";
-import { errorMessage, NotariatError } from "../errors.ts";
-import type { CertificateInfo } from "./certificate.ts";
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-const CURVES: Record<string, KeyType> = { prime256v1: "ecdsa-p256", secp384r1: "ecdsa-p384" };
-const RSA_SIZES: Record<number, KeyType> = { 2048: "rsa2048", 3072: "rsa3072", 4096: "rsa4096" };
+import { type CertificateInfo, pemBlocks, readCertificateBlock } from "./certificate.ts";
 
 /** A parsed certificate with what matching a key needs. */
 interface Parsed {
   info: CertificateInfo;
   /** The SubjectPublicKeyInfo's key bytes (the BIT STRING's content); undefined when unreadable. */
   publicKeyBits?: Uint8Array;
+  /** The native certificate, to check who signed it. */
   cert: X509Certificate;
 }
 
@@ -29,17 +24,9 @@ const CA_CACHE_LIMIT = 256;
 function parseBlock(block: string, index: number, count: number): Parsed {
   const cached = caCache.get(block);
   if (cached !== undefined) return cached;
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(block);
-  } catch (err) {
-    throw new NotariatError(
-      "pki",
-      `certificate ${index + 1} of ${count} is not valid DER (${errorMessage(err)})`,
-    );
-  }
-  const parsed: Parsed = { info: describe(cert), publicKeyBits: spkiKeyBits(cert.publicKey), cert };
-  if (parsed.info.isCa) {
+  const { info, publicKey, cert } = readCertificateBlock(block, index, count);
+  const parsed: Parsed = { info, publicKeyBits: spkiKeyBits(publicKey), cert };
+  if (info.isCa) {
     if (caCache.size >= CA_CACHE_LIMIT) caCache.delete(caCache.keys().next().value!);
     caCache.set(block, parsed);
   }
@@ -47,40 +34,8 @@ function parseBlock(block: string, index: number, count: number): Parsed {
 }
 
 function parseAll(pem: string): Parsed[] {
-  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) throw new NotariatError("pki", "no PEM certificate found");
+  const blocks = pemBlocks(pem);
   return blocks.map((block, index) => parseBlock(block, index, blocks.length));
-}
-
-function describe(cert: X509Certificate): CertificateInfo {
-  const dnsNames = ((cert.subjectAltName as string | undefined) ?? "").split(", ")
-    .filter((name) => name.startsWith("DNS:"))
-    .map((name) => name.slice(4).toLowerCase());
-  return {
-    subject: distinguishedName(cert.subject),
-    issuer: distinguishedName(cert.issuer),
-    serialNumber: cert.serialNumber.toLowerCase(),
-    notBefore: new Date(cert.validFrom),
-    notAfter: new Date(cert.validTo),
-    dnsNames,
-    isCa: cert.ca,
-    keyType: keyTypeOf(cert.publicKey),
-  };
-}
-
-/**
- * node:crypto prints one attribute per line; the rest of notariat writes them comma-separated. An empty name
- * (short-lived certificates carry no subject at all) comes back undefined.
- */
-function distinguishedName(text: string | undefined): string {
-  return (text ?? "").split("\n").filter((line) => line !== "").join(", ");
-}
-
-function keyTypeOf(key: KeyObject): KeyType | undefined {
-  const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === "ec") return CURVES[details.namedCurve ?? ""];
-  if (key.asymmetricKeyType === "rsa") return RSA_SIZES[details.modulusLength ?? 0];
-  return undefined;
 }
 
 /** What inspection learns from a tls.crt and tls.key pair. */
@@ -89,6 +44,8 @@ export interface ChainInspection {
   chain: CertificateInfo[];
   /** Whether the private key belongs to the first certificate (an unreadable key: false). */
   keyMatches: boolean;
+  /** Why a client could not follow the chain from the leaf to a root (see chainGap); undefined when it can. */
+  chainGap?: string;
 }
 
 /**
@@ -97,7 +54,41 @@ export interface ChainInspection {
  */
 export function inspectChain(certificatePem: string, privateKeyPem: string): ChainInspection {
   const parsed = parseAll(certificatePem);
-  return { chain: parsed.map((p) => p.info), keyMatches: keyMatches(privateKeyPem, parsed[0]) };
+  const gap = chainGap(parsed);
+  return {
+    chain: parsed.map((p) => p.info),
+    keyMatches: keyMatches(privateKeyPem, parsed[0]),
+    ...(gap === undefined ? {} : { chainGap: gap }),
+  };
+}
+
+/**
+ * Why the chain would not let a client build a path to a root it trusts, or undefined when it would: the
+ * certificate that issued the leaf must be in the chain and its signature must verify, unless the leaf is
+ * self-signed (its own root). A chain cut to the leaf, or holding another CA's intermediate, is served as it
+ * is and rejected by clients that do not happen to have the intermediate cached. The intermediates' own
+ * issuers are not required: the last one is normally issued by a root, which is left out.
+ */
+function chainGap([leaf, ...rest]: Parsed[]): string | undefined {
+  if (signedBy(leaf, leaf)) return undefined;
+  const issuer = leaf.info.issuer;
+  const named = rest.filter((candidate) => candidate.info.subject === issuer);
+  if (named.some((candidate) => signedBy(leaf, candidate))) return undefined;
+  if (named.length > 0) {
+    return `the certificate in the chain named as its issuer (${issuer}) did not sign it: ` +
+      "the intermediate is another CA's";
+  }
+  return rest.length === 0
+    ? `it holds the server's certificate alone: the intermediate that issued it (${issuer}) is missing`
+    : `the intermediate that issued the server's certificate (${issuer}) is not in it`;
+}
+
+function signedBy(cert: Parsed, issuer: Parsed): boolean {
+  try {
+    return cert.cert.checkIssued(issuer.cert) && cert.cert.verify(issuer.cert.publicKey);
+  } catch {
+    return false;
+  }
 }
 
 function keyMatches(privateKeyPem: string, leaf: Parsed): boolean {

@@ -20,13 +20,43 @@ function rsa(modulusLength: number): RsaHashedKeyGenParams {
   };
 }
 
-/** A fresh private key of the requested type, as PKCS#8 PEM (the form kubernetes.io/tls Secrets and CAs accept). */
-export async function generatePrivateKey(type: KeyType): Promise<string> {
+async function generatePair(type: KeyType): Promise<{ pair: CryptoKeyPair; pem: string }> {
   const params = GENERATE[type];
   if (!params) throw new NotariatError("pki", `unknown key type ${JSON.stringify(type)}`);
   const pair = await crypto.subtle.generateKey(params, true, ["sign", "verify"]) as CryptoKeyPair;
   const der = await crypto.subtle.exportKey("pkcs8", pair.privateKey);
-  return x509.PemConverter.encode(der, "PRIVATE KEY");
+  return { pair, pem: x509.PemConverter.encode(der, "PRIVATE KEY") };
+}
+
+/** A fresh private key of the requested type, as PKCS#8 PEM (the form kubernetes.io/tls Secrets and CAs accept). */
+export async function generatePrivateKey(type: KeyType): Promise<string> {
+  return (await generatePair(type)).pem;
+}
+
+/** A new key and the request for its certificate, with the public key to recognize the issued certificate by. */
+export interface KeyAndCsr {
+  privateKeyPem: string;
+  csrPem: string;
+  /** The public key's JWK members (kty, crv, x, y or kty, n, e). */
+  publicJwk: JsonWebKey;
+}
+
+/**
+ * A fresh key of `type` and a CSR for exactly `domains` (see createCsr), signed with the generated key as it
+ * is, without reading the PEM back.
+ */
+export async function generateKeyAndCsr(type: KeyType, domains: string[]): Promise<KeyAndCsr> {
+  const { pair, pem } = await generatePair(type);
+  const params = GENERATE[type];
+  const signingAlgorithm = params.name === "ECDSA"
+    ? { name: "ECDSA", hash: (params as EcKeyGenParams).namedCurve === "P-384" ? "SHA-384" : "SHA-256" }
+    : { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  const csrPem = await signCsr(pair, signingAlgorithm, domains);
+  const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  const publicJwk = jwk.kty === "EC"
+    ? { kty: "EC", crv: jwk.crv, x: jwk.x, y: jwk.y }
+    : { kty: "RSA", n: jwk.n, e: jwk.e };
+  return { privateKeyPem: pem, csrPem, publicJwk };
 }
 
 // RFC 5280 upper bound for a common name; CAs reject longer ones, and the SANs carry the names anyway.
@@ -37,13 +67,21 @@ const MAX_COMMON_NAME = 64;
  * domain is also the common name when it fits, because some clients still display it.
  */
 export async function createCsr(privateKeyPem: string, domains: string[]): Promise<string> {
-  if (domains.length === 0) throw new NotariatError("pki", "a certificate request needs at least one domain");
   const key = await importSigningKey(privateKeyPem);
+  return await signCsr(key.keys, key.signingAlgorithm, domains);
+}
+
+async function signCsr(
+  keys: CryptoKeyPair,
+  signingAlgorithm: Algorithm | EcdsaParams,
+  domains: string[],
+): Promise<string> {
+  if (domains.length === 0) throw new NotariatError("pki", "a certificate request needs at least one domain");
   const name = domains[0].length <= MAX_COMMON_NAME ? [{ CN: [domains[0]] }] : [];
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name,
-    keys: key.keys,
-    signingAlgorithm: key.signingAlgorithm,
+    keys,
+    signingAlgorithm,
     extensions: [
       new x509.SubjectAlternativeNameExtension(domains.map((value) => ({ type: "dns" as const, value }))),
     ],

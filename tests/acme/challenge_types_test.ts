@@ -85,7 +85,7 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
       domains,
       email: "persist@alpha.test",
       keyType: "ecdsa-p256",
-      zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver },
+      zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
       challenge: "dns-persist-01",
       standingOwner: { entry: "default/persist-tls", tsigSecret: "default/tsig", nameserver },
       ...extra,
@@ -110,7 +110,7 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
       "a renewal sends no UPDATE: it succeeds with a key the server refuses to let update",
       async () => {
         const serial = await soaSerial(knot, "alpha.test");
-        const denied = { key: knot.unauthorizedKey.key, nameserver };
+        const denied = { key: knot.unauthorizedKey.key, nameserver: knot.address };
         const cert = await issuer.issue(persist(["persist.alpha.test"], { zoneAccess: denied }));
         assert.equal(await verifyChain(cert.certificatePem, root), true);
         assert.equal(await soaSerial(knot, "alpha.test"), serial, "the zone did not change");
@@ -159,7 +159,7 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
       let lines;
       try {
         const [keyPem] = [...accounts.keys.values()];
-        const session = openAcmeSession({ directoryUrl: pebble.directoryUrl, accountKeyPem: keyPem });
+        const session = await openAcmeSession({ directoryUrl: pebble.directoryUrl, accountKeyPem: keyPem });
         await session.register("persist@alpha.test");
         const spec = {
           index: 0,
@@ -176,7 +176,10 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
       assert.deepEqual(lines.map((l) => l.zoneLine), [
         `_validation-persist.hand.beta.test. IN TXT "${PEBBLE_ISSUER}; accounturi=${accountUrl()}"`,
       ]);
-      const noKey = { zoneAccess: { nameserver }, standingOwner: { entry: "default/hand-tls" } };
+      const noKey = {
+        zoneAccess: { nameserver: knot.address },
+        standingOwner: { entry: "default/hand-tls" },
+      };
       const refused = await rejection(issuer.issue(persist(["hand.beta.test"], noKey)));
       assert.match(
         refused.message,

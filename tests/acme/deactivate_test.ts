@@ -26,7 +26,7 @@ function request(knot: DnsServerHandle, domains: string[], extra: Partial<IssueR
     domains,
     email: EMAIL,
     keyType: "ecdsa-p256",
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${knot.address.port}` },
+    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
     ...extra,
   };
 }
@@ -44,7 +44,7 @@ async function authorizationStates(
   urls: string[],
 ): Promise<string[]> {
   const [accountKeyPem] = [...store.keys.values()];
-  const session = openAcmeSession({ directoryUrl: proxy.directoryUrl, accountKeyPem });
+  const session = await openAcmeSession({ directoryUrl: proxy.directoryUrl, accountKeyPem });
   const release = trustCa(proxy.directoryUrl, proxy.caPem);
   try {
     assert.equal((await session.register(EMAIL)).status, 200, "the existing account is found");
@@ -241,7 +241,7 @@ Deno.test("a failed issuance wastes nothing at the CA: DNS checked before orderi
         const seen = proxy.requests.length;
         const orders = proxy.count("newOrder");
         const req = request(knot, ["badkey.alpha.test"], {
-          zoneAccess: { key: knot.unauthorizedKey.key, nameserver: at },
+          zoneAccess: { key: knot.unauthorizedKey.key, nameserver: knot.address },
         });
         const err = await rejection(issuer.issue(req));
         assert.equal(err.kind, "dns");

@@ -51,7 +51,7 @@ function request(
     domains,
     email: EMAIL,
     keyType: "ecdsa-p256",
-    zoneAccess: { key: server.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${server.address.port}` },
+    zoneAccess: { key: server.keys["hmac-sha256"].key, nameserver: server.address },
     ...extra,
   };
 }
@@ -231,7 +231,7 @@ Deno.test("ACME issuance over DNS-01 against pebble with Knot and BIND", async (
       "a key the server refuses: a dns error with the server's reason, and no TXT left",
       async () => {
         const req = request(knot, ["refused.alpha.test"], {
-          zoneAccess: { key: knot.unauthorizedKey.key, nameserver: `127.0.0.1:${knot.address.port}` },
+          zoneAccess: { key: knot.unauthorizedKey.key, nameserver: knot.address },
         });
         const err = await rejection(issuer.issue(req));
         assert.equal(err.kind, "dns");

@@ -52,7 +52,7 @@ function request(knot: DnsServerHandle, domain: string, extra: Partial<IssueRequ
     domains: [domain],
     email: "certs@alpha.test",
     keyType: "ecdsa-p256",
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: `127.0.0.1:${knot.address.port}` },
+    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
     ...extra,
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pollDelayMs } from "../../src/acme/poll.ts";
+import { DEFAULT_POLL_POLICY, pollDeadline, pollDelayMs } from "../../src/acme/poll.ts";
 
 const POLICY = { initialMs: 500, maxMs: 10_000 };
 const NOW = new Date("2026-01-02T03:04:05Z");
@@ -16,4 +16,17 @@ Deno.test("polling waits exactly as long as Retry-After says, even beyond the ba
 
 Deno.test("a Retry-After in the past cannot make a tight loop", () => {
   assert.equal(pollDelayMs(3, new Date(NOW.getTime() - 5000), NOW, POLICY), 500);
+});
+
+Deno.test("the default policy looks first after 50 ms and doubles", () => {
+  const delays = [0, 1, 2, 3].map((attempt) => pollDelayMs(attempt, undefined, NOW, DEFAULT_POLL_POLICY));
+  assert.deepEqual(delays, [50, 100, 200, 400]);
+});
+
+Deno.test("polling stops at the order's expires when that comes before the caller's limit", () => {
+  const limit = NOW.getTime() + 180_000;
+  assert.equal(pollDeadline(limit, new Date(NOW.getTime() + 60_000).toISOString()), NOW.getTime() + 60_000);
+  assert.equal(pollDeadline(limit, new Date(NOW.getTime() + 3_600_000).toISOString()), limit);
+  assert.equal(pollDeadline(limit, undefined), limit);
+  assert.equal(pollDeadline(limit, "not a date"), limit);
 });

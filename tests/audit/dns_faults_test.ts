@@ -5,6 +5,7 @@
  * up without the challenge values (checked with kdig, independently of notariat's DNS code).
  */
 import assert from "node:assert/strict";
+import { parseServerAddress } from "../../src/dns/address.ts";
 import dgram from "node:dgram";
 import { type DnsContext, publishChallenges } from "../../src/dns/challenges.ts";
 import { createTransport } from "../../src/dns/transport.ts";
@@ -262,7 +263,7 @@ Deno.test("bad answers to DNS UPDATE are named and leave no challenge value behi
     const signers = { right: key, other: knot.keys["hmac-sha512"].key };
     proxy = startFaultProxy(knot.address, signers);
     const at = `127.0.0.1:${proxy.address.port}`;
-    const access = { key, nameserver: at };
+    const access = { key, nameserver: parseServerAddress(at) };
     const knotAddress = knot.address;
     const p = proxy;
 

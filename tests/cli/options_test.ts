@@ -4,7 +4,6 @@ import {
   DNS_CHECK_FLAGS,
   formatFlagTable,
   parseCommandLine,
-  parseHostPort,
   RUN_FLAGS,
 } from "../../src/cli/options.ts";
 import { NotariatError } from "../../src/errors.ts";
@@ -42,7 +41,7 @@ Deno.test("run: only -config is needed, everything else has its documented defau
     options: {
       acme: "https://acme-staging-v02.api.letsencrypt.org/directory",
       config: "certificates",
-      concurrency: 4,
+      concurrency: 16,
       renewBeforeMs: 0,
       resyncMs: 3_600_000,
       logFormat: "json",
@@ -110,7 +109,7 @@ Deno.test("run: every flag is read in Go style (-acme URL, --once, -x=v)", () =>
       httpAddress: ":9402",
       leaderElect: false,
       shutdownTimeoutMs: 10_000,
-      dnsResolver: "127.0.0.1:5353",
+      dnsResolver: { host: "127.0.0.1", port: 5353 },
       propagationCheck: "update-server",
       propagationTimeoutMs: 30_000,
       dnsTimeoutMs: 1_500,
@@ -248,7 +247,7 @@ Deno.test("help lists every run flag sorted, in Go's format, then the subcommand
     assert.deepEqual(names, RUN_FLAGS.map((f) => f.name).sort());
     assert.ok(
       text.includes(
-        "\n  -concurrency int\n    \thow many certificates may be obtained at the same time (default 4)\n",
+        "\n  -concurrency int\n    \thow many certificates may be obtained at the same time (default 16)\n",
       ),
     );
     assert.ok(
@@ -293,8 +292,8 @@ Deno.test("dns-check: reads its flags and normalizes the domain like a configure
     {
       tsigKey: "k",
       domain: "example.com",
-      nameserver: "[::1]:5353",
-      dnsResolver: "127.0.0.1",
+      nameserver: { host: "::1", port: 5353 },
+      dnsResolver: { host: "127.0.0.1", port: 53 },
       propagationCheck: "off",
       propagationTimeoutMs: 120_000,
       dnsTimeoutMs: 2_000,
@@ -342,7 +341,7 @@ Deno.test("the Markdown flag table has one row per flag, with its argument and d
   assert.equal(table.length, 2 + RUN_FLAGS.length + 1);
   assert.equal(table.at(-1), "");
   assert.ok(
-    table.includes("| `-concurrency int` | `4` | how many certificates may be obtained at the same time |"),
+    table.includes("| `-concurrency int` | `16` | how many certificates may be obtained at the same time |"),
   );
   assert.ok(
     table.includes(
@@ -362,8 +361,28 @@ Deno.test("the Markdown flag table has one row per flag, with its argument and d
   );
 });
 
-Deno.test("parseHostPort is available from the command-line module", () => {
-  assert.deepEqual(parseHostPort("[::1]:53"), { host: "::1", port: 53 });
+Deno.test("every bad address is a usage error with the same wording, a name for the resolver too", () => {
+  const reason = (text: string, rest: string) =>
+    `${JSON.stringify(text)} is not a valid server address: ${rest}`;
+  usageError(
+    ["-config", "c", "-dns-resolver", "ns1.example.com"],
+    'invalid value "ns1.example.com" for flag -dns-resolver: ' +
+      reason("ns1.example.com", "it must be an IP address, not a name (a resolver cannot be found by name)"),
+  );
+  usageError(
+    ["-config", "c", "-dns-resolver", "1.2.3"],
+    `invalid value "1.2.3" for flag -dns-resolver: ${reason("1.2.3", '"1.2.3" is not an IPv4 address')}`,
+  );
+  usageError(
+    ["dns-check", "-tsig-key", "k", "-domain", "d.example", "-dns-resolver", "127.0.0.1:0"],
+    `invalid value "127.0.0.1:0" for flag -dns-resolver: ${
+      reason("127.0.0.1:0", 'port "0" is not a number from 1 to 65535')
+    }`,
+  );
+  usageError(
+    ["dns-check", "-tsig-key", "k", "-domain", "d.example", "-nameserver", "1.2.3"],
+    `invalid value "1.2.3" for flag -nameserver: ${reason("1.2.3", '"1.2.3" is not an IPv4 address')}`,
+  );
 });
 
 Deno.test("run: health, leader election, shutdown and log level flags", () => {

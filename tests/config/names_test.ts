@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import {
   normalizeDomain,
   normalizeHostName,
-  parseHostPort,
   parseSecretRef,
   validateEmail,
   validateLabel,
@@ -145,48 +144,4 @@ Deno.test("e-mail contacts are checked loosely and returned unchanged", () => {
     () => validateEmail("admin@exa_mple.com"),
     '"admin@exa_mple.com" is not a valid e-mail address: label "exa_mple" may hold only letters, digits and hyphens',
   );
-});
-
-Deno.test("parseHostPort reads IPv4, IPv6 and host names, with or without a port", () => {
-  const cases: [string, { host: string; port: number }][] = [
-    ["192.0.2.1", { host: "192.0.2.1", port: 53 }],
-    ["192.0.2.1:5353", { host: "192.0.2.1", port: 5353 }],
-    ["[::1]:53", { host: "::1", port: 53 }],
-    ["[2001:db8::1]", { host: "2001:db8::1", port: 53 }],
-    ["::1", { host: "::1", port: 53 }],
-    ["2001:db8::53", { host: "2001:db8::53", port: 53 }],
-    ["ns1.example.com:53", { host: "ns1.example.com", port: 53 }],
-    ["NS1.Example.com.", { host: "ns1.example.com", port: 53 }],
-    ["knot:1053", { host: "knot", port: 1053 }],
-    ["127.0.0.1:65535", { host: "127.0.0.1", port: 65535 }],
-  ];
-  for (const [text, expected] of cases) assert.deepEqual(parseHostPort(text), expected, text);
-  assert.deepEqual(parseHostPort("10.0.0.1", 5300), { host: "10.0.0.1", port: 5300 });
-});
-
-Deno.test("parseHostPort refuses malformed addresses with the reason", () => {
-  const cases: [string, string][] = [
-    ["", "the host is empty"],
-    [":53", "the host is empty"],
-    ["10.0.0.1:", 'port "" is not a number from 1 to 65535'],
-    ["10.0.0.1:0", 'port "0" is not a number from 1 to 65535'],
-    ["10.0.0.1:65536", 'port "65536" is not a number from 1 to 65535'],
-    ["10.0.0.1:dns", 'port "dns" is not a number from 1 to 65535'],
-    ["10.0.0.256", '"10.0.0.256" is not an IPv4 address'],
-    ["10.0.0", '"10.0.0" is not an IPv4 address'],
-    ["[::1", "missing ']' after the IPv6 address"],
-    ["[::1]53", "expected ':port' after ']'"],
-    ["[10.0.0.1]:53", '"10.0.0.1" in brackets is not an IPv6 address'],
-    ["::g", "not an IPv6 address (write an IPv6 address with a port as [address]:port)"],
-    [
-      "ns_1.example.com",
-      '"ns_1.example.com" is not a valid host name: label "ns_1" may hold only letters, digits and hyphens',
-    ],
-  ];
-  for (const [text, reason] of cases) {
-    configError(
-      () => parseHostPort(text),
-      `${JSON.stringify(text)} is not a valid server address: ${reason}`,
-    );
-  }
 });

@@ -42,7 +42,7 @@ Deno.test("valid entries become specs with defaults applied", () => {
         domains: ["other.example"],
         email: "ops@other.example",
         tsigSecret: { namespace: "dns", name: "tsig-other" },
-        nameserver: "[2001:db8::53]:5353",
+        nameserver: { host: "2001:db8::53", port: 5353 },
         keyType: "rsa3072",
         challenge: "dns-01",
       },

@@ -42,13 +42,14 @@ const outcome = (o: Partial<Outcome>): Outcome => ({
   ...o,
 });
 
-Deno.test("a failure is an error line with the entry's fields and a Warning Event naming Secret and reason", async () => {
+Deno.test("a failure names why it failed and, told apart, why the issuance was attempted", async () => {
   const { lines, recorded, recorder } = setup();
   await recorder.outcome(
     outcome({
       result: "failed",
-      reason: "DoesNotExist",
+      reason: "config",
       message: "TSIG Secret notariat/tsig does not exist",
+      attempt: { reason: "DoesNotExist", message: "the Secret does not exist" },
     }),
   );
   assert.deepEqual(lines, [{
@@ -59,12 +60,24 @@ Deno.test("a failure is an error line with the entry's fields and a Warning Even
     secret: "web/site",
     domains: "a.alpha.test,b.alpha.test",
     challenge: "dns-01",
-    reason: "DoesNotExist",
+    reason: "config",
     duration: "1.234s",
     error: "TSIG Secret notariat/tsig does not exist",
+    attempted_because: "DoesNotExist",
   }]);
   assert.deepEqual(recorded, [
-    "Warning Failed certificates[2] (secret web/site): DoesNotExist: TSIG Secret notariat/tsig does not exist",
+    "Warning Failed certificates[2] (secret web/site): failed (config): TSIG Secret notariat/tsig does not exist; " +
+    "the issuance was attempted because of DoesNotExist (the Secret does not exist)",
+  ]);
+});
+
+Deno.test("a refusal (no issuance attempted) names its reason as the failure", async () => {
+  const { recorded, recorder } = setup();
+  await recorder.outcome(
+    outcome({ result: "failed", reason: "WrongType", message: "the Secret has type x" }),
+  );
+  assert.deepEqual(recorded, [
+    "Warning Failed certificates[2] (secret web/site): failed (WrongType): the Secret has type x",
   ]);
 });
 

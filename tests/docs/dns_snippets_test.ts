@@ -192,7 +192,7 @@ for (const flavour of FLAVOURS) {
       await t.step("notariat follows the CNAME of a delegated name and writes its value there", async () => {
         const published = await publishChallenges(
           [{ domain: "shop.example.com", value: "delegated" }],
-          { key, nameserver: `${at.host}:${at.port}` },
+          { key, nameserver: at },
           { resolver: at, propagation: "update-server", propagationTimeoutMs: 3000, timeoutMs: 2000 },
         );
         assert.deepEqual(

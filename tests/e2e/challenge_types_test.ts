@@ -91,7 +91,7 @@ Deno.test("dns-account-01 and dns-persist-01 through the notariat program", asyn
       const body = await secret(accountSecretName(pebble.directoryUrl, email));
       const release = trustCa(pebble.directoryUrl, pebble.caPem);
       try {
-        const session = openAcmeSession({
+        const session = await openAcmeSession({
           directoryUrl: pebble.directoryUrl,
           accountKeyPem: unb64(body.data["account.key"]),
         });
@@ -163,6 +163,9 @@ Deno.test("dns-account-01 and dns-persist-01 through the notariat program", asyn
         ) => [r.entry, r.value]),
         [[`${NS}/persist-tls`, value]],
       );
+      // A standing record outlives the attempt: it is not a challenge value for the next start to sweep.
+      const journal = await cluster.request("GET", `/api/v1/namespaces/${NS}/secrets/notariat-challenges`);
+      assert.deepEqual(Object.keys(journal.body?.data ?? {}), [], "no journal record for a standing record");
     });
 
     await t.step(

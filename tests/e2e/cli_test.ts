@@ -31,6 +31,28 @@ Deno.test("command line: Go flag behaviour and exit codes", async (t) => {
     assert.equal(code, 2);
     assert.match(stderr, /^flag -config is required/);
   });
+  await t.step("every bad address exits 2 with the same wording, a resolver given by name too", async () => {
+    const cases: [string[], string][] = [
+      [["-config", "c", "-dns-resolver", "ns1.example.com"], "-dns-resolver"],
+      [["-config", "c", "-dns-resolver", "1.2.3"], "-dns-resolver"],
+      [
+        ["dns-check", "-tsig-key", "k", "-domain", "a.example", "-dns-resolver", "ns1.example.com"],
+        "-dns-resolver",
+      ],
+      [["dns-check", "-tsig-key", "k", "-domain", "a.example", "-nameserver", "1.2.3:99999"], "-nameserver"],
+    ];
+    for (const [args, flag] of cases) {
+      const { code, stderr } = await notariat(args);
+      assert.equal(code, 2, stderr);
+      const value = args[args.length - 1];
+      assert.ok(
+        stderr.startsWith(
+          `invalid value "${value}" for flag ${flag}: "${value}" is not a valid server address: `,
+        ),
+        stderr,
+      );
+    }
+  });
   await t.step("without a cluster or -kubeconfig the controller exits 2 and says so", async () => {
     const { code, stderr } = await notariat(["-config", "notariat", "-log-format", "logfmt"]);
     assert.equal(code, 2);

@@ -262,12 +262,13 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       assert.equal(find("Issued", "certificates[0] (secret web/site-tls): DoesNotExist").length, 1);
       assert.equal(find("Issued", "certificates[1] (secret notariat/wild-tls): DoesNotExist").length, 1);
       assert.deepEqual(find("Failed", "certificates[2] (secret notariat/no-tsig-tls)").map((e) => e[3]), [
-        "certificates[2] (secret notariat/no-tsig-tls): DoesNotExist: TSIG Secret notariat/absent does not exist",
+        "certificates[2] (secret notariat/no-tsig-tls): failed (config): TSIG Secret notariat/absent does not exist; " +
+        "the issuance was attempted because of DoesNotExist (the Secret does not exist)",
       ]);
       const forbidden = find("Failed", "certificates[3] (secret private/hidden-tls)");
       assert.equal(forbidden.length, 1);
       assert.match(forbidden[0][3], /get Secret private\/hidden-tls: 403 secrets "hidden-tls" is forbidden/);
-      const wrongType = find("Failed", "certificates[4] (secret notariat/opaque): WrongType");
+      const wrongType = find("Failed", "certificates[4] (secret notariat/opaque): failed (WrongType)");
       assert.equal(wrongType.length, 1);
       assert.match(wrongType[0][3], /type "Opaque", not kubernetes\.io\/tls; notariat does not convert it/);
       const opaque = await readSecret("notariat", "opaque");

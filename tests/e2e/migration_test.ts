@@ -65,7 +65,7 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
       domains: DOMAINS,
       email: "ops@alpha.test",
       keyType: "rsa2048",
-      zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: dns },
+      zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
     });
     const pkcs1 = createPrivateKey(issued.privateKeyPem).export({ type: "pkcs1", format: "pem" }) as string;
     assert.match(pkcs1, /^-----BEGIN RSA PRIVATE KEY-----/);

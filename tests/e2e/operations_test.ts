@@ -299,7 +299,7 @@ Deno.test("leader election, health, metrics and the bounded shutdown of the real
         assert.equal(accounts.length, 1);
         const release = trustCa(pebble.directoryUrl, pebble.caPem);
         try {
-          const session = openAcmeSession({
+          const session = await openAcmeSession({
             directoryUrl: pebble.directoryUrl,
             accountKeyPem: unb64(accounts[0].data["account.key"]),
           });

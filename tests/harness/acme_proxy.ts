@@ -34,7 +34,9 @@ export type Fault =
   /** This answer, without pebble seeing the request. A fresh pebble nonce is added unless `headers` has one. */
   | { kind: "respond"; status: number; headers?: Record<string, string>; body?: string }
   /** Status 200 and the first bytes of a JSON body, then the connection is cut. */
-  | { kind: "drop" };
+  | { kind: "drop" }
+  /** pebble's own answer, held back `ms` milliseconds first (a slow CA, to see what a client does meanwhile). */
+  | { kind: "delay"; ms: number };
 
 /** "The next `times` requests for `resource` (and `method`) get `fault`." */
 export interface FaultRule {
@@ -61,6 +63,8 @@ export interface ProxiedRequest {
   path: string;
   /** Date.now() when the request arrived. */
   at: number;
+  /** Date.now() when its answer was ready to go back (undefined while it is in flight). */
+  answeredAt?: number;
   /** The fault it got; undefined when it went to pebble. */
   fault?: Fault["kind"];
 }
@@ -189,7 +193,7 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
 
     const rewrite = (text: string) => text.replaceAll(upstreamUrl.origin, proxyOrigin);
 
-    const injected = async (fault: Fault): Promise<Response> => {
+    const injected = async (fault: Exclude<Fault, { kind: "delay" }>): Promise<Response> => {
       if (fault.kind === "drop") {
         // A body shorter than its declared length: the server has to cut the connection (or, on HTTP/2, reset
         // the stream) after the bytes it has, as a CA crashing mid-answer would.
@@ -245,11 +249,21 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
       const path = `${url.pathname}${url.search}`;
       const resource = resourceOf(url.pathname);
       const fault = pickFault(resource, request.method, path);
-      requests.push({ resource, method: request.method, path, at: Date.now(), fault: fault?.kind });
+      const seen: ProxiedRequest = {
+        resource,
+        method: request.method,
+        path,
+        at: Date.now(),
+        fault: fault?.kind,
+      };
+      requests.push(seen);
       try {
-        return fault ? await injected(fault) : await forward(request, path);
+        if (fault?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return fault && fault.kind !== "delay" ? await injected(fault) : await forward(request, path);
       } catch (err) {
         return new Response(`proxy: pebble unreachable: ${err}`, { status: 502 });
+      } finally {
+        seen.answeredAt = Date.now();
       }
     });
     proxyOrigin = `https://127.0.0.1:${server.addr.port}`;

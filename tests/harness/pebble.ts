@@ -29,6 +29,8 @@ export interface PebbleHandle {
   management(path: string, init?: RequestInit): Promise<Response>;
   /** PIDs of the processes this handle started, so a test can see they are gone after `stop`. */
   pids: number[];
+  /** pebble's log: one line per request it handles ("POST /path -> calling handler()"), among others. */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
       caPem: ca.certPem,
       caFile: ca.certFile,
       pids: [service.pid],
+      logFile: service.logFile,
       managementUrl,
       management: (path, init) => fetch(`${managementUrl}${path}`, { ...init, client: httpClient }),
       async issuingRoot() {

@@ -4,6 +4,11 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** The permissions notariat runs with (also `deno task dev`'s and the Dockerfile's `deno compile`'s). */
 export const PERMISSIONS: readonly string[] = ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"];
 
+/** The arguments after the deno executable: `run`, the permissions, main.ts, then notariat's `args`. */
+export function notariatArgs(args: readonly string[]): string[] {
+  return ["run", ...PERMISSIONS, MAIN, ...args];
+}
+
 /**
  * A command running notariat with `args`, Deno's update check off. `options` sets stdio and extra environment
  * (stdin defaults to null; stdout and stderr as Deno.Command has them: piped for output(), inherited for spawn()).
@@ -15,7 +20,7 @@ export function notariatCommand(
   return new Deno.Command(Deno.execPath(), {
     stdin: "null",
     ...options,
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    args: notariatArgs(args),
     env: { DENO_NO_UPDATE_CHECK: "1", ...options.env },
   });
 }

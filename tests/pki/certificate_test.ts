@@ -36,6 +36,14 @@ Deno.test("certificates: parse, key match and chain verification against an open
       },
     );
 
+    await t.step("a certificate without a subject (a name too long for a common name) parses", async () => {
+      const long = `${"a".repeat(60)}.alpha.test`;
+      const pem = await ca.signLeaf(await createCsr(ecKey, [long]), 10);
+      const [leaf] = parseCertificateChain(pem);
+      assert.equal(leaf.subject, "");
+      assert.deepEqual(leaf.dnsNames, [long]);
+    });
+
     await t.step("parseCertificateChain rejects text without a certificate", () => {
       assert.throws(() => parseCertificateChain("hello"), (err: unknown) => {
         assert.ok(err instanceof NotariatError);
