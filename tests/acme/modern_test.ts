@@ -184,7 +184,7 @@ Deno.test("pebble 2.10: profiles, renewal information with replaces, alternate c
   }
 });
 
-Deno.test("through a fault proxy: replaces refused twice is not looped; an authorization's expires bounds the wait", async () => {
+Deno.test("through a fault proxy: replaces refused twice is not looped; the order's expires bounds the wait", async () => {
   const knot = await startKnot();
   const stops: (() => Promise<void>)[] = [() => knot.stop()];
   try {
@@ -223,12 +223,11 @@ Deno.test("through a fault proxy: replaces refused twice is not looped; an autho
     assert.match(refused.message, /creating the order: the CA answered HTTP 409 alreadyReplaced: /);
     assert.equal(proxy.count("newOrder"), 2, "one order with replaces, one without, then the error");
 
-    // The first look at the authorization is pebble's; every poll after it says "still pending" and that the
-    // authorization ends in two seconds, as a CA's short challenge window would.
+    // Every poll of the order after the challenge was answered says "still pending" and that the order ends
+    // in two seconds, as a CA's short challenge window would.
     const expires = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2_000);
     proxy.inject({
-      resource: "authorization",
-      skip: 1,
+      resource: "order",
       times: Infinity,
       fault: {
         kind: "respond",
@@ -237,8 +236,9 @@ Deno.test("through a fault proxy: replaces refused twice is not looped; an autho
         body: JSON.stringify({
           status: "pending",
           expires: expires.toISOString(),
-          identifier: { type: "dns", value: domain },
-          challenges: [{ type: "dns-01", url: `${proxy.directoryUrl}/x`, token: "t", status: "pending" }],
+          identifiers: [{ type: "dns", value: domain }],
+          authorizations: [],
+          finalize: `${proxy.directoryUrl}/x`,
         }),
       },
     });
@@ -247,7 +247,7 @@ Deno.test("through a fault proxy: replaces refused twice is not looped; an autho
     assert.equal(
       err.message,
       `certificates[0] (secret default/${domain}): validation of ${domain}: still pending and the ` +
-        `authorization for ${domain} expires at ${expires.toISOString()}, giving up`,
+        `order expires at ${expires.toISOString()}, giving up`,
     );
     assert.deepEqual(await queryTxt(knot.address, `_acme-challenge.${domain}`), [], "no TXT left behind");
   } finally {
