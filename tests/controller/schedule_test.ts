@@ -142,6 +142,20 @@ Deno.test("the resync is due once per interval and makes the ConfigMap due; conf
   assert.equal(s.configDue(1000 + HOUR + 1), true);
 });
 
+Deno.test("a ConfigMap read has its own backoff when one is given; entries keep theirs", () => {
+  const configRetryAt = (now: number, failures: number) => now + 1_000 * 2 ** (failures - 1);
+  const s = new Schedule({ resyncMs: HOUR, parallel: 2, retryAt, configRetryAt }, 0);
+  assert.equal(s.configFailed(0), 1_000);
+  assert.equal(s.configFailed(1_000), 3_000);
+  assert.equal(s.configDue(2_999), false);
+  assert.equal(s.configDue(3_000), true);
+  s.configLoaded();
+  s.add("a", 3_000);
+  assert.deepEqual(s.takeDue(3_000), ["a"]);
+  s.finish("a", { failed: true, version: "1" }, 3_000);
+  assert.equal(s.dueAt("a"), 13_000, "the entry's failure follows retryAt");
+});
+
 Deno.test("10,000 entries: rescheduling keeps the order and the heap small", () => {
   const s = make(10_000);
   for (let i = 0; i < 10_000; i++) s.add(`e${i}`, 0);
