@@ -36,6 +36,27 @@ Deno.test("certificates: parse, key match and chain verification against an open
       },
     );
 
+    await t.step(
+      "the authority key id and issuer common name match openssl's view of each certificate",
+      async () => {
+        const chain = parseCertificateChain(chainPem + ca.rootPem);
+        const pems = [leafPem, ca.intermediatePem, ca.rootPem];
+        for (const [i, info] of chain.entries()) {
+          const text = await run("openssl", ["x509", "-noout", "-ext", "authorityKeyIdentifier"], {
+            stdin: pems[i],
+          });
+          const keyId = /keyid:([0-9A-F:]+)|^\s+([0-9A-F]{2}(?::[0-9A-F]{2})+)\s*$/m.exec(text);
+          const expected = keyId === null
+            ? undefined
+            : (keyId[1] ?? keyId[2]).replaceAll(":", "").toLowerCase();
+          assert.equal(info.authorityKeyId, expected, `certificate ${i + 1}`);
+        }
+        assert.ok(chain[0].authorityKeyId, "openssl's leaf carries an Authority Key Identifier");
+        assert.equal(chain[0].issuerCommonName, "Alpha Intermediate");
+        assert.equal(chain[1].issuerCommonName, "Alpha Root");
+      },
+    );
+
     await t.step("a certificate without a subject (a name too long for a common name) parses", async () => {
       const long = `${"a".repeat(60)}.alpha.test`;
       const pem = await ca.signLeaf(await createCsr(ecKey, [long]), 10);
