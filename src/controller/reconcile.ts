@@ -138,7 +138,8 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     learnCaIdentity(known, inspected.origin, deps.acmeDirectory);
     const current = inspected.certificate as CertificateInfo | undefined;
     if (current !== undefined) validity = { notBefore: current.notBefore, notAfter: current.notAfter };
-    // The quick stored-chain inspection does not read the Authority Key Identifier; the ARI name needs it.
+    // The inspected leaf carries its Authority Key Identifier (the ARI name); the stored chain is read again only
+    // when it does not.
     const currentId = current === undefined || directory?.renewalInfo === undefined
       ? undefined
       : certIdOf(current) ?? storedCertId(existing);
