@@ -52,6 +52,7 @@ export function createOutcomeRecorder(
         notBefore: o.notBefore,
         notAfter: o.notAfter,
         renewAt: o.renewAt,
+        challenge: o.challenge,
       });
       const fields = {
         entry: `certificates[${o.spec.index}]`,
