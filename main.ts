@@ -195,8 +195,15 @@ async function run(options: RunOptions): Promise<number> {
       dns,
       log: (level, message, fields) => logger[level](message, fields),
     };
-    // Standing dns-persist-01 records of entries that left the ConfigMap go on every resync (and at exit with
-    // -once), independently of the control loop and its watches; only the leader sweeps.
+    // Standing dns-persist-01 records of entries that left the ConfigMap go as soon as the loop sees them leave,
+    // on every resync (and at exit with -once); only the leader sweeps, one sweep at a time.
+    let sweeping = Promise.resolve();
+    const sweepNow = () => {
+      sweeping = sweeping.then(() => sweepStandingRecords(sweep)).then(
+        () => {},
+        (error) => logger.warn("sweeping standing records failed", { error: errorMessage(error) }),
+      );
+    };
     const sweepsDone = new AbortController();
     const sweeps = options.once || options.dryRun
       ? Promise.resolve()
@@ -205,7 +212,16 @@ async function run(options: RunOptions): Promise<number> {
       // Challenge values a killed run left behind go first (only the leader gets here; a dry run changes nothing).
       if (!options.dryRun) await journal.sweep();
       const code = await withinShutdownTimeout(
-        runController({ kube, issuer, options, logger, signal: stop, probe, metrics }),
+        runController({
+          kube,
+          issuer,
+          options,
+          logger,
+          signal: stop,
+          probe,
+          metrics,
+          entriesRemoved: options.dryRun ? undefined : sweepNow,
+        }),
         stop,
         options.shutdownTimeoutMs,
         logger,
@@ -220,6 +236,7 @@ async function run(options: RunOptions): Promise<number> {
     } finally {
       sweepsDone.abort();
       await sweeps;
+      await sweeping;
     }
   } catch (err) {
     logger.error("cannot start", { error: errorMessage(err) });

@@ -274,6 +274,16 @@ try {
   notariat = undefined;
   check(status.code === 0, `notariat stopped on SIGTERM with status ${status.code}`);
 
+  say("the final state, as notariat status reports it");
+  const table = await sh("notariat status -config notariat -namespace notariat -kubeconfig $KUBECONFIG");
+  check(
+    entries.every((entry) => {
+      const ref = entry.secret.includes("/") ? entry.secret : `notariat/${entry.secret}`;
+      return table.split("\n").some((line) => line.trimStart().startsWith(`${ref} `) && / Ready /.test(line));
+    }),
+    "notariat status shows every entry Ready",
+  );
+
   say("to look closer");
   console.log([
     `export KUBECONFIG=${cluster.adminKubeconfig}`,

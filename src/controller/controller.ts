@@ -51,6 +51,8 @@ export interface ControllerDeps {
   probe?: ControllerProbe;
   /** Certificate and reconcile metrics, fed by the outcome recorder. */
   metrics?: Metrics;
+  /** Told when entries left the ConfigMap (main.ts then removes their standing dns-persist-01 records). */
+  entriesRemoved?: () => void;
 }
 
 /** The ConfigMap's entries that are valid, and one line per problem. */
@@ -253,12 +255,15 @@ async function runLoop(deps: RunDeps): Promise<void> {
     for (const problem of problems) if (!reportedProblems.has(problem)) await recorder.invalidConfig(problem);
     reportedProblems = problems;
     const wanted = new Map(config.specs.map((spec) => [formatRef(spec.secret), spec]));
+    let removed = false;
     for (const key of specs.keys()) {
       if (wanted.has(key)) continue;
       specs.delete(key);
       schedule.remove(key);
+      removed = true;
       logger.info("entry removed from the configuration", { secret: key });
     }
+    if (removed) deps.entriesRemoved?.();
     // Namespaces are listed before their new entries are due, so a first pass reads no Secret one by one.
     await index.use(namespacesOf(wanted.values()));
     const at = now();

@@ -53,6 +53,7 @@ export function createOutcomeRecorder(
         notAfter: o.notAfter,
         // When the certificate will be renewed (by ARI or the rule), not the next look at it.
         renewAt: o.renewal?.at ?? o.renewAt,
+        challenge: o.challenge,
       });
       const fields = {
         entry: `certificates[${o.spec.index}]`,

@@ -4,7 +4,7 @@
  * Secret itself); the last reason and message come from the latest Event about the entry, else the policy.
  */
 import { formatProblem, parseCertificatesConfig } from "../config/parse.ts";
-import { type CertificateSpec, formatRef } from "../config/types.ts";
+import { type CertificateSpec, DEFAULT_CHALLENGE, formatRef } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import type { Kube, KubeEvent, KubeSecret } from "../kube/types.ts";
 import { inspectSecret } from "./inspect.ts";
@@ -14,6 +14,8 @@ import { decide } from "./policy.ts";
 export interface EntryStatus {
   secret: string;
   domains: string[];
+  /** The ACME challenge type the entry is validated with. */
+  challenge: string;
   /** Ready: a valid certificate in place; Renewing: due and not failed (yet); Failed; Invalid: bad entry. */
   state: "Ready" | "Renewing" | "Failed" | "Invalid";
   notAfter?: Date;
@@ -45,7 +47,7 @@ export async function entryStatus(
   renewBeforeMs: number,
 ): Promise<EntryStatus> {
   const ref = formatRef(spec.secret);
-  const base = { secret: ref, domains: spec.domains };
+  const base = { secret: ref, domains: spec.domains, challenge: spec.challenge ?? DEFAULT_CHALLENGE };
   const event = latestEventFor(ref, events);
   const last = event === undefined ? undefined : { reason: event.reason, message: eventText(event) };
   if (secret instanceof Error) {
@@ -79,10 +81,20 @@ const date = (d: Date | undefined) => d === undefined ? "-" : d.toISOString().re
 
 /** The table: a header, then one line per entry, columns padded; the message is last and not padded. */
 export function formatStatusTable(rows: readonly EntryStatus[]): string {
-  const header = ["SECRET", "DOMAINS", "STATE", "NOT AFTER", "NEXT RENEWAL", "REASON", "MESSAGE"];
+  const header = [
+    "SECRET",
+    "DOMAINS",
+    "CHALLENGE",
+    "STATE",
+    "NOT AFTER",
+    "NEXT RENEWAL",
+    "REASON",
+    "MESSAGE",
+  ];
   const cells = rows.map((r) => [
     r.secret,
     r.domains.join(",") || "-",
+    r.challenge,
     r.state,
     date(r.notAfter),
     date(r.renewAt),
@@ -118,6 +130,7 @@ export async function readStatus(
       status: {
         secret: problem.secret ?? (problem.index === undefined ? "-" : `certificates[${problem.index}]`),
         domains: [],
+        challenge: "-",
         state: "Invalid",
         reason: "InvalidConfig",
         message: formatProblem(problem),

@@ -26,6 +26,8 @@ export interface CertificateState {
   notBefore?: Date;
   notAfter?: Date;
   renewAt?: Date;
+  /** The ACME challenge type the entry uses (dns-01, dns-persist-01, dns-account-01). */
+  challenge?: string;
 }
 
 /** One HTTP exchange with the ACME CA; `status` 0 when no answer came. */
@@ -137,6 +139,7 @@ export function createMetrics(options: { version: string; issuer: IssuerLabels }
     renewal: new Series(() => 0),
   };
   const ready = new Series(() => 0);
+  const challenges = new Series(() => 0);
   const acmeCount = new Series(() => 0);
   const acmeDuration = new Series(() => ({ sum: 0, count: 0 }));
   const reconciles = new Series(() => 0);
@@ -173,6 +176,13 @@ export function createMetrics(options: { version: string; issuer: IssuerLabels }
       put(timestamps.renewal, state.renewAt);
       for (const condition of CONDITIONS) {
         ready.set({ ...labels, condition }, condition === state.ready ? 1 : 0);
+      }
+      if (state.challenge !== undefined) {
+        const entry = { name: state.name, namespace: state.namespace };
+        for (const { labels: known } of challenges.entries()) {
+          if (known.name === entry.name && known.namespace === entry.namespace) challenges.delete(known);
+        }
+        challenges.set({ ...entry, challenge: state.challenge }, 1);
       }
     },
     reconciled(result, reason) {
@@ -247,6 +257,11 @@ export function createMetrics(options: { version: string; issuer: IssuerLabels }
             { suffix: "_count", labels, value: value.count },
           ]),
         },
+        gauge(
+          "notariat_certificate_challenge_info",
+          "The ACME challenge type each certificate is validated with; always 1.",
+          challenges,
+        ),
         counter(
           "notariat_reconcile_total",
           "Reconciles of configured entries, by result and reason.",

@@ -273,22 +273,24 @@ Deno.test("kubectl apply -k installs the base and each overlay; notariat issues 
         const text = new TextDecoder().decode(out.stdout);
         assert.equal(out.code, 1, "not every entry is Ready");
         const [header, ...lines] = text.trimEnd().split("\n");
-        assert.match(header, /^SECRET +DOMAINS +STATE +NOT AFTER +NEXT RENEWAL +REASON +MESSAGE$/);
+        assert.match(header, /^SECRET +DOMAINS +CHALLENGE +STATE +NOT AFTER +NEXT RENEWAL +REASON +MESSAGE$/);
         const columns = (line: string) => line.split(/ {2,}/);
         const bySecret = new Map(lines.map((line) => [columns(line)[0], columns(line)]));
         const shop = bySecret.get("shop/shop-tls")!;
         assert.equal(shop[1], "shop.alpha.test");
-        assert.equal(shop[2], "Ready");
-        assert.match(shop[3], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-        assert.match(shop[4], /^\d{4}-\d\d-\d\dT/);
-        assert.equal(shop[5], "Issued", "the latest Event about it");
+        assert.equal(shop[2], "dns-01");
+        assert.equal(shop[3], "Ready");
+        assert.match(shop[4], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+        assert.match(shop[5], /^\d{4}-\d\d-\d\dT/);
+        assert.equal(shop[6], "Issued", "the latest Event about it");
         const failed = bySecret.get("shop/nokey-tls")!;
-        assert.equal(failed[2], "Failed");
-        assert.equal(failed[5], "Failed");
-        assert.match(failed[6], /absent/, "the message names the missing TSIG Secret");
+        assert.equal(failed[3], "Failed");
+        assert.equal(failed[6], "Failed");
+        assert.match(failed[7], /absent/, "the message names the missing TSIG Secret");
         const invalid = bySecret.get("notariat/bad-tls")!;
-        assert.equal(invalid[2], "Invalid");
-        assert.match(invalid[6], /domains\[0\]/);
+        assert.equal(invalid[2], "-");
+        assert.equal(invalid[3], "Invalid");
+        assert.match(invalid[7], /domains\[0\]/);
       },
     );
   } finally {

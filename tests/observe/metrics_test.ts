@@ -103,3 +103,18 @@ Deno.test("DNS updates fill a histogram per server; reconciles are counted by re
   assert.ok(page.includes('notariat_leader_status{lease="notariat-leader"} 1\n'));
   assert.ok(page.includes('notariat_watch_reconnects_total{resource="secrets"} 1\n'));
 });
+
+Deno.test("each certificate's challenge type is one info series, replaced when it changes", () => {
+  const metrics = createMetrics({ version: "1", issuer });
+  const state = { namespace: "web", name: "site-tls", ready: "True" as const };
+  metrics.certificate({ ...state, challenge: "dns-01" });
+  metrics.certificate({ ...state, challenge: "dns-persist-01" });
+  metrics.certificate({ ...state, name: "other-tls", challenge: "dns-account-01" });
+  const lines = metrics.render().split("\n").filter((l) =>
+    l.startsWith("notariat_certificate_challenge_info{")
+  );
+  assert.deepEqual(lines.sort(), [
+    'notariat_certificate_challenge_info{name="other-tls",namespace="web",challenge="dns-account-01"} 1',
+    'notariat_certificate_challenge_info{name="site-tls",namespace="web",challenge="dns-persist-01"} 1',
+  ]);
+});
