@@ -54,6 +54,7 @@ export function createOutcomeRecorder(
         // When the certificate will be renewed (by ARI or the rule), not the next look at it.
         renewAt: o.renewal?.at ?? o.renewAt,
         challenge: o.challenge,
+        renewalSource: o.renewal?.source,
       });
       const fields = {
         entry: `certificates[${o.spec.index}]`,

@@ -28,6 +28,8 @@ export interface CertificateState {
   renewAt?: Date;
   /** The ACME challenge type the entry uses (dns-01, dns-persist-01, dns-account-01). */
   challenge?: string;
+  /** Where renewAt comes from: the CA's renewal information ("ari") or the lifetime rule ("rule"). */
+  renewalSource?: string;
 }
 
 /** One HTTP exchange with the ACME CA; `status` 0 when no answer came. */
@@ -140,6 +142,7 @@ export function createMetrics(options: { version: string; issuer: IssuerLabels }
   };
   const ready = new Series(() => 0);
   const challenges = new Series(() => 0);
+  const renewalSources = new Series(() => 0);
   const acmeCount = new Series(() => 0);
   const acmeDuration = new Series(() => ({ sum: 0, count: 0 }));
   const reconciles = new Series(() => 0);
@@ -177,13 +180,16 @@ export function createMetrics(options: { version: string; issuer: IssuerLabels }
       for (const condition of CONDITIONS) {
         ready.set({ ...labels, condition }, condition === state.ready ? 1 : 0);
       }
-      if (state.challenge !== undefined) {
-        const entry = { name: state.name, namespace: state.namespace };
-        for (const { labels: known } of challenges.entries()) {
-          if (known.name === entry.name && known.namespace === entry.namespace) challenges.delete(known);
+      const entry = { name: state.name, namespace: state.namespace };
+      const info = (series: Series<number>, key: string, value: string | undefined) => {
+        if (value === undefined) return;
+        for (const { labels: known } of series.entries()) {
+          if (known.name === entry.name && known.namespace === entry.namespace) series.delete(known);
         }
-        challenges.set({ ...entry, challenge: state.challenge }, 1);
-      }
+        series.set({ ...entry, [key]: value }, 1);
+      };
+      info(challenges, "challenge", state.challenge);
+      info(renewalSources, "source", state.renewAt === undefined ? undefined : state.renewalSource);
     },
     reconciled(result, reason) {
       reconciles.set({ result, reason }, reconciles.get({ result, reason }) + 1);
@@ -257,6 +263,11 @@ export function createMetrics(options: { version: string; issuer: IssuerLabels }
             { suffix: "_count", labels, value: value.count },
           ]),
         },
+        gauge(
+          "notariat_certificate_renewal_source_info",
+          "Where each certificate's renewal time comes from: ari (the CA's renewal information) or rule; always 1.",
+          renewalSources,
+        ),
         gauge(
           "notariat_certificate_challenge_info",
           "The ACME challenge type each certificate is validated with; always 1.",

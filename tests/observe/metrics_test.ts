@@ -118,3 +118,16 @@ Deno.test("each certificate's challenge type is one info series, replaced when i
     'notariat_certificate_challenge_info{name="site-tls",namespace="web",challenge="dns-persist-01"} 1',
   ]);
 });
+
+Deno.test("the renewal time's source is an info series next to cert-manager's renewal timestamp", () => {
+  const metrics = createMetrics({ version: "1", issuer });
+  const state = { namespace: "web", name: "site-tls", ready: "True" as const, renewAt: new Date(1_000_000) };
+  metrics.certificate({ ...state, renewalSource: "rule" });
+  metrics.certificate({ ...state, renewalSource: "ari" });
+  const page = metrics.render();
+  const lines = page.split("\n").filter((l) => l.startsWith("notariat_certificate_renewal_source_info{"));
+  assert.deepEqual(lines, [
+    'notariat_certificate_renewal_source_info{name="site-tls",namespace="web",source="ari"} 1',
+  ]);
+  assert.match(page, /certmanager_certificate_renewal_timestamp_seconds\{name="site-tls"[^}]*\} 1000\n/);
+});
