@@ -118,10 +118,7 @@ export async function runController(deps: ControllerDeps): Promise<number> {
     once: options.once,
     dry_run: options.dryRun,
   });
-  const log: WatchLog = (level, message, fields) => {
-    if (RECONNECTS.has(message)) deps.metrics?.watchReconnected(String(fields.watch ?? "").split(" ")[0]);
-    logger[level](message, fields);
-  };
+  const log: WatchLog = (level, message, fields) => logger[level](message, fields);
   const runDeps: RunDeps = { ...deps, now, random, loadConfig, recorder, reconcileDeps, parallel, log };
   if (options.once) return await runOnce(runDeps);
   await runLoop(runDeps);
@@ -139,13 +136,6 @@ interface RunDeps extends ControllerDeps {
   parallel: number;
   log: WatchLog;
 }
-
-/** The watch log lines that mean a watch was opened again (counted in notariat_watch_reconnects_total). */
-const RECONNECTS = new Set([
-  "watch ended by the API server, resuming",
-  "watch history expired (410 Gone), listing again",
-  "watch reconnected",
-]);
 
 /** The namespaces whose Secrets the entries name. */
 function namespacesOf(specs: Iterable<CertificateSpec>): Set<string> {
@@ -231,6 +221,7 @@ async function runLoop(deps: RunDeps): Promise<void> {
         }
         wake();
       },
+      reconnected: () => deps.metrics?.watchReconnected("secrets"),
     },
     deps.log,
     true,
@@ -246,7 +237,12 @@ async function runLoop(deps: RunDeps): Promise<void> {
   }, {
     sync: (items) => configChanged(items.get(options.config)?.resourceVersion),
     change: (type, item) => configChanged(type === "DELETED" ? undefined : item.resourceVersion),
-  }, { log: deps.log });
+  }, {
+    log: deps.log,
+    opened: (again) => {
+      if (again) deps.metrics?.watchReconnected("configmaps");
+    },
+  });
 
   const applyConfig = async () => {
     const config = await deps.loadConfig();

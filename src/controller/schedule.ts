@@ -70,11 +70,6 @@ export class Schedule {
     this.#nextResync = now + options.resyncMs;
   }
 
-  /** How many entries are scheduled. */
-  get size(): number {
-    return this.#slots.size;
-  }
-
   /** How many entries are running. */
   get running(): number {
     return this.#running;
@@ -142,11 +137,6 @@ export class Schedule {
   retryNow(key: string, now: number): void {
     const slot = this.#slots.get(key);
     if (slot !== undefined && !slot.running && slot.failures > 0) this.#due(slot, now);
-  }
-
-  /** The entry's version as its last run left it. */
-  seenVersion(key: string): string | undefined {
-    return this.#slots.get(key)?.seenVersion;
   }
 
   /** The entries to start now (marked running), oldest due first, as many as the parallel limit allows. */

@@ -18,6 +18,8 @@ export interface SecretIndexHandlers {
   changed(namespace: string, name: string, version: string | undefined): void;
   /** A namespace was (re)listed: every Secret's version in it, as now. */
   synced(namespace: string, versions: Map<string, string>): void;
+  /** A namespace's watch was opened again after it ended. */
+  reconnected?(): void;
 }
 
 interface NamespaceState {
@@ -74,22 +76,9 @@ export class SecretIndex {
     return this.#kube.readSecret(ref.namespace, ref.name);
   }
 
-  /** The version of a Secret as last seen (undefined: absent, or its namespace not listed). */
-  version(ref: SecretRef): string | undefined {
-    return this.#namespaces.get(ref.namespace)?.versions.get(ref.name);
-  }
-
   /** Lists every watched namespace again (the periodic check for anything missed). */
   relist(): void {
     for (const state of this.#namespaces.values()) state.watch?.relist();
-  }
-
-  /** Each namespace's watch health: whether it is failing, and since when. */
-  health(): { namespace: string; failing: boolean; failingSince?: number }[] {
-    return [...this.#namespaces].map(([namespace, state]) => ({
-      namespace,
-      ...(state.watch?.health() ?? { failing: false }),
-    }));
   }
 
   stop(): void {
@@ -139,9 +128,11 @@ export class SecretIndex {
             );
           },
         }, {
-          log: (level, message, fields) => {
-            if (level === "warn") settle();
-            this.#log(level, message, fields);
+          log: this.#log,
+          // A namespace that cannot be listed does not hold up the first pass: its entries read one by one.
+          failed: settle,
+          opened: (again) => {
+            if (again) this.#handlers.reconnected?.();
           },
         });
       });

@@ -30,6 +30,10 @@ export interface ListWatchOptions {
   log?: WatchLog;
   /** Delay before retrying after the n-th consecutive failure (default 500 ms doubling to 8 s). */
   retryDelayMs?: (failures: number) => number;
+  /** Told each time a watch connection is open; `again` for every one after the first (a reconnect). */
+  opened?: (again: boolean) => void;
+  /** Told each time a list or watch attempt fails. */
+  failed?: () => void;
 }
 
 /** A running list-and-watch. */
@@ -72,6 +76,8 @@ export function listAndWatch(
   let resumeFrom: string | undefined;
   let failures = 0;
   let failingSince: number | undefined;
+  /** Whether a watch connection was open before (the next one is a reconnect). */
+  let openedBefore = false;
   /** Counts connections, so a stale connection's callbacks are ignored. */
   let generation = 0;
 
@@ -109,9 +115,7 @@ export function listAndWatch(
           if (mine !== generation || stopped) return;
           connection = undefined;
           if (gone) {
-            log("debug", "watch history expired (410 Gone), listing again", { watch: what });
-            resumeFrom = undefined;
-            schedule(0);
+            listAgain();
           } else if (error === undefined && serverError === undefined) {
             const quick = !heard && Date.now() - openedAt < QUICK_END_MS;
             log("debug", "watch ended by the API server, resuming", { watch: what, resume_from: resumeFrom });
@@ -127,20 +131,26 @@ export function listAndWatch(
       }
       connection = opened;
       if (failures > 0) log("debug", "watch reconnected", { watch: what, after_failures: failures });
+      options.opened?.(openedBefore);
+      openedBefore = true;
       failures = 0;
       failingSince = undefined;
     } catch (error) {
       if (mine !== generation) return;
       if (resumeFrom !== undefined && isKubeStatus(error, 410)) {
-        log("debug", "watch history expired (410 Gone), listing again", { watch: what });
-        resumeFrom = undefined;
-        schedule(0);
+        listAgain();
       } else {
         fail(error);
       }
     }
   };
+  const listAgain = () => {
+    log("debug", "watch history expired (410 Gone), listing again", { watch: what });
+    resumeFrom = undefined;
+    schedule(0);
+  };
   const fail = (error: unknown) => {
+    options.failed?.();
     failures++;
     failingSince ??= Date.now();
     // A watch that keeps failing (e.g. forbidden) is reported at the 1st, 2nd, 4th, 8th... attempt, not each.

@@ -309,10 +309,11 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
         };
         const seen: string[] = [];
         let syncs = 0;
+        const opens: boolean[] = [];
         const watch = listAndWatch(counting, "secrets", "kt", { fieldSelector: "metadata.name=long-lived" }, {
           sync: () => syncs++,
           change: (type, item) => seen.push(`${type} ${item.name}`),
-        });
+        }, { opened: (again) => opens.push(again) });
         try {
           await until(() => connections >= 4, "three server-ended watches reopened", 15_000);
           await admin.createSecret(secret("long-lived", { a: "1" }));
@@ -323,6 +324,8 @@ Deno.test("the Kubernetes adapter against a real API server", async (t) => {
           await until(() => seen.length === 2, "MODIFIED on a reopened watch");
           assert.deepEqual(seen, ["ADDED long-lived", "MODIFIED long-lived"]);
           assert.equal(syncs, 1, "a server-ended watch resumes; it does not list again");
+          assert.equal(opens[0], false, "the first watch is no reconnect");
+          assert.ok(opens.slice(1).length >= 5 && opens.slice(1).every((again) => again), "then each is");
         } finally {
           watch.stop();
         }
