@@ -9,6 +9,7 @@
  * Run: deno run -A bench/issuance_bench.ts [count=100] [concurrency=program default] [--cpu-prof DIR]
  *   [--no-peers] [--no-watch]; with BENCH_LOG=FILE the -once run's log lines are kept in FILE.
  */
+import { requestCounts, requestDiff } from "../tests/harness/api_requests.ts";
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
 import type { KubeHandle } from "../tests/harness/kube.ts";
 import { makeStateDir, removeStateDir } from "../tests/harness/process.ts";
@@ -49,6 +50,24 @@ const domainsOf = (prefix: string, i: number) => [`${prefix}${i}.alpha.test`, `$
 function pebbleRequests(logFile: string): number {
   return Deno.readTextFileSync(logFile).split("\n").filter((line) => line.endsWith("-> calling handler()"))
     .length;
+}
+
+/** CPU seconds (user + system) each server of the stack has used so far, read from /proc. */
+function stackCpu(servers: Record<string, number[]>): Record<string, number> {
+  const tick = 100; // USER_HZ on Linux
+  const out: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(servers)) {
+    out[name] = 0;
+    for (const pid of pids) {
+      try {
+        const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+        out[name] += (Number(fields[11]) + Number(fields[12])) / tick;
+      } catch {
+        // gone: counts nothing
+      }
+    }
+  }
+  return out;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -135,6 +154,8 @@ try {
   );
 
   const results: Result[] = [];
+  let stackCpuLine = "";
+  let apiRequestsLine = "";
 
   // notariat: the whole program, once, under /usr/bin/time for CPU and peak RSS.
   {
@@ -144,6 +165,9 @@ try {
     const denoArgs = notariatArgs(["-once", ...programArgs("notariat")]);
     if (cpuProfDir !== undefined) denoArgs.splice(1, 0, "--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`);
     const before = pebbleRequests(pebble.logFile);
+    const servers = { "kube-apiserver+etcd": kube.pids, pebble: pebble.pids, Knot: knot.pids };
+    const cpuBefore = stackCpu(servers);
+    const requestsBefore = await requestCounts(kube);
     const started = performance.now();
     const output = await new Deno.Command("/usr/bin/time", {
       args: ["-f", "%U %S %M", "-o", timeFile, Deno.execPath(), ...denoArgs],
@@ -153,6 +177,12 @@ try {
       stderr: "piped",
     }).output();
     const wallMs = performance.now() - started;
+    const cpuAfter = stackCpu(servers);
+    stackCpuLine = Object.keys(servers).map((name) =>
+      `${name} ${(cpuAfter[name] - cpuBefore[name]).toFixed(2)}`
+    )
+      .join(", ");
+    apiRequestsLine = requestDiff(await requestCounts(kube), requestsBefore);
     if (Deno.env.get("BENCH_LOG")) Deno.writeFileSync(Deno.env.get("BENCH_LOG")!, output.stderr);
     const logged = new TextDecoder().decode(output.stderr).split("\n").map(parseLine)
       .filter((l) => l !== undefined);
@@ -257,6 +287,8 @@ try {
       "process of the tool. notariat's per-certificate time runs from the issuer taking the entry to the chain " +
       "checked; a peer's is its process's wall time.",
   );
+  console.log(`CPU s of the servers during notariat's run: ${stackCpuLine}`);
+  console.log(`API requests of notariat's run: ${apiRequestsLine}`);
   for (const r of results) for (const e of r.errors) console.log(`${r.tool} error: ${e}`);
 
   // Watch mode: the program running, one new entry at a time; ConfigMap write to its "certificate issued".

@@ -11,6 +11,7 @@
  * times, printing the delay to each reaction (every change must be acted on; each expected under 2 s).
  */
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
+import { requestCounts, requestDiff } from "../tests/harness/api_requests.ts";
 import { type KubeHandle, startKube } from "../tests/harness/kube.ts";
 import { run } from "../tests/harness/process.ts";
 import { notariatCommand } from "../tests/harness/program.ts";
@@ -114,33 +115,6 @@ async function mustCreate(cluster: KubeHandle, path: string, body: unknown): Pro
   if (response.status !== 201) {
     throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(response.body)}`);
   }
-}
-
-/** apiserver_request_total summed by verb and resource (clients other than the bench are the only change). */
-async function requestCounts(cluster: KubeHandle): Promise<Map<string, number>> {
-  const text = (await cluster.request("GET", "/metrics")).body as string;
-  const counts = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? "";
-    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? "";
-    const key = `${verb} ${resource}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
-  }
-  return counts;
-}
-
-/** What notariat asks for; the API server's own loopback requests (namespaces, services, ...) are left out. */
-const NOTARIAT_RESOURCES = / (secrets|configmaps|events|leases)$/;
-
-/** The difference of two counts, without the bench's own requests (listed in `own`). */
-function diff(after: Map<string, number>, before: Map<string, number>, own: Map<string, number> = new Map()) {
-  const out: string[] = [];
-  for (const [key, value] of after) {
-    const delta = value - (before.get(key) ?? 0) - (own.get(key) ?? 0);
-    if (delta > 0 && NOTARIAT_RESOURCES.test(key)) out.push(`${key}=${delta}`);
-  }
-  return out.sort().join(" ") || "none";
 }
 
 function procStat(pid: number): { cpuSeconds: number; rssMiB: number; peakMiB: number } {
@@ -321,7 +295,9 @@ async function scenario(n: number, k: number, leaves: Leaf[]): Promise<void> {
           last.cpuSeconds.toFixed(2)
         } s CPU, peak RSS ${
           last.peakMiB.toFixed(0)
-        } MiB, exit ${code}, ${valid} valid, ${failed} failed; API requests: ${diff(afterOnce, before)}`,
+        } MiB, exit ${code}, ${valid} valid, ${failed} failed; API requests: ${
+          requestDiff(afterOnce, before)
+        }`,
     );
 
     // Watch mode.
@@ -348,8 +324,8 @@ async function scenario(n: number, k: number, leaves: Leaf[]): Promise<void> {
         } s while idle`,
     );
     // The bench's own /metrics reads count as "get" with an empty resource and are left out.
-    console.log(`${label} watch: API requests during the pass: ${diff(afterPass, watchBefore)}`);
-    console.log(`${label} watch: API requests while idle: ${diff(afterIdle, afterPass)}`);
+    console.log(`${label} watch: API requests during the pass: ${requestDiff(afterPass, watchBefore)}`);
+    console.log(`${label} watch: API requests while idle: ${requestDiff(afterIdle, afterPass)}`);
     console.log(
       `${label} DNS requests: ${dns.count() - dnsBefore + 0} (watch) / ${dnsBefore} (-once); ` +
         `ACME: ${
