@@ -6,7 +6,8 @@
 import { errorMessage, NotariatError } from "../errors.ts";
 import { quoteValue } from "../quote.ts";
 import type { PropagationCheck, ServerAddress } from "../dns/types.ts";
-import { normalizeDomain, parseSecretRef, validateLabel, validateSubdomain } from "../config/names.ts";
+import { parseSecretRef, validateLabel, validateSubdomain } from "../config/names.ts";
+import { normalizeDomain } from "../dns/names.ts";
 import { validateProfileName } from "../config/parse.ts";
 import { parseServerAddress } from "../dns/address.ts";
 import { DEFAULT_RENEW_BEFORE_MS } from "../controller/renewal.ts";

@@ -1,18 +1,17 @@
 /**
- * Validation and normalization of the names notariat is given: Kubernetes object names, `[namespace/]name`
- * references, DNS names and e-mail contacts (server addresses: src/dns/address.ts). Each function throws a
+ * Validation of the names notariat is given: Kubernetes object names, `[namespace/]name` references and e-mail
+ * contacts (DNS names: src/dns/names.ts; server addresses: src/dns/address.ts). Each function throws a
  * NotariatError of kind "config" whose message says what is wrong with the text; callers add which entry and
  * field it came from.
  */
 import { domainToASCII } from "node:url";
+import { dnsNameProblem, RFC1123_LABEL } from "../dns/names.ts";
 import { NotariatError } from "../errors.ts";
 import { quoteValue } from "../quote.ts";
 import type { SecretRef } from "./types.ts";
 
 const SUBDOMAIN_MAX = 253;
 const LABEL_MAX = 63;
-// An RFC 1123 label in lower case: Kubernetes names and (lower-cased) DNS host names share this rule.
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * Checks a Kubernetes object name that must be a DNS-1123 subdomain (Secrets, ConfigMaps): lower-case letters,
@@ -24,7 +23,7 @@ export function validateSubdomain(name: string, what: string): void {
     ? "must not be empty"
     : name.length > SUBDOMAIN_MAX
     ? `must be at most ${SUBDOMAIN_MAX} characters, not ${name.length}`
-    : name.split(".").every((part) => LABEL.test(part))
+    : name.split(".").every((part) => RFC1123_LABEL.test(part))
     ? undefined
     : "must be a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', " +
       "starting and ending with a letter or digit (e.g. 'example-tls')";
@@ -40,7 +39,7 @@ export function validateLabel(name: string, what: string): void {
     ? "must not be empty"
     : name.length > LABEL_MAX
     ? `must be at most ${LABEL_MAX} characters, not ${name.length}`
-    : LABEL.test(name)
+    : RFC1123_LABEL.test(name)
     ? undefined
     : "must be a lowercase RFC 1123 label: letters a-z, digits and '-', " +
       "starting and ending with a letter or digit (e.g. 'my-namespace')";
@@ -64,43 +63,6 @@ export function parseSecretRef(text: string, defaultNamespace: string): SecretRe
 }
 
 /**
- * Normalizes a domain name a certificate is requested for: lower-cased, trailing dot dropped, international
- * names converted to punycode. Labels are letters, digits and hyphens (no leading or trailing hyphen) of at
- * most 63 octets, the whole at most 253; a wildcard is allowed only as the entire leftmost label. A single
- * label is refused: a public CA does not issue for it.
- *
- * @example normalizeDomain("*.Bücher.example.") // "*.xn--bcher-kva.example"
- */
-export function normalizeDomain(text: string): string {
-  const wildcard = text.startsWith("*.");
-  const name = normalizeDnsName(wildcard ? text.slice(2) : text, text, "a valid domain name");
-  if (!name.includes(".")) {
-    throw invalid(
-      `${quote(text)} is not a valid domain name: it has a single label, and a CA will not issue for it`,
-    );
-  }
-  if (/^[0-9]+$/.test(name.slice(name.lastIndexOf(".") + 1))) {
-    throw invalid(
-      `${quote(text)} is not a valid domain name: it ends in an all-numeric label (an IP address?), ` +
-        "and a CA issues certificates for DNS names only over DNS-01",
-    );
-  }
-  const result = wildcard ? `*.${name}` : name;
-  if (result.length > SUBDOMAIN_MAX) {
-    throw invalid(`${quote(text)} is not a valid domain name: longer than ${SUBDOMAIN_MAX} characters`);
-  }
-  return result;
-}
-
-/**
- * Normalizes a host name (single labels allowed, e.g. a Kubernetes Service `knot`): lower-cased, trailing dot
- * dropped, international names converted to punycode.
- */
-export function normalizeHostName(text: string): string {
-  return normalizeDnsName(text, text, "a valid host name");
-}
-
-/**
  * Checks an ACME account contact loosely (`local@domain.tld`): the CA has the last word, this only catches
  * typos such as a missing `@` or a `mailto:` prefix. Returns the address unchanged.
  */
@@ -114,47 +76,9 @@ export function validateEmail(text: string): string {
     ? "the part before @ may hold only letters, digits, dots and !#$%&'*+/=?^_`{|}~-"
     : !domain.includes(".")
     ? "expected local@domain.tld"
-    : domainProblem(domainToASCII(domain) || domain);
+    : dnsNameProblem(domainToASCII(domain) || domain);
   if (reason !== undefined) throw invalid(`${quote(text)} is not a valid e-mail address: ${reason}`);
   return text;
-}
-
-/** Lower-cases, drops one trailing dot, converts to punycode when needed, and checks the labels. */
-function normalizeDnsName(name: string, original: string, what: string): string {
-  let ascii = name.endsWith(".") ? name.slice(0, -1) : name;
-  // deno-lint-ignore no-control-regex
-  if (/[^\x00-\x7f]/.test(ascii) || /(^|\.)xn--/i.test(ascii)) {
-    const converted = domainToASCII(ascii);
-    if (converted === "") {
-      throw invalid(
-        `${quote(original)} is not a valid internationalized name: it cannot be converted to punycode`,
-      );
-    }
-    ascii = converted;
-  }
-  ascii = ascii.toLowerCase();
-  const reason = domainProblem(ascii);
-  if (reason !== undefined) throw invalid(`${quote(original)} is not ${what}: ${reason}`);
-  return ascii;
-}
-
-/** Why `name` (ASCII, no trailing dot, no wildcard) is not a DNS host name, or undefined when it is one. */
-function domainProblem(name: string): string | undefined {
-  if (name === "") return "it is empty";
-  if (name.length > SUBDOMAIN_MAX) return `longer than ${SUBDOMAIN_MAX} characters`;
-  for (const label of name.toLowerCase().split(".")) {
-    if (label === "") return "it has an empty label (two dots in a row, or a leading dot)";
-    if (label.length > LABEL_MAX) return `label ${quote(label)} is longer than ${LABEL_MAX} characters`;
-    if (label.includes("*")) {
-      return "a wildcard is allowed only as the whole leftmost label, as in *.example.com";
-    }
-    if (!LABEL.test(label)) {
-      return /^-|-$/.test(label)
-        ? `label ${quote(label)} starts or ends with a hyphen`
-        : `label ${quote(label)} may hold only letters, digits and hyphens`;
-    }
-  }
-  return undefined;
 }
 
 function quote(text: string): string {

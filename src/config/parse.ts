@@ -15,8 +15,9 @@ import {
   type KeyType,
   type SecretRef,
 } from "./types.ts";
-import { normalizeDomain, parseSecretRef, validateEmail } from "./names.ts";
+import { parseSecretRef, validateEmail } from "./names.ts";
 import { parseServerAddress } from "../dns/address.ts";
+import { normalizeDomain } from "../dns/names.ts";
 import { describeYamlError } from "./yaml_error.ts";
 import { looksLikeKeyMaterial, quoteValue } from "../quote.ts";
 

@@ -3,7 +3,7 @@
  * Secret) and the one form every message prints.
  */
 import { isIP } from "node:net";
-import { normalizeHostName } from "../config/names.ts";
+import { normalizeHostName } from "./names.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { quoteValue } from "../quote.ts";
 import type { ServerAddress } from "./types.ts";
