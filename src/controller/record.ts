@@ -1,5 +1,5 @@
 import { formatRef } from "../config/types.ts";
-import type { EventRecorder } from "../observe/events.ts";
+import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "../observe/log.ts";
 import type { CertificateState, Metrics } from "../observe/metrics.ts";
 import { entryLabel, type Outcome } from "./reconcile.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { CertificateSpec } from "../../src/config/types.ts";
 import type { Outcome } from "../../src/controller/reconcile.ts";
 import { createOutcomeRecorder } from "../../src/controller/record.ts";
-import type { EventRecorder } from "../../src/observe/events.ts";
+import type { EventRecorder } from "../../src/kube/events.ts";
 import { createLogger } from "../../src/observe/log.ts";
 
 const spec: CertificateSpec = {

@@ -1,4 +1,4 @@
-import type { EventSubject, Kube } from "../kube/types.ts";
+import type { EventSubject, Kube } from "./types.ts";
 
 /** Kubernetes Event reasons notariat records on its ConfigMap. */
 export type EventReason = "Issued" | "Renewed" | "Failed" | "InvalidConfig";

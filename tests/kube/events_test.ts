@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createKube } from "../../src/kube/client.ts";
-import { createEventRecorder } from "../../src/observe/events.ts";
+import { createEventRecorder } from "../../src/kube/events.ts";
 import { startKube } from "../harness/kube.ts";
 
 Deno.test("Events are recorded on the ConfigMap and repeats are aggregated", async (t) => {
