@@ -258,9 +258,9 @@ if (import.meta.main) {
     for (const problem of problems) console.error(formatProblem(problem));
     Deno.exit(1);
   }
-  const folders = new Set([...graph.keys()].map(folderOf));
+  const folders = new Set([...graph.keys()].map(folderOf).filter((folder) => folder.endsWith("/")));
   console.log(
-    `boundaries: ${graph.size} modules in ${folders.size} folders and top-level files import in no circle; ` +
-      `${declared.length} libraries each stay behind their adapter`,
+    `boundaries: ${graph.size} modules, ${folders.size} folders of src/ importing in no circle; ` +
+      `each of ${declared.length} libraries behind its adapter`,
   );
 }

@@ -156,3 +156,14 @@ Deno.test("the graph read from disk sees type-only, re-exported and dynamic impo
     removeStateDir(dir);
   }
 });
+
+Deno.test("notariat's own src/ imports in no circle and keeps each library behind its adapter", async () => {
+  const root = new URL("../", import.meta.url);
+  const graph = await readImportGraph(root);
+  assert.ok(graph.has("main.ts") && graph.has("src/controller/controller.ts"), "the graph holds the modules");
+  const libraries = [...graph.values()].flat().filter((i) =>
+    i.target === undefined && libraryOf(i.specifier)
+  );
+  assert.ok(libraries.length > 0, "the graph sees third-party imports");
+  assert.deepEqual(checkBoundaries(graph, LIBRARY_RULES, readDeclaredImports(root)).map(formatProblem), []);
+});
