@@ -1,4 +1,8 @@
 /**
+ * The cli folder owns notariat's command line: Go-style flags (flags.ts, duration.ts) read into checked
+ * options for each subcommand (this module). It reads no file and reaches no server: main.ts acts on what it
+ * returns.
+ *
  * notariat's command line: `notariat -config NAME [flags]` keeps certificates; `notariat dns-check -tsig-key
  * FILE -domain NAME [flags]` tests DNS UPDATE for one name and exits. Values are checked here, so the rest of
  * the program receives options it can use as they are.

@@ -1,4 +1,8 @@
 /**
+ * The config folder owns the configuration's model and its reading: the ConfigMap's YAML (the one module of
+ * src/ importing js-yaml) into CertificateSpecs (types.ts), and the rules for the names given (names.ts).
+ * Reading the ConfigMap from the API server is the controller's; DNS names and server addresses are dns's.
+ *
  * Reads the ConfigMap's `certificates` list into validated CertificateSpecs. A bad entry is reported and
  * skipped, never stopping the good ones: one typo must not stop the renewal of every other certificate.
  */

@@ -1,4 +1,9 @@
 /**
+ * The controller folder owns what notariat does with each entry, and when: the reissue policy (policy.ts),
+ * renewal timing and backoff, one entry's reconcile (reconcile.ts), writing its Secret, telling the outcome,
+ * leader election, and the loop (this module). Pure decisions apart from the I/O around them; speaking ACME,
+ * DNS and the Kubernetes API is left to acme, dns and kube.
+ *
  * The control loop: one certificate entry at a time can be followed from the ConfigMap (loadConfig) through
  * the scheduler (the `loop` below: the one place work is started) to reconcileEntry and the recorder (the one
  * place outcomes are told).

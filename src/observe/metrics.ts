@@ -1,4 +1,9 @@
 /**
+ * The observe folder owns what notariat shows of itself: log lines (log.ts), metrics (this module, in the
+ * Prometheus format of prometheus.ts) and the HTTP listener for /metrics and the probes (http.ts). The rest of
+ * the code reports to it; what a probe answers is the controller's (probe.ts), and Kubernetes Events are kube's
+ * (events.ts).
+ *
  * notariat's metrics. The certificate and ACME client series carry cert-manager's names and labels, so its
  * dashboards and the cert-manager mixin's alerts work unchanged; notariat's own series are `notariat_*`.
  * Values are plain numbers and labels are names, servers and reasons: never a key, a token or a TSIG secret.

@@ -1,3 +1,8 @@
+/**
+ * The pki folder owns keys, CSRs and certificates: generating keys and CSRs (keys.ts), reading and checking
+ * certificate chains and matching them to a private key (this module, inspect_chain.ts). The one folder
+ * importing @peculiar/x509; it knows nothing of ACME, Secrets or the policy that judges what it reads.
+ */
 import * as x509 from "@peculiar/x509";
 import { type KeyObject, X509Certificate as NativeCertificate } from "node:crypto";
 import { Buffer } from "node:buffer";
