@@ -1,4 +1,9 @@
 /**
+ * The dns folder owns all notariat says to DNS servers: names and server addresses, the wire format, TSIG,
+ * queries, zone discovery, UPDATE, the wait until values are served, and the life of challenge records (this
+ * module), their journal and the standing dns-persist-01 records. It knows neither ACME nor Kubernetes: the
+ * values come from acme, the key and servers from the controller.
+ *
  * The DNS module's face: publish the TXT values of a DNS-01 challenge set, wait until they are served, and
  * remove exactly those values afterwards.
  *
