@@ -28,7 +28,10 @@ export type ImportGraph = ReadonlyMap<string, readonly ModuleImport[]>;
  */
 export type LibraryRules = Readonly<Record<string, readonly string[]>>;
 
-/** The adapters: each library behind the one module (or folder) that speaks it. */
+/**
+ * The adapters: each library behind the one module (or folder) that speaks it. A library dropped from deno.json
+ * keeps its rule, so it cannot come back anywhere else.
+ */
 export const LIBRARY_RULES: LibraryRules = {
   "@kubernetes/client-node": ["src/kube/"],
   "undici": ["src/kube/"],
