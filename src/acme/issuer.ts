@@ -1,9 +1,9 @@
 /**
  * The acme folder owns the CA's side of issuance (RFC 8555): accounts and their keys, the story of one order
  * (this module: new order, authorizations, challenges, finalization, download), renewal information (ari.ts),
- * profiles, external account binding and the choice of chain, with every request reaching the CA through
- * client.ts. It publishes no DNS record itself (dns does, with the values it is handed) and decides nothing
- * about when a certificate is due: that is the controller's.
+ * profiles, external account binding and the choice of chain; every request to the CA is signed by client.ts
+ * and sent by http.ts. It publishes no DNS record itself (dns does, with the values it is handed) and decides
+ * nothing about when a certificate is due: that is the controller's.
  */
 import type { ChallengeType, KeyType } from "../config/types.ts";
 import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } from "../dns/challenges.ts";
