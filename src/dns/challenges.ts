@@ -131,13 +131,6 @@ export interface ChallengePlan {
   publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
 }
 
-/** A planned zone: where its updates go and which servers must then serve the values. */
-interface ZonePlan {
-  zone: string;
-  server: ServerAddress;
-  checkServers: ServerAddress[];
-}
-
 /** The values of one zone, sent together. */
 interface ZoneBatch {
   zone: string;
@@ -289,11 +282,12 @@ function batchRecords(
 }
 
 /** What must be served where: every value of a batch at every server checked for its zone. */
-function expectationsFor(batches: ZoneBatch[], zones: Map<string, ZonePlan>): TxtExpectation[] {
+function expectationsFor(batches: ZoneBatch[], planned: Map<string, PlannedChallenge>): TxtExpectation[] {
+  const checkServers = new Map([...planned.values()].map((c) => [c.zone, c.checkServers]));
   const expectations: TxtExpectation[] = [];
   for (const batch of batches) {
     const owners = [...new Set(batch.values.map((v) => v.owner))];
-    for (const server of zones.get(batch.zone)?.checkServers ?? []) {
+    for (const server of checkServers.get(batch.zone) ?? []) {
       for (const owner of owners) {
         expectations.push({
           server,
@@ -368,20 +362,23 @@ export async function planChallenges(
   // A configured server is also asked during discovery: with split-horizon views only it sees the right zone.
   const discovery = updateServer ?? ctx.resolver;
   const challenges = await discoverNames(transport, domains, discovery, updateServer, ctx, naming);
-  const zones = new Map<string, ZonePlan>();
-  for (const { zone, server } of challenges) {
-    if (zones.has(zone)) continue;
+  // A zone's names share its first name's update server and servers to check: one zone, one UPDATE.
+  const firstOfZone = new Map<string, PlannedChallenge>();
+  for (const challenge of challenges) {
+    const first = firstOfZone.get(challenge.zone);
+    if (first !== undefined) {
+      challenge.server = first.server;
+      challenge.checkServers = first.checkServers;
+      continue;
+    }
+    const { zone, server } = challenge;
     try {
-      zones.set(zone, {
-        zone,
-        server,
-        checkServers: await checkServersOf(transport, zone, server, discovery, ctx),
-      });
+      challenge.checkServers = await checkServersOf(transport, zone, server, discovery, ctx);
     } catch (err) {
       throw err instanceof NotariatError ? err : dnsError(`finding the name servers of zone '${zone}'`, err);
     }
+    firstOfZone.set(zone, challenge);
   }
-  for (const challenge of challenges) challenge.checkServers = zones.get(challenge.zone)?.checkServers ?? [];
   const planned = new Map(challenges.map((c) => [c.name, c]));
   // Values a crashed or failed earlier attempt left at these names go before a new order brings new ones.
   if (access.keySecret !== undefined) await ctx.journal?.sweep(challenges.map((c) => c.owner));
@@ -393,7 +390,7 @@ export async function planChallenges(
         const names = records.map((r) => naming(r.domain)).join(", ");
         return Promise.reject(new NotariatError("dns", `no TSIG key to write ${names}`));
       }
-      return publishPlanned(transport, records, planned, zones, { ...access, key }, ctx, naming, signal);
+      return publishPlanned(transport, records, planned, { ...access, key }, ctx, naming, signal);
     },
   };
 }
@@ -402,7 +399,6 @@ async function publishPlanned(
   transport: Transport,
   records: ChallengeRecord[],
   planned: Map<string, PlannedChallenge>,
-  zones: Map<string, ZonePlan>,
   access: ZoneAccess & { key: TsigKey },
   ctx: DnsContext,
   naming: ChallengeNaming,
@@ -440,7 +436,7 @@ async function publishPlanned(
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
     if (failed) throw failed.reason;
     const started = Date.now();
-    const expectations = expectationsFor(batches, zones);
+    const expectations = expectationsFor(batches, planned);
     await waitForTxt(transport, expectations, {
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
