@@ -15,7 +15,7 @@ import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
-import { type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { type PlacedValue, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
 import { sharedUpdateBatcher, type UpdateBatcher } from "./update_batch.ts";
 
 /** Everything the DNS module needs from its caller besides the key. */
@@ -69,13 +69,9 @@ export interface ZoneAccess {
   keySecret?: string;
 }
 
-/** One published value; `owner` is the TXT owner after the CNAME chase. */
-export interface PublishedChallenge {
+/** One published value, and the certificate identifier it answers for. */
+export interface PublishedChallenge extends PlacedValue {
   domain: string;
-  owner: string;
-  zone: string;
-  server: ServerAddress;
-  value: string;
 }
 
 /**
