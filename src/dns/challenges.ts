@@ -15,8 +15,9 @@ import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
 import { createTransport, type Transport } from "./transport.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
-import { type PlacedValue, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { type PlacedValue, UnconfirmedUpdateError } from "./update.ts";
 import { sharedUpdateBatcher, type UpdateBatcher } from "./update_batch.ts";
+import { planUpdates, type TxtUpdate, updateGroup } from "./update_plan.ts";
 
 /** Everything the DNS module needs from its caller besides the key. */
 export interface DnsContext {
@@ -127,14 +128,6 @@ export interface ChallengePlan {
   publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
 }
 
-/** The values of one zone, sent together. */
-interface ZoneBatch {
-  zone: string;
-  server: ServerAddress;
-  values: TxtValue[];
-  records: PublishedChallenge[];
-}
-
 function dnsError(context: string, err: unknown): NotariatError {
   return new NotariatError("dns", `${context}: ${errorMessage(err)}`, { cause: err });
 }
@@ -241,15 +234,13 @@ async function checkServersOf(
   return [...servers.values()];
 }
 
-/** Groups the records by planned zone, each value once per owner. */
-function batchRecords(
+/** Each value at its planned place: the owner, zone and update server of its domain's challenge name. */
+function placeValues(
   records: ChallengeRecord[],
   planned: Map<string, PlannedChallenge>,
   naming: ChallengeNaming,
-): { batches: ZoneBatch[]; published: PublishedChallenge[] } {
-  const batches = new Map<string, ZoneBatch>();
-  const published: PublishedChallenge[] = [];
-  for (const record of records) {
+): PublishedChallenge[] {
+  return records.map((record) => {
     const name = naming(record.domain);
     const found = planned.get(name);
     if (!found) {
@@ -258,37 +249,36 @@ function batchRecords(
         `${name} (for ${record.domain}) was not among the planned challenge names`,
       );
     }
-    const batch = batches.get(found.zone) ??
-      { zone: found.zone, server: found.server, values: [], records: [] };
-    batches.set(found.zone, batch);
-    const entry = {
+    return {
       domain: record.domain,
       owner: found.owner,
       zone: found.zone,
       server: found.server,
       value: record.value,
     };
-    batch.records.push(entry);
-    published.push(entry);
-    if (!batch.values.some((v) => v.owner === found.owner && v.value === record.value)) {
-      batch.values.push({ owner: found.owner, value: record.value });
-    }
-  }
-  return { batches: [...batches.values()], published };
+  });
 }
 
-/** What must be served where: every value of a batch at every server checked for its zone. */
-function expectationsFor(batches: ZoneBatch[], planned: Map<string, PlannedChallenge>): TxtExpectation[] {
+/** The domains whose values `update` carries, for messages. */
+function domainsIn(update: TxtUpdate, published: PublishedChallenge[]): string {
+  const group = updateGroup(update);
+  return listDomains(
+    published.filter((p) => updateGroup({ ...update, zone: p.zone, server: p.server }) === group),
+  );
+}
+
+/** What must be served where: every value of a message at every server checked for its zone. */
+function expectationsFor(updates: TxtUpdate[], planned: Map<string, PlannedChallenge>): TxtExpectation[] {
   const checkServers = new Map([...planned.values()].map((c) => [c.zone, c.checkServers]));
   const expectations: TxtExpectation[] = [];
-  for (const batch of batches) {
-    const owners = [...new Set(batch.values.map((v) => v.owner))];
-    for (const server of checkServers.get(batch.zone) ?? []) {
+  for (const update of updates) {
+    const owners = [...new Set(update.values.map((v) => v.owner))];
+    for (const server of checkServers.get(update.zone) ?? []) {
       for (const owner of owners) {
         expectations.push({
           server,
           owner,
-          values: batch.values.filter((v) => v.owner === owner).map((v) => v.value),
+          values: update.values.filter((v) => v.owner === owner).map((v) => v.value),
         });
       }
     }
@@ -311,29 +301,33 @@ async function timedUpdate<T>(ctx: DnsContext, update: () => Promise<T>, server:
   }
 }
 
-async function removeBatches(
+/** Sends one UPDATE message through the context's batcher, timed (see timedUpdate). */
+function sendUpdate(transport: Transport, update: TxtUpdate, ctx: DnsContext): Promise<void> {
+  const updates = ctx.updates ?? sharedUpdateBatcher;
+  const { server, key, zone, operation, values } = update;
+  return timedUpdate(ctx, () => updates.send(transport, server, key, zone, operation, values), server);
+}
+
+/** Deletes the values of `added` (add messages), the zones in parallel; one error naming every failed zone. */
+async function removeUpdates(
   transport: Transport,
-  batches: ZoneBatch[],
-  key: TsigKey,
+  added: TxtUpdate[],
+  published: PublishedChallenge[],
   ctx: DnsContext,
 ): Promise<void> {
-  const updates = ctx.updates ?? sharedUpdateBatcher;
-  const outcomes = await Promise.allSettled(batches.map(async (batch) => {
-    await timedUpdate(
-      ctx,
-      () => updates.send(transport, batch.server, key, batch.zone, "delete", batch.values),
-      batch.server,
-    );
+  const deletes = added.map((update): TxtUpdate => ({ ...update, operation: "delete" }));
+  const outcomes = await Promise.allSettled(deletes.map(async (update) => {
+    await sendUpdate(transport, update, ctx);
     ctx.log?.("dns TXT values deleted", {
-      zone: batch.zone,
-      server: formatServer(batch.server),
-      owners: [...new Set(batch.values.map((v) => v.owner))],
-      count: batch.values.length,
+      zone: update.zone,
+      server: formatServer(update.server),
+      owners: [...new Set(update.values.map((v) => v.owner))],
+      count: update.values.length,
     });
   }));
   const failures = outcomes.flatMap((outcome, i) =>
     outcome.status === "fulfilled" ? [] : [
-      `deleting TXT for ${listDomains(batches[i].records)} in zone '${batches[i].zone}': ` +
+      `deleting TXT for ${domainsIn(deletes[i], published)} in zone '${deletes[i].zone}': ` +
       errorMessage(outcome.reason),
     ]
   );
@@ -400,39 +394,34 @@ async function publishPlanned(
   naming: ChallengeNaming,
   signal: AbortSignal | undefined,
 ): Promise<PublishedChallenges> {
-  const key = access.key;
-  const { batches, published } = batchRecords(records, planned, naming);
+  const published = placeValues(records, planned, naming);
+  const adds = planUpdates("add", [{ key: access.key, values: published }]);
   const journal = await recordInJournal(published, access, ctx);
-  const added: ZoneBatch[] = [];
-  const updates = ctx.updates ?? sharedUpdateBatcher;
+  const added: TxtUpdate[] = [];
   try {
     // The zones in parallel: a slow server for one zone does not hold up the others.
-    const outcomes = await Promise.allSettled(batches.map(async (batch) => {
+    const outcomes = await Promise.allSettled(adds.map(async (update) => {
       try {
-        await timedUpdate(
-          ctx,
-          () => updates.send(transport, batch.server, key, batch.zone, "add", batch.values),
-          batch.server,
-        );
+        await sendUpdate(transport, update, ctx);
       } catch (err) {
         // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
         // still have applied the update: remove its values too (deleting values that are not there is
         // harmless), so nothing is left behind.
-        if (err instanceof UnconfirmedUpdateError) added.push(batch);
-        throw dnsError(`adding TXT for ${listDomains(batch.records)} in zone '${batch.zone}'`, err);
+        if (err instanceof UnconfirmedUpdateError) added.push(update);
+        throw dnsError(`adding TXT for ${domainsIn(update, published)} in zone '${update.zone}'`, err);
       }
-      added.push(batch);
+      added.push(update);
       ctx.log?.("dns TXT values added", {
-        zone: batch.zone,
-        server: formatServer(batch.server),
-        owners: [...new Set(batch.values.map((v) => v.owner))],
-        count: batch.values.length,
+        zone: update.zone,
+        server: formatServer(update.server),
+        owners: [...new Set(update.values.map((v) => v.owner))],
+        count: update.values.length,
       });
     }));
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
     if (failed) throw failed.reason;
     const started = Date.now();
-    const expectations = expectationsFor(batches, planned);
+    const expectations = expectationsFor(adds, planned);
     await waitForTxt(transport, expectations, {
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
@@ -448,7 +437,7 @@ async function publishPlanned(
   } catch (err) {
     const failure = err instanceof NotariatError ? err : dnsError("publishing challenges", err);
     try {
-      await removeBatches(transport, added, key, ctx);
+      await removeUpdates(transport, added, published, ctx);
       await journal?.settle(true);
     } catch (cleanup) {
       await journal?.settle(false);
@@ -462,7 +451,7 @@ async function publishPlanned(
   return {
     records: published,
     remove() {
-      removal ??= removeBatches(transport, batches, key, ctx).then(
+      removal ??= removeUpdates(transport, adds, published, ctx).then(
         () => journal?.settle(true),
         async (err) => {
           removal = undefined;
