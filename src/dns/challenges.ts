@@ -52,8 +52,8 @@ export interface DnsContext {
   onUpdate?: (server: string, result: "success" | "failure", seconds: number) => void;
 }
 
-/** One TXT value to publish. `domain` is the certificate identifier ("*.x.test" or "x.test"). */
-export interface ChallengeRecord {
+/** The value the CA asks to see for one certificate identifier (`domain`: "*.x.test" or "x.test"). */
+export interface ChallengeValue {
   domain: string;
   value: string;
 }
@@ -125,7 +125,7 @@ export interface ChallengePlan {
    * it added, then throws NotariatError kind "dns" (kind "stopped" when `signal` ended the wait). Every
    * record's domain must have been planned.
    */
-  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
+  publish(records: ChallengeValue[], signal?: AbortSignal): Promise<PublishedChallenges>;
 }
 
 function dnsError(context: string, err: unknown): NotariatError {
@@ -236,7 +236,7 @@ async function checkServersOf(
 
 /** Each value at its planned place: the owner, zone and update server of its domain's challenge name. */
 function placeValues(
-  records: ChallengeRecord[],
+  records: ChallengeValue[],
   planned: Map<string, PlannedChallenge>,
   naming: ChallengeNaming,
 ): PublishedChallenge[] {
@@ -387,7 +387,7 @@ export async function planChallenges(
 
 async function publishPlanned(
   transport: Transport,
-  records: ChallengeRecord[],
+  records: ChallengeValue[],
   planned: Map<string, PlannedChallenge>,
   access: ZoneAccess & { key: TsigKey },
   ctx: DnsContext,
@@ -489,7 +489,7 @@ async function recordInJournal(
  * hold the values; `signal` ends the propagation wait (and removes the values).
  */
 export async function publishChallenges(
-  records: ChallengeRecord[],
+  records: ChallengeValue[],
   access: ZoneAccess,
   ctx: DnsContext,
   signal?: AbortSignal,
