@@ -2,11 +2,23 @@
  * The DNS module's face: publish the TXT values of a DNS-01 challenge set, wait until they are served, and
  * remove exactly those values afterwards.
  *
- * For each identifier, `_acme-challenge.<domain>` is followed through CNAMEs, its zone is found by walking SOA
- * queries up, and all values that fall in one zone go out in one signed UPDATE — to the configured nameserver,
- * or else to the zone's primary (SOA MNAME). The zones of one set are updated in parallel, and concurrent sets
- * for the same zone share messages (update_batch.ts). That discovery is a plan made before any value is known
- * (planChallenges), so a caller can find a broken DNS before it asks a CA for the values.
+ * One certificate's values, step by step, and the type each step speaks:
+ * 1. **Plan** — planChallenges(domains) returns a ChallengePlan before any order exists: one PlannedChallenge
+ *    per challenge name (ChallengeNaming gives it: `_acme-challenge.<domain>` for dns-01, so a wildcard and its
+ *    apex share one name), with the TXT owner after following CNAMEs, its zone (found by walking SOA queries
+ *    up), the server taking the zone's updates (the configured nameserver, else the zone's SOA MNAME) and the
+ *    servers that must serve a value before it counts. A broken DNS shows here, before a CA is asked for
+ *    anything. ZoneAccess says with which key and to which server; DnsContext how to ask and how long to wait.
+ * 2. **Values** — the order's authorizations give one ChallengeValue per identifier: the domain and the value
+ *    the CA wants to see.
+ * 3. **Publish** — plan.publish(values) places each value at its name's owner, zone and server: a
+ *    PublishedChallenge (a PlacedValue, the form the journal records, plus the identifier it answers).
+ *    planUpdates (update_plan.ts) turns them into one TxtUpdate per zone (and server and key), each carrying
+ *    TxtValues (owner and value); the zones go in parallel, and the batcher (update_batch.ts) lets concurrent
+ *    orders' messages for one zone share one UPDATE. Then each checked server must serve each value
+ *    (propagation.ts, one TxtExpectation per server and owner).
+ * 4. **Remove** — PublishedChallenges.remove() sends the same messages as deletes: exactly the values added
+ *    go, and other values at the same names (another order's, another tool's) stay.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
 import { DNS_PORT, formatServer } from "./address.ts";
