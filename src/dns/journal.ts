@@ -9,7 +9,7 @@
  */
 import { formatServer } from "./address.ts";
 import type { ServerAddress } from "./types.ts";
-import type { PlacedValue } from "./update.ts";
+import type { PlacedValue, TxtValue } from "./update.ts";
 
 /** What one publish added, and the Secret (`namespace/name`) whose TSIG key removes it. */
 export interface JournalRecord {
@@ -87,7 +87,7 @@ export interface SweepBatch {
   keySecret: string;
   zone: string;
   server: ServerAddress;
-  values: { owner: string; value: string }[];
+  values: TxtValue[];
   /** The records whose values this batch deletes. */
   recordIds: string[];
 }
