@@ -12,11 +12,11 @@
  * 2. **Values** — the order's authorizations give one ChallengeValue per identifier: the domain and the value
  *    the CA wants to see.
  * 3. **Publish** — plan.publish(values) places each value at its name's owner, zone and server: a
- *    PublishedChallenge (a PlacedValue, the form the journal records, plus the identifier it answers).
- *    planUpdates (update_plan.ts) turns them into one TxtUpdate per zone (and server and key), each carrying
- *    TxtValues (owner and value); the zones go in parallel, and the batcher (update_batch.ts) lets concurrent
- *    orders' messages for one zone share one UPDATE. Then each checked server must serve each value
- *    (propagation.ts, one TxtExpectation per server and owner).
+ *    PublishedChallenge (a PlacedValue, the form the journal records before the first UPDATE, plus the
+ *    identifier it answers). planUpdates (update_plan.ts) turns them into one TxtUpdate per zone (and server
+ *    and key), each carrying TxtValues (owner and value); the zones go in parallel, and the batcher
+ *    (update_batch.ts) lets concurrent orders' messages for one zone share one UPDATE. Then each checked
+ *    server must serve each value (propagation.ts, one TxtExpectation per server and owner).
  * 4. **Remove** — PublishedChallenges.remove() sends the same messages as deletes: exactly the values added
  *    go, and other values at the same names (another order's, another tool's) stay.
  */
@@ -316,8 +316,7 @@ async function timedUpdate<T>(ctx: DnsContext, update: () => Promise<T>, server:
 /** Sends one UPDATE message through the context's batcher, timed (see timedUpdate). */
 function sendUpdate(transport: Transport, update: TxtUpdate, ctx: DnsContext): Promise<void> {
   const updates = ctx.updates ?? sharedUpdateBatcher;
-  const { server, key, zone, operation, values } = update;
-  return timedUpdate(ctx, () => updates.send(transport, server, key, zone, operation, values), server);
+  return timedUpdate(ctx, () => updates.send(transport, update), update.server);
 }
 
 /** Deletes the values of `added` (add messages), the zones in parallel; one error naming every failed zone. */

@@ -6,24 +6,19 @@
  */
 import { createCoalescer } from "./batch.ts";
 import type { Transport } from "./transport.ts";
-import type { ServerAddress, TsigKey } from "./types.ts";
-import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError, type UpdateOperation } from "./update.ts";
-import { MAX_VALUES_PER_UPDATE, updateGroup, valueIdentity } from "./update_plan.ts";
+import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { MAX_VALUES_PER_UPDATE, type TxtUpdate, updateGroup, valueIdentity } from "./update_plan.ts";
 
 /** How long an UPDATE waits for other orders' values to the same zone: a few ms, against 1 ms of work. */
 export const UPDATE_WINDOW_MS = 5;
 
 /** Sends UPDATEs, sharing messages between concurrent callers. */
 export interface UpdateBatcher {
-  /** Like sendTxtUpdate (same errors, UnconfirmedUpdateError included), for this caller's `values`. */
-  send(
-    transport: Transport,
-    server: ServerAddress,
-    key: TsigKey,
-    zone: string,
-    operation: UpdateOperation,
-    values: TxtValue[],
-  ): Promise<void>;
+  /**
+   * Sends `update` like sendTxtUpdate (same errors, UnconfirmedUpdateError included), possibly merged with
+   * other callers' messages of the same group; settles for this caller's values.
+   */
+  send(transport: Transport, update: TxtUpdate): Promise<void>;
 }
 
 /** How one merged message is sent: sendTxtUpdate, or a wrapper around it (e.g. one that counts messages). */
@@ -41,9 +36,10 @@ export function createUpdateBatcher(
     possiblyApplied: (err) => err instanceof UnconfirmedUpdateError,
   });
   return {
-    send(transport, server, key, zone, operation, values) {
+    send(transport, update) {
+      const { server, key, zone, operation, values } = update;
       return coalescer.submit(
-        updateGroup({ operation, server, zone, key }),
+        updateGroup(update),
         values,
         (batch) => sendUpdate(transport, server, key, zone, operation, batch),
       );

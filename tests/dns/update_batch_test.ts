@@ -130,8 +130,20 @@ Deno.test("UPDATEs of concurrent orders are coalesced per zone against Knot", as
       // Outside the zone the message names: Knot answers NOTZONE for the whole message (RFC 2136 3.4.1.3).
       const stray = { owner: "_acme-challenge.stray.beta.test", value: "stray" };
       const outcomes = await Promise.allSettled([
-        batcher.send(transport, knot.address, key, "alpha.test", "add", [good]),
-        batcher.send(transport, knot.address, key, "alpha.test", "add", [stray]),
+        batcher.send(transport, {
+          server: knot.address,
+          key,
+          zone: "alpha.test",
+          operation: "add",
+          values: [good],
+        }),
+        batcher.send(transport, {
+          server: knot.address,
+          key,
+          zone: "alpha.test",
+          operation: "add",
+          values: [stray],
+        }),
       ]);
       assert.equal(outcomes[0].status, "fulfilled", String((outcomes[0] as PromiseRejectedResult).reason));
       assert.equal(outcomes[1].status, "rejected");
