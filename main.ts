@@ -34,7 +34,7 @@ import type { DnsContext } from "./src/dns/challenges.ts";
 import { runDnsCheck } from "./src/dns/check.ts";
 import { systemResolver } from "./src/dns/resolv_conf.ts";
 import { errorMessage, NotariatError } from "./src/errors.ts";
-import { createKubeAccountStore } from "./src/kube/account_store.ts";
+import { createKubeAccountStore } from "./src/kube/account_key_secrets.ts";
 import { createKube } from "./src/kube/client.ts";
 import type { Kube } from "./src/kube/types.ts";
 import { createKubeStandingStore } from "./src/kube/standing_store.ts";

@@ -12,7 +12,7 @@ import {
 import { generateKeyAndCsr, generatePrivateKey, type KeyAndCsr } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
 import { createRenewalInfoCache, type RenewalInfo } from "./ari.ts";
-import type { AccountKeyStore } from "./account_store.ts";
+import type { AccountKeyStore } from "./account_key_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
 import { deactivatePendingAuthorizations } from "./deactivate.ts";
 import { type DirectoryInfo, readDirectoryInfo } from "./directory.ts";

@@ -11,7 +11,7 @@ import { DEFAULT_POLL_INTERVAL_MS } from "./challenges.ts";
 import { formatPersistZoneLine } from "./persist_record.ts";
 import { servedTxt, waitForTxt } from "./propagation.ts";
 import { sameRecord, type StandingRecord, type StandingRecordStore } from "./standing_store.ts";
-import { createTransport } from "./transport.ts";
+import { createTransport } from "./exchange.ts";
 import { sendTxtUpdate } from "./update.ts";
 
 /** The standing record one domain needs. */

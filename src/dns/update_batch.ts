@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { formatServer } from "./address.ts";
 import { createCoalescer } from "./batch.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "./exchange.ts";
 import type { ServerAddress, TsigKey } from "./types.ts";
 import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError, type UpdateOperation } from "./update.ts";
 import { canonicalName } from "./wire.ts";

@@ -14,7 +14,7 @@ import type { CertificateSpec } from "../../src/config/types.ts";
 import { entryLabel, reconcileEntry } from "../../src/controller/reconcile.ts";
 import { writeCertificate } from "../../src/controller/write.ts";
 import { NotariatError } from "../../src/errors.ts";
-import { createKubeAccountStore } from "../../src/kube/account_store.ts";
+import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
 import { createKube } from "../../src/kube/client.ts";
 import { isKubeStatus, type Kube, type KubeSecret } from "../../src/kube/types.ts";
 import { formatLogLine } from "../../src/observe/log.ts";
