@@ -37,7 +37,7 @@ import { errorMessage, NotariatError } from "./src/errors.ts";
 import { createKubeAccountStore } from "./src/kube/account_key_secrets.ts";
 import { createKube } from "./src/kube/client.ts";
 import type { Kube } from "./src/kube/types.ts";
-import { createKubeStandingStore } from "./src/kube/standing_store.ts";
+import { createKubeStandingStore } from "./src/kube/standing_record_secret.ts";
 import { type HttpListener, parseListenAddress, serveHttp } from "./src/observe/http.ts";
 import { createLogger, type Logger } from "./src/observe/log.ts";
 import { createMetrics, issuerLabelsFor, type Metrics } from "./src/observe/metrics.ts";

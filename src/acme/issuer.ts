@@ -1,7 +1,7 @@
 import type { ChallengeType, KeyType } from "../config/types.ts";
 import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } from "../dns/challenges.ts";
 import type { StandingOwner } from "../dns/standing.ts";
-import type { StandingRecordStore } from "../dns/standing_store.ts";
+import type { StandingRecordStore } from "../dns/standing_record_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import {
   type CertificateInfo,

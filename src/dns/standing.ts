@@ -10,7 +10,7 @@ import type { ChallengePlan, DnsContext, PlannedChallenge, ZoneAccess } from "./
 import { DEFAULT_POLL_INTERVAL_MS } from "./challenges.ts";
 import { formatPersistZoneLine } from "./persist_record.ts";
 import { servedTxt, waitForTxt } from "./propagation.ts";
-import { sameRecord, type StandingRecord, type StandingRecordStore } from "./standing_store.ts";
+import { sameRecord, type StandingRecord, type StandingRecordStore } from "./standing_record_store.ts";
 import { createTransport } from "./exchange.ts";
 import { sendTxtUpdate } from "./update.ts";
 
