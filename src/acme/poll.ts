@@ -1,3 +1,5 @@
+import { exponentialBackoffMs } from "../exponential_backoff.ts";
+
 /** How often to ask the CA about a pending authorization or a processing order. */
 export interface PollPolicy {
   /** First wait; also the floor, so a Retry-After in the past cannot make a tight loop. */
@@ -24,7 +26,7 @@ export function pollDelayMs(
   policy: PollPolicy,
 ): number {
   if (retryAfter) return Math.max(policy.initialMs, retryAfter.getTime() - now.getTime());
-  return Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempt));
+  return exponentialBackoffMs(attempt, { baseMs: policy.initialMs, factor: 2, capMs: policy.maxMs });
 }
 
 /**
