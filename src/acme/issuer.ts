@@ -18,23 +18,30 @@ import { deactivatePendingAuthorizations } from "./deactivate.ts";
 import { type DirectoryInfo, readDirectoryInfo } from "./directory.ts";
 import { downloadChain, type DownloadedChain } from "./download.ts";
 import type { EabCredentials } from "./eab.ts";
-import { pollLimit } from "./expiry.ts";
 import { type ChallengeObject, createSolver, selectChallenge, type Solver } from "./challenge_type.ts";
 import { createLimiter } from "./limit.ts";
 import { createNoncePool } from "./nonce.ts";
-import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
+import {
+  boundedBy,
+  DEFAULT_POLL_POLICY,
+  type Poller,
+  type PollPolicy,
+  pollUntil,
+  retryAfterOf,
+  startPolling,
+} from "./poll.ts";
 import {
   type AcmeResponse,
-  expectJsonObject,
   expectStatus,
+  jsonBody,
+  labelled,
   parseProblem,
-  parseRetryAfter,
-  responseError,
   shortType,
+  step,
   validationError,
 } from "./problem.ts";
 import { trustCa } from "./transport.ts";
-import { checkStopped, sleep, untilStopped } from "../stop.ts";
+import { checkStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
 export interface IssuerOptions {
@@ -274,14 +281,13 @@ async function issueWith(
     "finalize",
   ]);
   // The order's lifetime bounds every wait for it, first as created, then as each answer gives it.
-  const limit = pollLimit(Date.now(), timeoutMs, [{ what: "the order", expires: createdOrder.expires }]);
-  const poller: Poller = {
+  const poller = startPolling(
     session,
-    policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
-    deadline: limit.deadline,
-    limit: limit.reason.startsWith("after ") ? `the wait ends ${limit.reason}` : limit.reason,
+    options.pollPolicy ?? DEFAULT_POLL_POLICY,
+    timeoutMs,
+    createdOrder.expires,
     signal,
-  };
+  );
   const work: CreatedOrder = { url: orderUrl, body: createdOrder, keyAndCsr, plan };
   try {
     const { issued, chain } = await completeOrder(work, request.domains, poller, log, options.preferredChain);
@@ -382,7 +388,13 @@ async function completeOrder(
   if (pending.length > 0) {
     order = await validate(pending, created, domains, poller, log);
   } else if (order.status === "pending") {
-    order = await poll(poller, orderUrl, "waiting for the order to become ready", undefined, orderSettled);
+    order = await pollUntil(
+      poller,
+      orderUrl,
+      "waiting for the order to become ready",
+      undefined,
+      orderSettled,
+    );
   }
   if (order.status === "ready") {
     const { csrPem } = await created.keyAndCsr;
@@ -394,7 +406,7 @@ async function completeOrder(
     order = jsonBody<OrderBody>("finalizing the order", finalized, ["status"]);
     if (order.status === "invalid") throw orderInvalid(order);
     if (order.status !== "valid") {
-      order = await poll(
+      order = await pollUntil(
         poller,
         orderUrl,
         "waiting for the certificate",
@@ -480,7 +492,7 @@ async function validate(
     }));
     const firstLook = latest(answers.map(retryAfterOf));
     const what = `validation of ${domains.join(", ")}`;
-    const order = await poll(
+    const order = await pollUntil(
       poller,
       created.url,
       what,
@@ -531,76 +543,9 @@ async function invalidAuthorization(
   return orderInvalid(order);
 }
 
-function retryAfterOf(response: AcmeResponse): Date | undefined {
-  return parseRetryAfter(response.headers["retry-after"], new Date());
-}
-
 function latest(dates: (Date | undefined)[]): Date | undefined {
   const known = dates.filter((d): d is Date => d !== undefined);
   return known.length === 0 ? undefined : new Date(Math.max(...known.map((d) => d.getTime())));
-}
-
-interface Poller {
-  session: AcmeSession;
-  policy: PollPolicy;
-  deadline: number;
-  /** What set the deadline, for the message when it is reached ("the wait ends after 180000 ms", "the order expires at"). */
-  limit: string;
-  /** Ends every wait with a "stopped" error. */
-  signal?: AbortSignal;
-}
-
-/** `poller` with its deadline moved earlier to the CA's lifetimes, where they end first. */
-function boundedBy(poller: Poller, lifetimes: { what: string; expires?: unknown }[]): Poller {
-  const bound = pollLimit(poller.deadline, 0, lifetimes);
-  return bound.deadline < poller.deadline
-    ? { ...poller, deadline: bound.deadline, limit: bound.reason }
-    : poller;
-}
-
-// "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
-const BUSY_STATUSES = [429, 503];
-
-/**
- * POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After, also
- * when the CA is busy (429, 503) rather than the resource pending. The first look waits for `firstLook` (the
- * Retry-After of the request that set the CA working) when given, else the policy's first delay, since the CA
- * has just been asked to work.
- */
-async function poll<T extends { status: string }>(
-  poller: Poller,
-  url: string,
-  what: string,
-  firstLook: Date | undefined,
-  done: (body: T) => boolean,
-): Promise<T> {
-  let retryAfter = firstLook;
-  let body: T | undefined;
-  let response: AcmeResponse | undefined;
-  for (let attempt = 0;; attempt++) {
-    const now = new Date();
-    const delay = pollDelayMs(attempt, retryAfter, now, poller.policy);
-    if (now.getTime() + delay > poller.deadline) {
-      if (response && !body) throw responseError(what, response, now);
-      throw new NotariatError(
-        "acme",
-        `${what}: still ${body?.status ?? "pending"} and ${poller.limit}, giving up`,
-        { retryAfter },
-      );
-    }
-    await sleep(delay, poller.signal, what);
-    checkStopped(poller.signal, what);
-    response = await untilStopped(step(what, () => poller.session.post(url, null)), poller.signal, what);
-    body = undefined;
-    if (!BUSY_STATUSES.includes(response.status)) {
-      expectStatus(what, response, [200]);
-      body = jsonBody<T>(what, response, ["status"]);
-      if (done(body)) return body;
-      // Every answer about the order may move its lifetime; the earliest bound holds.
-      poller = boundedBy(poller, [{ what: "the order", expires: (body as { expires?: unknown }).expires }]);
-    }
-    retryAfter = parseRetryAfter(response.headers["retry-after"], new Date());
-  }
 }
 
 function orderInvalid(body: OrderBody): NotariatError {
@@ -640,20 +585,6 @@ function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]):
   };
 }
 
-/** The answer's JSON object with `fields` present, typed as the step expects it. */
-function jsonBody<T>(what: string, response: AcmeResponse, fields: (keyof T & string)[]): T {
-  return expectJsonObject(what, response, fields) as T;
-}
-
-/** Runs one exchange; a transport or library failure gets `what` in front of its cause. */
-async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
-  try {
-    return await exchange();
-  } catch (err) {
-    throw labelled(what, err);
-  }
-}
-
 /**
  * Trust for the ACME server's private CA, checked once: each call holds it until the returned release, so the
  * HTTP client (and its connections) lives as long as any issuance needs it. An unusable certificate fails each
@@ -674,17 +605,6 @@ function caTrust(directoryUrl: string, caPem: string): () => () => void {
     if (problem) throw problem;
     return trustCa(directoryUrl, caPem);
   };
-}
-
-/** `err` with `label` in front of its message; a NotariatError keeps its kind and Retry-After. */
-function labelled(label: string, err: unknown): NotariatError {
-  if (err instanceof NotariatError) {
-    return new NotariatError(err.kind, `${label}: ${err.message}`, {
-      cause: err,
-      retryAfter: err.retryAfter,
-    });
-  }
-  return new NotariatError("acme", `${label}: ${errorMessage(err)}`, { cause: err });
 }
 
 /** The base64url DER inside a PEM block, as finalize wants the CSR (RFC 8555 section 7.4). */

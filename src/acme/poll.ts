@@ -1,4 +1,20 @@
+/**
+ * Waiting for the CA: how long between two looks (the delay rule), when to give up (notariat's timeout and the
+ * CA's lifetimes), and the loop that POST-as-GETs a resource until it settles.
+ */
+import { checkStopped, sleep, untilStopped } from "../stop.ts";
+import { NotariatError } from "../errors.ts";
 import { exponentialBackoffMs } from "../exponential_backoff.ts";
+import type { AcmeSession } from "./client.ts";
+import { pollLimit } from "./expiry.ts";
+import {
+  type AcmeResponse,
+  expectStatus,
+  jsonBody,
+  parseRetryAfter,
+  responseError,
+  step,
+} from "./problem.ts";
 
 /** How often to ask the CA about a pending authorization or a processing order. */
 export interface PollPolicy {
@@ -37,4 +53,95 @@ export function pollDeadline(limit: number, expires: unknown): number {
   if (typeof expires !== "string") return limit;
   const at = Date.parse(expires);
   return Number.isNaN(at) ? limit : Math.min(limit, at);
+}
+
+/** One order's polling: the session to poll with, the delay rule, and when the wait ends. */
+export interface Poller {
+  session: AcmeSession;
+  policy: PollPolicy;
+  /** ms since epoch. */
+  deadline: number;
+  /** What set the deadline, for the message when it is reached ("the wait ends after 180000 ms", "the order expires at"). */
+  limit: string;
+  /** Ends every wait with a "stopped" error. */
+  signal?: AbortSignal;
+}
+
+/** `poller` with its deadline moved earlier to the CA's lifetimes, where they end first. */
+export function boundedBy(poller: Poller, lifetimes: { what: string; expires?: unknown }[]): Poller {
+  const bound = pollLimit(poller.deadline, 0, lifetimes);
+  return bound.deadline < poller.deadline
+    ? { ...poller, deadline: bound.deadline, limit: bound.reason }
+    : poller;
+}
+
+// "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
+const BUSY_STATUSES = [429, 503];
+
+/**
+ * POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After, also
+ * when the CA is busy (429, 503) rather than the resource pending. The first look waits for `firstLook` (the
+ * Retry-After of the request that set the CA working) when given, else the policy's first delay, since the CA
+ * has just been asked to work.
+ */
+export async function pollUntil<T extends { status: string }>(
+  poller: Poller,
+  url: string,
+  what: string,
+  firstLook: Date | undefined,
+  done: (body: T) => boolean,
+): Promise<T> {
+  let retryAfter = firstLook;
+  let body: T | undefined;
+  let response: AcmeResponse | undefined;
+  for (let attempt = 0;; attempt++) {
+    const now = new Date();
+    const delay = pollDelayMs(attempt, retryAfter, now, poller.policy);
+    if (now.getTime() + delay > poller.deadline) {
+      if (response && !body) throw responseError(what, response, now);
+      throw new NotariatError(
+        "acme",
+        `${what}: still ${body?.status ?? "pending"} and ${poller.limit}, giving up`,
+        { retryAfter },
+      );
+    }
+    await sleep(delay, poller.signal, what);
+    checkStopped(poller.signal, what);
+    response = await untilStopped(step(what, () => poller.session.post(url, null)), poller.signal, what);
+    body = undefined;
+    if (!BUSY_STATUSES.includes(response.status)) {
+      expectStatus(what, response, [200]);
+      body = jsonBody<T>(what, response, ["status"]);
+      if (done(body)) return body;
+      // Every answer about the order may move its lifetime; the earliest bound holds.
+      poller = boundedBy(poller, [{ what: "the order", expires: (body as { expires?: unknown }).expires }]);
+    }
+    retryAfter = parseRetryAfter(response.headers["retry-after"], new Date());
+  }
+}
+
+/**
+ * The polling of one order: it ends after `timeoutMs`, or when the order expires (`orderExpires`, as the CA
+ * sent it) if that comes first; `signal` ends every wait with a "stopped" error.
+ */
+export function startPolling(
+  session: AcmeSession,
+  policy: PollPolicy,
+  timeoutMs: number,
+  orderExpires: unknown,
+  signal: AbortSignal | undefined,
+): Poller {
+  const limit = pollLimit(Date.now(), timeoutMs, [{ what: "the order", expires: orderExpires }]);
+  return {
+    session,
+    policy,
+    deadline: limit.deadline,
+    limit: limit.reason.startsWith("after ") ? `the wait ends ${limit.reason}` : limit.reason,
+    signal,
+  };
+}
+
+/** When the CA asked to be asked again (Retry-After), from now. */
+export function retryAfterOf(response: AcmeResponse): Date | undefined {
+  return parseRetryAfter(response.headers["retry-after"], new Date());
 }
