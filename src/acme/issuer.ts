@@ -9,6 +9,7 @@ import {
   parseChainWithKey,
   samePublicKey,
 } from "../pki/certificate.ts";
+import { pemToBase64Url } from "../pki/pem.ts";
 import { generateKeyAndCsr, generatePrivateKey, type KeyAndCsr } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
 import { createRenewalInfoCache, type RenewalInfo } from "./ari.ts";
@@ -400,7 +401,7 @@ async function completeOrder(
     const { csrPem } = await created.keyAndCsr;
     const finalized = await step(
       "finalizing the order",
-      () => session.post(order.finalize, { csr: pemBody(csrPem) }),
+      () => session.post(order.finalize, { csr: pemToBase64Url(csrPem) }),
     );
     expectStatus("finalizing the order", finalized, [200]);
     order = jsonBody<OrderBody>("finalizing the order", finalized, ["status"]);
@@ -605,10 +606,4 @@ function caTrust(directoryUrl: string, caPem: string): () => () => void {
     if (problem) throw problem;
     return trustCa(directoryUrl, caPem);
   };
-}
-
-/** The base64url DER inside a PEM block, as finalize wants the CSR (RFC 8555 section 7.4). */
-function pemBody(pem: string): string {
-  return pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "").replace(/\+/g, "-").replace(/\//g, "_")
-    .replace(/=+$/, "");
 }
