@@ -160,7 +160,7 @@ function judgeInput(input: PolicyInput): { decision: Decision; validUntil?: Date
   const decision = decide(input);
   const notAfter = input.certificate?.notAfter;
   if (notAfter === undefined) return { decision };
-  const serving = decision.action === "keep" ||
+  const serving = decision.action === "renew-later" ||
     (decision.reason === "Expiring" && input.now.getTime() < notAfter.getTime());
   return serving ? { decision, validUntil: notAfter } : { decision };
 }
