@@ -97,20 +97,18 @@ export interface IssueRequest {
   standingOwner?: StandingOwner;
 }
 
-/** A certificate and the new key it was issued for. */
+/** A certificate and the new key it was issued for, checked by the issuer to be what was ordered. */
 export interface IssuedCertificate {
   /** Leaf first, then intermediates, as the CA sent them. */
   certificatePem: string;
   /** PKCS#8 PEM. */
   privateKeyPem: string;
-  notBefore: Date;
-  notAfter: Date;
   domains: string[];
   /**
-   * Set by the issuer once it checked that the chain names exactly the domains and belongs to the key: the
-   * chain as parsed then, leaf first, so the writer need not parse and compare it again.
+   * The leaf certificate as parsed when the issuer checked that it names exactly the domains and belongs to
+   * the key: its validity, issuer and serial, so nothing downstream parses the chain again.
    */
-  verified?: { chain: CertificateInfo[] };
+  leaf: CertificateInfo;
 }
 
 /** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
@@ -294,7 +292,7 @@ async function issueWith(
     const { issued, chain } = await completeOrder(work, request.domains, poller, log, options.preferredChain);
     const ms = Math.round(performance.now() - started);
     log("certificate issued", {
-      notAfter: issued.notAfter.toISOString(),
+      notAfter: issued.leaf.notAfter.toISOString(),
       domains: request.domains,
       ms,
       ...(options.preferredChain ? { chain: chain.url, chains: chain.offered } : {}),
@@ -561,7 +559,10 @@ function txtName(name: string, domain: string, records: PublishedChallenge[]): s
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }
 
-/** The issued chain must be for the new key and name exactly the requested domains; parsed here, once. */
+/**
+ * The issued chain must be for the new key and name exactly the requested domains; parsed here, once, and the
+ * leaf handed on with the certificate.
+ */
 function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]): IssuedCertificate {
   const { chain, leafPublicJwk } = parseChainWithKey(certificatePem);
   const [leaf] = chain;
@@ -576,14 +577,7 @@ function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]):
   if (leafPublicJwk === undefined || !samePublicKey(leafPublicJwk, key.publicJwk)) {
     throw new NotariatError("pki", "the CA issued a certificate for a different key than the request's");
   }
-  return {
-    certificatePem,
-    privateKeyPem: key.privateKeyPem,
-    notBefore: leaf.notBefore,
-    notAfter: leaf.notAfter,
-    domains: [...domains],
-    verified: { chain },
-  };
+  return { certificatePem, privateKeyPem: key.privateKeyPem, domains: [...domains], leaf };
 }
 
 /**

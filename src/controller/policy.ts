@@ -248,3 +248,29 @@ export function decide(input: PolicyInput): Decision {
     renewAt,
   };
 }
+
+/**
+ * The answer to "is this certificate still serving?": it is, until `until` (its expiry), or it is not, and the
+ * reason and message say why (the policy's).
+ */
+export type Serving =
+  | { serving: true; until: Date }
+  | { serving: false; reason: ReissueReason | RefusalReason; message: string };
+
+/**
+ * The second question, apart from whether to reissue (as cert-manager tells "should it be reissued" from "is
+ * it ready"): does the certificate still serve its domains with its key? It does when it passes every reissue
+ * check, or fails only by being due for renewal (Expiring, RenewalSuggested) while it has not expired. Asked
+ * of a certificate the CA just issued before it is written, and of the Secret's certificate before it is
+ * replaced: a serving certificate is never replaced by one that ends sooner.
+ */
+export function stillServing(input: PolicyInput): Serving {
+  const decision = decide(input);
+  const notAfter = input.certificate?.notAfter;
+  if (decision.action === "renew-later") return { serving: true, until: notAfter! };
+  const due = decision.reason === "Expiring" || decision.reason === "RenewalSuggested";
+  if (due && notAfter !== undefined && input.now.getTime() < notAfter.getTime()) {
+    return { serving: true, until: notAfter };
+  }
+  return { serving: false, reason: decision.reason, message: decision.message };
+}

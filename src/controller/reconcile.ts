@@ -193,8 +193,8 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         ...(spec.nameserver === undefined ? {} : { nameserver: formatServer(spec.nameserver) }),
       },
     });
-    // The issuer hands over the chain it parsed when it checked it.
-    const [leaf] = issued.verified?.chain ?? parseCertificateChain(issued.certificatePem);
+    // The issuer hands over the leaf it parsed when it checked the chain.
+    const { leaf } = issued;
     known.add(caIdentity(leaf.issuer));
     const fresh = await renewalInfo(deps.issuer, directory, certIdOf(leaf));
     const next = planOf(leaf, deps.renewBeforeMs, fresh.info);
@@ -218,12 +218,12 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     });
     if (!written.written) {
       // What is in the Secret now is another certificate: look at it again soon rather than plan for ours.
-      return done("kept", decision.reason, written.reason, {
+      return done("kept", decision.reason, written.keptBecause, {
         renewAt: next.nextLookAt,
         secretVersion: written.resourceVersion,
       });
     }
-    validity = { notBefore: issued.notBefore, notAfter: issued.notAfter };
+    validity = { notBefore: leaf.notBefore, notAfter: leaf.notAfter };
     const verb = decision.reason === "Expiring" || decision.reason === "RenewalSuggested"
       ? "renewed"
       : "issued";
@@ -231,7 +231,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     return done(
       verb,
       decision.reason,
-      `${verb} a certificate for ${spec.domains.join(", ")} valid until ${issued.notAfter.toISOString()} ` +
+      `${verb} a certificate for ${spec.domains.join(", ")} valid until ${leaf.notAfter.toISOString()} ` +
         `(${decision.message}); next renewal at ${renewal.at.toISOString()} (${renewal.source})${conflicts}`,
       { renewAt: next.nextLookAt, renewal, secretVersion: written.secret.resourceVersion },
     );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decide, type PolicyInput } from "../../src/controller/policy.ts";
+import { decide, type PolicyInput, stillServing } from "../../src/controller/policy.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 const now = new Date("2026-02-01T00:00:00Z");
@@ -150,4 +150,34 @@ Deno.test("a 6-day certificate just issued is kept until half-way, with any -ren
       "2026-02-04T00:00:00.000Z",
     );
   }
+});
+
+Deno.test("a certificate up to date is still serving until it expires", () => {
+  assert.deepEqual(stillServing(valid()), { serving: true, until: notAfter });
+});
+
+Deno.test("a certificate due for renewal but not expired is still serving", () => {
+  const inWindow = new Date(notAfter.getTime() - 10 * DAY);
+  assert.equal(decide(valid({ now: inWindow })).action, "issue");
+  assert.deepEqual(stillServing(valid({ now: inWindow })), { serving: true, until: notAfter });
+  const suggested = valid({ renewal: { at: new Date(now.getTime() - DAY), source: "ari" } });
+  assert.equal(decide(suggested).reason, "RenewalSuggested");
+  assert.deepEqual(stillServing(suggested), { serving: true, until: notAfter });
+});
+
+Deno.test("an expired certificate, or one for other names or another key, is not serving, with the policy's reason", () => {
+  const expired = stillServing(valid({ now: notAfter }));
+  assert.deepEqual(expired, {
+    serving: false,
+    reason: "Expiring",
+    message: `the certificate expired at ${notAfter.toISOString()}`,
+  });
+  const fewer = stillServing(valid({ domains: ["a.alpha.test", "*.alpha.test", "b.alpha.test"] }));
+  assert.equal(fewer.serving === false && fewer.reason, "DomainsMismatch");
+  const otherKey = stillServing(valid({ keyMatches: false }));
+  assert.equal(otherKey.serving === false && otherKey.reason, "InvalidKeyPair");
+  const missing = stillServing(valid({ exists: false, certificate: undefined }));
+  assert.equal(missing.serving === false && missing.reason, "DoesNotExist");
+  const refused = stillServing(valid({ type: "Opaque" }));
+  assert.equal(refused.serving === false && refused.reason, "WrongType");
 });
