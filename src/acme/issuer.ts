@@ -41,7 +41,7 @@ import {
   step,
   validationError,
 } from "./problem.ts";
-import { trustCa } from "./transport.ts";
+import { trustCa } from "./http.ts";
 import { checkStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
