@@ -3,12 +3,7 @@ import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } 
 import type { StandingOwner } from "../dns/standing.ts";
 import type { StandingRecordStore } from "../dns/standing_record_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import {
-  type CertificateInfo,
-  parseCertificateChain,
-  parseChainWithKey,
-  samePublicKey,
-} from "../pki/certificate.ts";
+import { type CertificateInfo, parseChainWithKey, samePublicKey } from "../pki/certificate.ts";
 import { pemToBase64Url } from "../pki/pem.ts";
 import { generateKeyAndCsr, generatePrivateKey, type KeyAndCsr } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
@@ -41,7 +36,7 @@ import {
   step,
   validationError,
 } from "./problem.ts";
-import { trustCa } from "./http.ts";
+import { caTrustRunner } from "./ca_trust.ts";
 import { checkStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
@@ -149,15 +144,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
     log: options.log,
     externalAccountBinding: options.externalAccountBinding,
   });
-  const trust = options.caPem === undefined ? undefined : caTrust(options.directoryUrl, options.caPem);
-  const trusted = async <T>(work: () => Promise<T>): Promise<T> => {
-    const release = trust ? trust() : () => {};
-    try {
-      return await work();
-    } finally {
-      release();
-    }
-  };
+  const trusted = caTrustRunner(options.directoryUrl, options.caPem);
   // The directory and renewalInfo are read without an account (RFC 9773 section 4.3 is a plain GET); this
   // session's key is never registered.
   let directorySession: Promise<AcmeSession> | undefined;
@@ -578,26 +565,4 @@ function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]):
     throw new NotariatError("pki", "the CA issued a certificate for a different key than the request's");
   }
   return { certificatePem, privateKeyPem: key.privateKeyPem, domains: [...domains], leaf };
-}
-
-/**
- * Trust for the ACME server's private CA, checked once: each call holds it until the returned release, so the
- * HTTP client (and its connections) lives as long as any issuance needs it. An unusable certificate fails each
- * issuance with the cause, so every entry reports it.
- */
-function caTrust(directoryUrl: string, caPem: string): () => () => void {
-  let problem: NotariatError | undefined;
-  try {
-    // Deno's HTTP client silently ignores text without certificates; check first, so the cause is named.
-    parseCertificateChain(caPem);
-  } catch (err) {
-    problem = new NotariatError(
-      "acme",
-      `the CA certificate given for the ACME server is unusable: ${errorMessage(err)}`,
-    );
-  }
-  return () => {
-    if (problem) throw problem;
-    return trustCa(directoryUrl, caPem);
-  };
 }
