@@ -1,12 +1,14 @@
 /**
- * Waiting for the CA: how long between two looks (the delay rule), when to give up (notariat's timeout and the
- * CA's lifetimes), and the loop that POST-as-GETs a resource until it settles.
+ * Waiting for the CA: how long between two looks (the delay rule), when to give up, and the loop that
+ * POST-as-GETs a resource until it settles. The wait ends at notariat's own timeout, or earlier at the
+ * lifetimes the CA gave the order and its authorizations (RFC 8555 sections 7.1.3 and 7.1.4, `expires`): a
+ * short-lived profile's one-hour challenge window ends the wait with a message saying so, rather than polling
+ * a dead order until the timeout.
  */
 import { checkStopped, sleep, untilStopped } from "../stop.ts";
 import { NotariatError } from "../errors.ts";
 import { exponentialBackoffMs } from "../exponential_backoff.ts";
 import type { AcmeSession } from "./client.ts";
-import { pollLimit } from "./expiry.ts";
 import {
   type AcmeResponse,
   expectStatus,
@@ -45,14 +47,31 @@ export function pollDelayMs(
   return exponentialBackoffMs(attempt, { baseMs: policy.initialMs, factor: 2, capMs: policy.maxMs });
 }
 
-/**
- * The time polling gives up: `limit` (the caller's timeout), or the order's `expires` (RFC 8555 section 7.1.3)
- * when that comes first, since an expired order can no longer become valid. An unreadable `expires` is ignored.
- */
-export function pollDeadline(limit: number, expires: unknown): number {
-  if (typeof expires !== "string") return limit;
-  const at = Date.parse(expires);
-  return Number.isNaN(at) ? limit : Math.min(limit, at);
+/** Where polling must stop, and what set that limit (for the message when it is reached). */
+export interface PollLimit {
+  /** ms since epoch. */
+  deadline: number;
+  /** "after 180000 ms", or "the order expires at 2026-...Z" when the CA's lifetime comes first. */
+  reason: string;
+}
+
+/** One CA-given lifetime: what it belongs to ("the order", "the authorization for www.example.com"). */
+export interface Lifetime {
+  what: string;
+  /** The `expires` field as the CA sent it (RFC 3339), or undefined when it sent none. */
+  expires?: unknown;
+}
+
+/** The earliest of `now + timeoutMs` and every readable `expires`. */
+export function pollLimit(now: number, timeoutMs: number, lifetimes: readonly Lifetime[]): PollLimit {
+  let limit: PollLimit = { deadline: now + timeoutMs, reason: `after ${timeoutMs} ms` };
+  for (const { what, expires } of lifetimes) {
+    if (typeof expires !== "string") continue;
+    const at = new Date(expires).getTime();
+    if (Number.isNaN(at) || at >= limit.deadline) continue;
+    limit = { deadline: at, reason: `${what} expires at ${new Date(at).toISOString()}` };
+  }
+  return limit;
 }
 
 /** One order's polling: the session to poll with, the delay rule, and when the wait ends. */
