@@ -76,8 +76,9 @@ export function accessFromKubeconfig(document: unknown, path: string): ClusterAc
 
   const access: ClusterAccess = {
     server: serverUrl(cluster.value, cluster.field, fail),
-    namespace: text(context.value, "namespace", context.field, fail) || undefined,
   };
+  const namespace = text(context.value, "namespace", context.field, fail);
+  if (namespace) access.namespace = namespace;
   const c = cluster.field;
   if (cluster.value["insecure-skip-tls-verify"] === true) {
     fail(
@@ -88,7 +89,8 @@ export function accessFromKubeconfig(document: unknown, path: string): ClusterAc
   if (cluster.value["tls-server-name"] !== undefined) {
     fail(`${c}.tls-server-name`, "is not supported: use a server URL whose name the certificate holds");
   }
-  access.ca = pemSource(cluster.value, "certificate-authority", c, dir, fail);
+  const ca = pemSource(cluster.value, "certificate-authority", c, dir, fail);
+  if (ca !== undefined) access.ca = ca;
   const proxy = text(cluster.value, "proxy-url", c, fail);
   if (proxy !== undefined && proxy !== "") {
     if (!/^(https?|socks5h?):\/\/[^/]/.test(proxy)) {
