@@ -86,7 +86,7 @@ export function createRest(options: RestOptions): Rest {
         : Deno.createHttpClient({ ...settings, cert: cert.cert, key: cert.key });
       return { cert, client };
     } catch (err) {
-      const what = cert === undefined ? "certificate-authority" : "client certificate or key";
+      const what = cert === undefined ? "certificate-authority" : "client-certificate/client-key";
       throw new NotariatError("usage", `the ${what} is not usable PEM: ${errorMessage(err)}`, { cause: err });
     }
   };
