@@ -19,6 +19,9 @@ export const METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.
 /** Content-Type of a JSON merge patch (RFC 7386): keys not named are kept, null removes one. */
 export const MERGE_PATCH = "application/merge-patch+json";
 
+/** How long an HTTP client replaced by a new client certificate is kept for the watches it still carries. */
+const RETIRED_CLIENT_MS = 15 * 60_000;
+
 /** One request: method, query, JSON body and its content type, Accept. */
 export interface RestRequest {
   method?: "GET" | "POST" | "PUT" | "PATCH";
@@ -91,13 +94,22 @@ export function createRest(options: RestOptions): Rest {
     }
   };
   let pool: Pool | undefined;
-  // Clients replaced by a new certificate may still carry a watch; they are closed with the rest.
-  const retired: Deno.HttpClient[] = [];
+  // A client replaced by a new certificate may still carry a watch: it is closed once any watch it carries
+  // has ended (the server ends each within its timeout), or with the rest.
+  const retired = new Map<Deno.HttpClient, ReturnType<typeof setTimeout>>();
+  const retire = (client: Deno.HttpClient) => {
+    const timer = setTimeout(() => {
+      retired.delete(client);
+      client.close();
+    }, RETIRED_CLIENT_MS);
+    Deno.unrefTimer(timer);
+    retired.set(client, timer);
+  };
   const clientFor = (cert: ClientCert | undefined): Deno.HttpClient => {
     const same = pool !== undefined && pool.cert?.cert === cert?.cert && pool.cert?.key === cert?.key;
     if (!same) {
       const next = build(cert);
-      if (pool !== undefined) retired.push(pool.client);
+      if (pool !== undefined) retire(pool.client);
       pool = next;
     }
     return pool!.client;
@@ -153,7 +165,11 @@ export function createRest(options: RestOptions): Rest {
       return response.body;
     },
     close() {
-      for (const client of retired.splice(0)) client.close();
+      for (const [client, timer] of retired) {
+        clearTimeout(timer);
+        client.close();
+      }
+      retired.clear();
       pool?.client.close();
       pool = undefined;
     },
