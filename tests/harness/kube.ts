@@ -38,10 +38,11 @@ export interface KubeHandle {
   /** Writes another kubeconfig file for `token` with `namespace` as its default, returns its path. */
   kubeconfigFor(token: string, namespace: string): string;
   /**
-   * Writes a kubeconfig whose user entry is `user` as given (client-certificate, tokenFile, exec...), in a
-   * directory of its own (relative paths in it resolve there); returns its path.
+   * Writes a kubeconfig whose user entry is `user` as given (client-certificate, tokenFile, exec...), and
+   * whose cluster entry has `cluster`'s fields too (e.g. proxy-url), in a directory of its own (relative
+   * paths in it resolve there); returns its path.
    */
-  kubeconfigWith(user: Record<string, unknown>, namespace: string): string;
+  kubeconfigWith(user: Record<string, unknown>, namespace: string, cluster?: Record<string, unknown>): string;
   /**
    * A client certificate for user "cert-admin" in group system:masters, signed by the CA the API server
    * trusts for clients (--client-ca-file): PEM, and the same as files.
@@ -136,13 +137,22 @@ async function startEtcd(stateDir: string): Promise<{ service: Service; url: str
   return { service, url };
 }
 
-function kubeconfig(server: string, caPem: string, user: Record<string, unknown>, namespace: string): string {
+function kubeconfig(
+  server: string,
+  caPem: string,
+  user: Record<string, unknown>,
+  namespace: string,
+  cluster: Record<string, unknown> = {},
+): string {
   // JSON is YAML, and leaves no quoting to get wrong.
   return JSON.stringify(
     {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "test", cluster: { server, "certificate-authority-data": btoa(caPem) } }],
+      clusters: [{
+        name: "test",
+        cluster: { server, "certificate-authority-data": btoa(caPem), ...cluster },
+      }],
       users: [{ name: "test", user }],
       contexts: [{ name: "test", context: { cluster: "test", user: "test", namespace } }],
       "current-context": "test",
@@ -290,10 +300,14 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
       Deno.writeTextFileSync(path, kubeconfig(server, ca.certPem, { token }, namespace));
       return path;
     };
-    const kubeconfigWith = (user: Record<string, unknown>, namespace: string): string => {
+    const kubeconfigWith = (
+      user: Record<string, unknown>,
+      namespace: string,
+      cluster: Record<string, unknown> = {},
+    ): string => {
       const dir = Deno.makeTempDirSync({ dir: stateDir, prefix: "kubeconfig-" });
       const path = `${dir}/config`;
-      Deno.writeTextFileSync(path, kubeconfig(server, ca.certPem, user, namespace));
+      Deno.writeTextFileSync(path, kubeconfig(server, ca.certPem, user, namespace, cluster));
       return path;
     };
 

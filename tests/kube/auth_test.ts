@@ -1,11 +1,12 @@
 /**
  * Each way of authenticating a kubeconfig offers, against the real API server: client certificates (inline and
  * as files), exec plugins (a token, a client certificate, a new credential after a 401, a failing plugin),
- * and a token file whose token is replaced.
+ * and a token file whose token is replaced; and a cluster reached through a real HTTP proxy (proxy-url).
  */
 import assert from "node:assert/strict";
 import { createKube } from "../../src/kube/client.ts";
 import { isKubeStatus, type Kube, KubeError } from "../../src/kube/types.ts";
+import { startHttpProxy } from "../harness/http_proxy.ts";
 import { startKube } from "../harness/kube.ts";
 
 const V1 = "client.authentication.k8s.io/v1";
@@ -22,7 +23,7 @@ function script(dir: string, name: string, body: string): string {
 /** Shell that prints `credential` as JSON (a here-document: PEM's newlines stay escaped). */
 const printJson = (credential: unknown) => `cat <<'JSON'\n${JSON.stringify(credential)}\nJSON`;
 
-Deno.test("client certificates, exec plugins and token files authenticate against a real API server", async (t) => {
+Deno.test("client certificates, exec plugins, token files and proxy-url work against a real API server", async (t) => {
   const cluster = await startKube();
   const clients: Kube[] = [];
   const connect = async (kubeconfig: string) => {
@@ -180,6 +181,26 @@ Deno.test("client certificates, exec plugins and token files authenticate agains
       // well within the minute before the file would be read again anyway.
       await new Promise((resolve) => setTimeout(resolve, 11_000));
       await asAdmin(kube, "by-token-file");
+    });
+    await t.step("with proxy-url every request goes through the proxy", async () => {
+      const proxy = await startHttpProxy();
+      try {
+        const kube = await connect(cluster.kubeconfigWith({ token: cluster.adminToken }, "auth", {
+          "proxy-url": proxy.url,
+        }));
+        await asAdmin(kube, "by-proxy");
+        const target = new URL(cluster.server).host;
+        assert.ok(proxy.tunnels(target) >= 1, "the proxy opened a tunnel to the API server");
+        await proxy.stop();
+        await kube.close();
+        // A new client after the proxy is gone cannot reach the server: nothing goes around the proxy.
+        const stranded = await connect(cluster.kubeconfigWith({ token: cluster.adminToken }, "auth", {
+          "proxy-url": proxy.url,
+        }));
+        await assert.rejects(() => stranded.readSecret("auth", "by-proxy"), (err) => isKubeStatus(err, 0));
+      } finally {
+        await proxy.stop();
+      }
     });
   } finally {
     for (const kube of clients) await kube.close();
