@@ -8,7 +8,7 @@ import type { ChallengeType } from "../config/types.ts";
 import {
   challengeName,
   type ChallengeNaming,
-  type ChallengeRecord,
+  type ChallengeValue,
   type DnsContext,
   planChallenges,
   type PublishedChallenges,
@@ -78,7 +78,7 @@ export interface Solver {
    * Puts the values in place and waits for propagation; `remove` undoes what this attempt added. `signal`
    * ends the propagation wait (shutdown), removing what was added.
    */
-  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
+  publish(records: ChallengeValue[], signal?: AbortSignal): Promise<PublishedChallenges>;
   /** Where the CA looks for `domain`'s TXT record. */
   name(domain: string): string;
 }

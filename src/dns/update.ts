@@ -24,10 +24,19 @@ import {
 /** TTL of added challenge values: short, so resolvers do not keep a stale value across attempts. */
 export const CHALLENGE_TTL_SECONDS = 60;
 
-/** One TXT value at one owner name. */
+/** One TXT value at one owner name: what an UPDATE adds or deletes. */
 export interface TxtValue {
   owner: string;
   value: string;
+}
+
+/**
+ * A TXT value where it is published: its owner name (after any CNAME), the zone holding that name and the
+ * server taking the zone's updates. What a removal deletes, and what the challenge journal records.
+ */
+export interface PlacedValue extends TxtValue {
+  zone: string;
+  server: ServerAddress;
 }
 
 /** Add or delete. */
