@@ -22,7 +22,7 @@ import {
   persistValueMatches,
 } from "../dns/persist_record.ts";
 import { ensureStandingRecords, type StandingOwner } from "../dns/standing.ts";
-import type { StandingRecordStore } from "../dns/standing_store.ts";
+import type { StandingRecordStore } from "../dns/standing_record_store.ts";
 import { NotariatError } from "../errors.ts";
 import { accountChallengeName } from "./account_label.ts";
 import type { AcmeSession } from "./client.ts";

@@ -25,7 +25,7 @@ import { DNS_PORT, formatServer } from "./address.ts";
 import type { ChallengeJournal, JournalEntry } from "./journal.ts";
 import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
-import { createTransport, type Transport } from "./transport.ts";
+import { createTransport, type Transport } from "./exchange.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
 import { type PlacedValue, UnconfirmedUpdateError } from "./update.ts";
 import { sharedUpdateBatcher, type UpdateBatcher } from "./update_batch.ts";

@@ -10,8 +10,8 @@ import type { ChallengePlan, DnsContext, PlannedChallenge, ZoneAccess } from "./
 import { DEFAULT_POLL_INTERVAL_MS } from "./challenges.ts";
 import { formatPersistZoneLine } from "./persist_record.ts";
 import { servedTxt, waitForTxt } from "./propagation.ts";
-import { sameRecord, type StandingRecord, type StandingRecordStore } from "./standing_store.ts";
-import { createTransport } from "./transport.ts";
+import { sameRecord, type StandingRecord, type StandingRecordStore } from "./standing_record_store.ts";
+import { createTransport } from "./exchange.ts";
 import { sendTxtUpdate } from "./update.ts";
 import { planUpdates } from "./update_plan.ts";
 

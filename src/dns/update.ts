@@ -6,7 +6,7 @@
 import { errorMessage, NotariatError } from "../errors.ts";
 import { formatServer } from "./address.ts";
 import { diagnoseUpdate } from "./diagnose.ts";
-import type { Protocol, Transport } from "./transport.ts";
+import type { Protocol, Transport } from "./exchange.ts";
 import { signMessage, verifyMessage } from "./tsig.ts";
 import type { ServerAddress, TsigKey } from "./types.ts";
 import {

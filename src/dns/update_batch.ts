@@ -5,7 +5,7 @@
  * its own values only (see batch.ts), so callers keep their per-value add and delete bookkeeping unchanged.
  */
 import { createCoalescer } from "./batch.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "./exchange.ts";
 import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
 import { MAX_VALUES_PER_UPDATE, type TxtUpdate, updateGroup, valueIdentity } from "./update_plan.ts";
 

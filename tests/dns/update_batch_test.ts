@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type DnsContext, planChallenges } from "../../src/dns/challenges.ts";
-import { createTransport } from "../../src/dns/transport.ts";
+import { createTransport } from "../../src/dns/exchange.ts";
 import { sendTxtUpdate, type TxtValue, type UpdateOperation } from "../../src/dns/update.ts";
 import { createUpdateBatcher, type SendTxtUpdate } from "../../src/dns/update_batch.ts";
 import { planUpdates } from "../../src/dns/update_plan.ts";
