@@ -11,6 +11,18 @@ mkdir -p "$dir"
 exec 9>"$dir/fetch.lock"
 flock 9
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-(cd "$dir" && rm -f tinyproxy-bin_*.deb && apt-get download tinyproxy-bin >&2 && dpkg-deb -x tinyproxy-bin_*.deb x)
+fetch() { (cd "$dir" && rm -f tinyproxy-bin_*.deb && apt-get "$@" download tinyproxy-bin >&2 && dpkg-deb -x tinyproxy-bin_*.deb x); }
+# The machine's own package lists when it has them; else a private list of its archive and suite.
+if ! fetch 2>/dev/null; then
+  mkdir -p "$dir/lists/partial"
+  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  suite=$(awk '/^Suites:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)
+  [ -n "$suite" ] || suite=$(awk '/^deb /{print $3; exit}' /etc/apt/sources.list)
+  echo "deb $uri $suite main" > "$dir/sources.list"
+  opts=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$dir/lists")
+  apt-get "${opts[@]}" update -qq >&2
+  fetch "${opts[@]}"
+fi
 [ -x "$bin" ] || { echo "install-tinyproxy: no binary at $bin" >&2; exit 1; }
 echo "$bin"
