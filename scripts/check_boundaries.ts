@@ -264,6 +264,8 @@ if (import.meta.main) {
   const folders = new Set([...graph.keys()].map(folderOf).filter((folder) => folder.endsWith("/")));
   console.log(
     `boundaries: ${graph.size} modules, ${folders.size} folders of src/ importing in no circle; ` +
-      `each of ${declared.length} libraries behind its adapter`,
+      `${
+        declared.length === 1 ? "the one library" : `each of ${declared.length} libraries`
+      } behind its adapter`,
   );
 }

@@ -1,8 +1,9 @@
 /**
  * The kube folder owns the Kubernetes API: `Kube` (this module), notariat's own small interface over the
- * objects it reads and writes (Secrets, its ConfigMap, Events, Leases), implemented over the API server by
- * client.ts; the watch, the Event recorder and the Secret-backed stores. It decides nothing about
- * certificates: what to write, and when, is the controller's.
+ * objects it reads and writes (Secrets, its ConfigMap, Events, Leases), which client.ts implements over the API
+ * server's REST API with a kubeconfig's or the service account's credentials; the watch, the Event recorder
+ * and the Secret-backed stores. It decides nothing about certificates: what to write, and when, is the
+ * controller's.
  */
 import { NotariatError } from "../errors.ts";
 import type { MetadataItem, WatchEvent } from "./watch_events.ts";
