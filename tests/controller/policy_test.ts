@@ -145,3 +145,11 @@ Deno.test("a 6-day certificate just issued is kept until half-way, with any -ren
     assert.equal(decision.action === "keep" && decision.renewAt.toISOString(), "2026-02-04T00:00:00.000Z");
   }
 });
+
+Deno.test("renewal is due from the renewal time on, not a millisecond before", () => {
+  const at = new Date("2026-03-02T00:00:00Z");
+  const before = decide(valid({ now: new Date(at.getTime() - 1) }));
+  assert.equal(before.action, "keep");
+  const on = decide(valid({ now: at }));
+  assert.deepEqual([on.action, on.reason], ["issue", "Expiring"]);
+});
