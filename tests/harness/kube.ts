@@ -14,7 +14,7 @@ import {
   spawnService,
   waitUntilReady,
 } from "./process.ts";
-import { issueServerCert, makeTestCa } from "./tls.ts";
+import { serverTls } from "./openssl_ca.ts";
 
 /** An API answer: the HTTP status and the parsed JSON body (the raw text when it is not JSON). */
 export interface KubeResponse {
@@ -177,8 +177,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
       removeStateDir(stateDir);
     })();
   try {
-    const ca = await makeTestCa(stateDir, "kube");
-    const cert = await issueServerCert(ca, stateDir, "kube-apiserver");
+    const tls = await serverTls(stateDir, "kube-apiserver");
     const serviceAccountKey = `${stateDir}/service-account.key`;
     const serviceAccountPublicKey = `${stateDir}/service-account.pub`;
     await run("openssl", [
@@ -219,15 +218,15 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
           `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
           `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
           "--service-cluster-ip-range=10.0.0.0/24",
-          `--tls-cert-file=${cert.certFile}`,
-          `--tls-private-key-file=${cert.keyFile}`,
+          `--tls-cert-file=${tls.certFile}`,
+          `--tls-private-key-file=${tls.keyFile}`,
           `--cert-dir=${stateDir}/certs`,
           ...(options.apiserverArgs ?? []),
         ]),
       );
     const apiserver = spawnApiserver();
     services.push(apiserver);
-    const httpClient = Deno.createHttpClient({ caCerts: [ca.certPem] });
+    const httpClient = Deno.createHttpClient({ caCerts: [tls.caPem] });
     client = httpClient;
 
     const request = async (
@@ -273,7 +272,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
 
     const kubeconfigFor = (token: string, namespace: string): string => {
       const path = Deno.makeTempFileSync({ dir: stateDir, prefix: "kubeconfig-", suffix: ".yaml" });
-      Deno.writeTextFileSync(path, kubeconfig(server, ca.certPem, token, namespace));
+      Deno.writeTextFileSync(path, kubeconfig(server, tls.caPem, token, namespace));
       return path;
     };
 
@@ -290,7 +289,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
 
     return {
       server,
-      caPem: ca.certPem,
+      caPem: tls.caPem,
       adminToken,
       adminKubeconfig: kubeconfigFor(adminToken, "default"),
       kubeconfigFor,
