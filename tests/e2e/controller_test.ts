@@ -4,7 +4,7 @@
  * for a service-account token minted under the manifests' RBAC, so what it may do is exactly what it gets.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
+import type { Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
 import { renewalTime } from "../../src/controller/renewal.ts";
@@ -20,6 +20,7 @@ import {
 import { generatePrivateKey } from "../../src/pki/keys.ts";
 import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
 import { startStack } from "../harness/stack.ts";
+import { createTestIssuer } from "../harness/test_issuer.ts";
 
 const MANIFESTS = [...RBAC_MANIFESTS, "deployment"];
 const manifests = () => loadManifests(MANIFESTS);
@@ -98,17 +99,8 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
 
     const token = await cluster.mintToken("notariat", "notariat");
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat") });
-    const real = createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
+    const real = createTestIssuer(pebble, knot.address, {
       accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 2_000,
-      },
-      concurrency: 2,
     });
     let issueCalls = 0;
     const issuer: Issuer = {

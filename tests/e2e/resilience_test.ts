@@ -4,7 +4,7 @@
  * manifests' RBAC, Knot taking signed updates, pebble validating over DNS-01; notariat runs in-process.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
+import type { Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
 import { createKubeAccountStore } from "../../src/kube/account_store.ts";
@@ -15,6 +15,7 @@ import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts
 import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
 import { queryTxt } from "../harness/dns_servers.ts";
 import { startStack } from "../harness/stack.ts";
+import { createTestIssuer } from "../harness/test_issuer.ts";
 
 const manifests = () => loadManifests(RBAC_MANIFESTS);
 
@@ -61,17 +62,9 @@ Deno.test("the controller survives an API server restart and a DNS server outage
 
     token = await cluster.mintToken("notariat", "notariat");
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat") });
-    const real = createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
+    const real = createTestIssuer(pebble, knot.address, {
       accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 1_000,
-      },
-      concurrency: 2,
+      dns: { timeoutMs: 1_000 },
     });
     // When each issuance began (performance.now()), per Secret: the moment notariat acted on a change.
     const issueStarts: { secret: string; at: number }[] = [];

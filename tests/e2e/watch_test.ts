@@ -5,7 +5,7 @@
  * restart, and ConfigMap edits go on being heard meanwhile. notariat runs in-process under the manifests' RBAC.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
+import type { Issuer } from "../../src/acme/issuer.ts";
 import { type ControllerOptions, runController } from "../../src/controller/controller.ts";
 import { createKubeAccountStore } from "../../src/kube/account_store.ts";
 import { createKube } from "../../src/kube/client.ts";
@@ -13,6 +13,7 @@ import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
 import { b64, type Json, loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
 import { startStack } from "../harness/stack.ts";
+import { createTestIssuer } from "../harness/test_issuer.ts";
 
 /** How soon after a change the controller must have started acting on it. */
 const REACTION_MS = 2000;
@@ -57,17 +58,9 @@ Deno.test("watches the API server keeps ending are resumed: every change is acte
     const token = await cluster.mintToken("notariat", "notariat");
     // No timeoutSeconds of notariat's own: the server ends each watch after 3–6 s.
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat"), watchTimeoutSeconds: 0 });
-    const real = createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
+    const real = createTestIssuer(pebble, knot.address, {
       accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 1_000,
-      },
-      concurrency: 2,
+      dns: { timeoutMs: 1_000 },
     });
     const issueStarts: { secret: string; at: number }[] = [];
     const issuer: Issuer = {
