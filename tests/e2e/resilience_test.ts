@@ -4,7 +4,6 @@
  * manifests' RBAC, Knot taking signed updates, pebble validating over DNS-01; notariat runs in-process.
  */
 import assert from "node:assert/strict";
-import type { Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
 import { createKubeAccountStore } from "../../src/kube/account_store.ts";
@@ -15,7 +14,7 @@ import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts
 import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
 import { queryTxt } from "../harness/dns_servers.ts";
 import { startStack } from "../harness/stack.ts";
-import { createTestIssuer } from "../harness/test_issuer.ts";
+import { createTestIssuer, type IssueStart, recordingStarts } from "../harness/test_issuer.ts";
 
 const manifests = () => loadManifests(RBAC_MANIFESTS);
 
@@ -62,19 +61,14 @@ Deno.test("the controller survives an API server restart and a DNS server outage
 
     token = await cluster.mintToken("notariat", "notariat");
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat") });
-    const real = createTestIssuer(pebble, knot.address, {
-      accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: { timeoutMs: 1_000 },
-    });
-    // When each issuance began (performance.now()), per Secret: the moment notariat acted on a change.
-    const issueStarts: { secret: string; at: number }[] = [];
-    const issuer: Issuer = {
-      ...real,
-      issue(request) {
-        issueStarts.push({ secret: /secret (\S+)\)/.exec(request.label)![1], at: performance.now() });
-        return real.issue(request);
-      },
-    };
+    const issueStarts: IssueStart[] = [];
+    const issuer = recordingStarts(
+      createTestIssuer(pebble, knot.address, {
+        accounts: createKubeAccountStore(kube, kube.namespace),
+        dns: { timeoutMs: 1_000 },
+      }),
+      issueStarts,
+    );
     const issuesOf = (secret: string) => issueStarts.filter((s) => s.secret === secret);
     const options: RunOptions = {
       acme: pebble.directoryUrl,

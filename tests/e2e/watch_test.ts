@@ -5,7 +5,6 @@
  * restart, and ConfigMap edits go on being heard meanwhile. notariat runs in-process under the manifests' RBAC.
  */
 import assert from "node:assert/strict";
-import type { Issuer } from "../../src/acme/issuer.ts";
 import { type ControllerOptions, runController } from "../../src/controller/controller.ts";
 import { createKubeAccountStore } from "../../src/kube/account_store.ts";
 import { createKube } from "../../src/kube/client.ts";
@@ -13,7 +12,7 @@ import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
 import { b64, type Json, loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
 import { startStack } from "../harness/stack.ts";
-import { createTestIssuer } from "../harness/test_issuer.ts";
+import { createTestIssuer, type IssueStart, recordingStarts } from "../harness/test_issuer.ts";
 
 /** How soon after a change the controller must have started acting on it. */
 const REACTION_MS = 2000;
@@ -58,18 +57,14 @@ Deno.test("watches the API server keeps ending are resumed: every change is acte
     const token = await cluster.mintToken("notariat", "notariat");
     // No timeoutSeconds of notariat's own: the server ends each watch after 3–6 s.
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat"), watchTimeoutSeconds: 0 });
-    const real = createTestIssuer(pebble, knot.address, {
-      accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: { timeoutMs: 1_000 },
-    });
-    const issueStarts: { secret: string; at: number }[] = [];
-    const issuer: Issuer = {
-      ...real,
-      issue(request) {
-        issueStarts.push({ secret: /secret (\S+)\)/.exec(request.label)![1], at: performance.now() });
-        return real.issue(request);
-      },
-    };
+    const issueStarts: IssueStart[] = [];
+    const issuer = recordingStarts(
+      createTestIssuer(pebble, knot.address, {
+        accounts: createKubeAccountStore(kube, kube.namespace),
+        dns: { timeoutMs: 1_000 },
+      }),
+      issueStarts,
+    );
     const options: ControllerOptions = {
       acme: pebble.directoryUrl,
       config: "notariat",

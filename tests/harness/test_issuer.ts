@@ -68,6 +68,23 @@ export function createTestIssuer(
   return createIssuer(testIssuerOptions(ca, resolver, settings));
 }
 
+/** One issuance an issuer made by `recordingStarts` began: the Secret its label names, and when (`performance.now()`). */
+export interface IssueStart {
+  secret: string;
+  at: number;
+}
+
+/** `issuer`, noting in `starts` when each issuance begins: the moment notariat acted on a change. */
+export function recordingStarts(issuer: Issuer, starts: IssueStart[]): Issuer {
+  return {
+    ...issuer,
+    issue(request) {
+      starts.push({ secret: /secret (\S+)\)/.exec(request.label)![1], at: performance.now() });
+      return issuer.issue(request);
+    },
+  };
+}
+
 /**
  * A request for an ECDSA P-256 certificate for `domains`, its challenge records sent to `server` signed with the
  * server's hmac-sha256 key. Labelled as the first ConfigMap entry with a Secret named after the first domain
