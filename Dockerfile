@@ -15,7 +15,7 @@ COPY deno.json deno.lock ./
 RUN deno install --frozen
 COPY main.ts ./
 COPY src/ src/
-RUN deno compile --frozen --no-code-cache --allow-net --allow-read --allow-env --allow-sys \
+RUN deno compile --frozen --no-code-cache --unstable-net --allow-net --allow-read --allow-env --allow-sys \
     --output /out/notariat main.ts
 
 FROM gcr.io/distroless/cc-debian12:nonroot

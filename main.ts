@@ -7,7 +7,7 @@ import { type EabCredentials, parseEabSecret } from "./src/acme/eab.ts";
 import { createAccountCache } from "./src/acme/account.ts";
 import { openAcmeSession } from "./src/acme/client.ts";
 import { createIssuer } from "./src/acme/issuer.ts";
-import { onAcmeExchange, trustCa } from "./src/acme/transport.ts";
+import { onAcmeExchange, trustCa } from "./src/acme/http.ts";
 import { standingRecordLines } from "./src/acme/standing_record.ts";
 import {
   type DnsFlags,

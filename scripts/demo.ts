@@ -77,7 +77,7 @@ const settings = {
 // on the server that took the update only (the zones' NS names resolve to port 53, where nothing listens).
 // `status` takes no DNS flags.
 const NOTARIAT_FUNCTION =
-  'notariat() { local run="deno run --allow-net --allow-read --allow-env --allow-sys main.ts"; ' +
+  'notariat() { local run="deno run --unstable-net --allow-net --allow-read --allow-env --allow-sys main.ts"; ' +
   `case "$1" in status) $run "$@" ;; *) $run "$@" -dns-resolver ${dns} -propagation-check update-server ;; esac; }`;
 let notariat: Deno.ChildProcess | undefined;
 

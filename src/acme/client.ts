@@ -1,19 +1,15 @@
-import * as acme from "acme-client";
 import { NotariatError } from "../errors.ts";
 import { type EabCredentials, externalAccountBinding } from "./eab.ts";
+import { acmeExchange, type AcmeHttpResponse } from "./http.ts";
 import { createJwsSigner, dnsChallengeValue, type JwsHeaderOptions } from "./jws.ts";
 import { createNoncePool, type NoncePool } from "./nonce.ts";
 import type { AcmeResponse } from "./problem.ts";
-import { createFetchAdapter } from "./transport.ts";
 
 /**
- * The one module that talks to acme-client. acme-client reads the directory, fetches a nonce when none is in
- * hand and builds an External Account Binding; everything it sends goes over the fetch adapter of
- * transport.ts. The requests themselves are signed here (jws.ts) with the account key imported once, and every
- * answer's Replay-Nonce goes into a pool shared by all accounts of the CA, so a new nonce is asked for only
- * when none is left (acme-client 5.4 sends HEAD newNonce before every request and re-imports the key for every
- * signature). The issuer gets every HTTP answer back whole (status, headers, problem document), because
- * acme-client's convenience methods reduce errors to a string and drop Retry-After.
+ * Signed requests to an ACME CA (RFC 8555 section 6): the directory read once per session, JWS signed with the
+ * account key imported once (jws.ts), and every answer's Replay-Nonce kept in a pool shared by all accounts of
+ * the CA, so `newNonce` is asked only when no nonce is in hand. A badNonce answer is retried with the fresh
+ * nonce it carries. The issuer gets every HTTP answer back whole (status, headers, problem document).
  */
 
 /** Signed access to one ACME account on one CA. */
@@ -52,61 +48,8 @@ export interface SessionOptions {
   nonces?: NoncePool;
 }
 
-// acme-client 5.4 keeps these on its client; they are not in its type definitions.
-interface ClientInternals {
-  api: {
-    accountUrl: string | null;
-    apiRequest(
-      url: string,
-      payload: unknown,
-      valid: number[],
-      opts?: { includeJwsKid?: boolean },
-    ): Promise<RawResponse>;
-    apiResourceRequest(
-      resource: string,
-      payload: unknown,
-      valid: number[],
-      opts?: { includeJwsKid?: boolean },
-    ): Promise<RawResponse>;
-  };
-  http: {
-    maxBadNonceRetries: number;
-    getResourceUrl(resource: string): Promise<string>;
-    getDirectory(): Promise<Record<string, unknown>>;
-    externalAccountBinding?: { kid?: string; hmacKey?: string };
-    getNonce(): Promise<string>;
-    request(url: string, method: string, opts?: { data?: unknown }): Promise<RawResponse>;
-    createSignedHmacBody(hmacKey: string, url: string, payload: unknown, opts: { kid: string }): unknown;
-    signedRequest(
-      url: string,
-      payload: Record<string, unknown> | null,
-      opts?: { kid?: string | null; nonce?: string | null; includeExternalAccountBinding?: boolean },
-    ): Promise<RawResponse>;
-  };
-}
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  data: unknown;
-}
-
 /** Longest single HTTP exchange with the CA. */
 export const REQUEST_TIMEOUT_MS = 30_000;
-
-let installed = false;
-
-function installTransport(): void {
-  if (installed) return;
-  installed = true;
-  // Every exchange resolves in the adapter, so acme-client's own retry interceptor never runs; keep it off
-  // anyway so no hidden 5 x 5 s retries can come back through some other path.
-  const instance = acme.axios as unknown as {
-    defaults: { adapter: unknown; acmeSettings: { retryMaxAttempts: number } };
-  };
-  instance.defaults.adapter = createFetchAdapter({ requestTimeoutMs: REQUEST_TIMEOUT_MS });
-  instance.defaults.acmeSettings.retryMaxAttempts = 0;
-}
 
 const BAD_NONCE = "urn:ietf:params:acme:error:badNonce";
 
@@ -115,88 +58,98 @@ const BAD_NONCE = "urn:ietf:params:acme:error:badNonce";
  * NotariatError kind "pki" for a key that cannot sign.
  */
 export async function openAcmeSession(options: SessionOptions): Promise<AcmeSession> {
-  installTransport();
   const signer = await createJwsSigner(options.accountKeyPem);
-  const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: options.accountKeyPem });
-  const internals = client as unknown as ClientInternals;
-  const http = internals.http;
-  if (
-    typeof internals.api?.apiRequest !== "function" || typeof http?.maxBadNonceRetries !== "number" ||
-    typeof http.request !== "function" || typeof http.getNonce !== "function" ||
-    typeof http.getDirectory !== "function" || typeof http.getResourceUrl !== "function"
-  ) {
-    throw new NotariatError("acme", "the installed acme-client does not have the request API notariat uses");
-  }
+  const { directoryUrl } = options;
   const maxBadNonceRetries = options.badNonceRetries ?? 20;
   const nonces = options.nonces ?? createNoncePool();
-  const fetchNonce = () => http.getNonce();
-  // acme-client's api calls this for every signed request; replaced so nonces are reused and the key is not
-  // parsed again for each signature. Same contract: the answer whatever its status, badNonce retried.
-  http.signedRequest = async (url, payload, opts = {}) => {
-    const header: JwsHeaderOptions = {
-      nonce: opts.nonce ?? await nonces.take(fetchNonce),
-      ...(opts.kid ? { kid: opts.kid } : {}),
-    };
-    const eab = http.externalAccountBinding;
-    if (opts.includeExternalAccountBinding && eab?.kid && eab.hmacKey && payload) {
-      payload.externalAccountBinding = http.createSignedHmacBody(eab.hmacKey, url, signer.jwk, {
-        kid: eab.kid,
-      });
+  const send = (url: string, method: "GET" | "HEAD" | "POST", body?: unknown) =>
+    acmeExchange({ url, method, body, timeoutMs: REQUEST_TIMEOUT_MS });
+  let accountUrl: string | undefined;
+
+  let directory: Promise<Record<string, unknown>> | undefined;
+  const readDirectory = async () => {
+    const response = await send(directoryUrl, "GET");
+    const body = response.body;
+    if (response.status !== 200) {
+      throw new NotariatError("acme", `GET ${directoryUrl}: the ACME directory answered ${response.status}`);
     }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new NotariatError("acme", `the ACME directory ${directoryUrl} is not a JSON object`);
+    }
+    return body as Record<string, unknown>;
+  };
+  // Read once per session; a failed read is tried again by the next call.
+  const getDirectory = () => {
+    directory ??= readDirectory().catch((err) => {
+      directory = undefined;
+      throw err;
+    });
+    return directory;
+  };
+  const resourceUrl = async (resource: string) => {
+    const url = (await getDirectory())[resource];
+    if (typeof url !== "string" || url === "") {
+      throw new NotariatError("acme", `the ACME directory ${directoryUrl} has no "${resource}" URL`);
+    }
+    return url;
+  };
+  const fetchNonce = async () => {
+    const url = await resourceUrl("newNonce");
+    const response = await send(url, "HEAD");
+    const nonce = response.headers["replay-nonce"];
+    if (!nonce) {
+      throw new NotariatError("acme", `HEAD ${url}: no Replay-Nonce in the answer (${response.status})`);
+    }
+    return nonce;
+  };
+  /** A signed POST (by the account URL once known, else by the key itself); badNonce retried. */
+  const signed = async (url: string, payload: Record<string, unknown> | null, byKey = false) => {
+    const header: JwsHeaderOptions = {
+      nonce: await nonces.take(fetchNonce),
+      ...(byKey || accountUrl === undefined ? {} : { kid: accountUrl }),
+    };
     for (let attempt = 0;; attempt++) {
-      const data = await signer.sign(url, payload, header);
-      const response = await http.request(url, "post", { data });
+      const response = await send(url, "POST", await signer.sign(url, payload, header));
       const fresh = response.headers["replay-nonce"];
-      const problemType = (response.data as { type?: unknown } | null)?.type;
+      const problemType = (response.body as { type?: unknown } | null)?.type;
       if (response.status === 400 && problemType === BAD_NONCE && fresh && attempt < maxBadNonceRetries) {
         header.nonce = fresh;
         continue;
       }
       if (fresh) nonces.put(fresh);
-      return response;
+      return answer(response);
     }
   };
-  const wrap = (raw: RawResponse): AcmeResponse => ({
-    status: raw.status,
-    headers: raw.headers,
-    body: raw.data,
-  });
   return {
-    directoryUrl: options.directoryUrl,
+    directoryUrl,
     get accountUrl() {
-      return internals.api.accountUrl ?? undefined;
+      return accountUrl;
     },
     async register(email, eab) {
+      const url = await resourceUrl("newAccount");
       const payload: Record<string, unknown> = { termsOfServiceAgreed: true, contact: [`mailto:${email}`] };
+      // The binding's payload is the JWK the request is signed with (section 7.3.4).
       if (eab !== undefined) {
-        // Built here on the signed request path: the binding's payload is the JWK the request is signed with.
-        const url = await http.getResourceUrl("newAccount");
         payload.externalAccountBinding = externalAccountBinding(eab, url, { ...signer.jwk });
       }
-      const raw = await internals.api.apiResourceRequest("newAccount", payload, [], { includeJwsKid: false });
-      if ((raw.status === 200 || raw.status === 201) && raw.headers.location) {
-        internals.api.accountUrl = raw.headers.location;
+      const response = await signed(url, payload, true);
+      if ((response.status === 200 || response.status === 201) && response.headers.location) {
+        accountUrl = response.headers.location;
       }
-      return wrap(raw);
+      return response;
     },
     async newOrder(payload) {
-      return wrap(await internals.api.apiResourceRequest("newOrder", payload, []));
+      return await signed(await resourceUrl("newOrder"), payload);
     },
-    async post(url, payload) {
-      return wrap(await internals.api.apiRequest(url, payload, []));
+    post(url, payload) {
+      return signed(url, payload);
     },
-    async directory() {
-      const directory: unknown = await http.getDirectory();
-      if (typeof directory !== "object" || directory === null || Array.isArray(directory)) {
-        throw new NotariatError("acme", `the ACME directory ${options.directoryUrl} is not a JSON object`);
-      }
-      return directory as Record<string, unknown>;
-    },
+    directory: getDirectory,
     async get(url) {
-      const raw = await http.request(url, "get");
-      const fresh = raw.headers["replay-nonce"];
+      const response = await send(url, "GET");
+      const fresh = response.headers["replay-nonce"];
       if (fresh) nonces.put(fresh);
-      return wrap(raw);
+      return answer(response);
     },
     dnsChallengeValue(token) {
       return Promise.resolve(dnsChallengeValue(token, signer.thumbprint));
@@ -205,8 +158,14 @@ export async function openAcmeSession(options: SessionOptions): Promise<AcmeSess
       return Promise.resolve(signer.thumbprint);
     },
     async directoryMeta() {
-      const meta = (await http.getDirectory() as Record<string, unknown> | null)?.meta;
-      return typeof meta === "object" && meta !== null ? meta as Record<string, unknown> : {};
+      const meta = (await getDirectory()).meta;
+      return typeof meta === "object" && meta !== null && !Array.isArray(meta)
+        ? meta as Record<string, unknown>
+        : {};
     },
   };
+}
+
+function answer(response: AcmeHttpResponse): AcmeResponse {
+  return { status: response.status, headers: response.headers, body: response.body };
 }

@@ -33,7 +33,7 @@ import {
   shortType,
   validationError,
 } from "./problem.ts";
-import { trustCa } from "./transport.ts";
+import { trustCa } from "./http.ts";
 import { checkStopped, sleep, untilStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */

@@ -33,6 +33,47 @@ export const JOURNAL_COMPONENT = "challenge-journal";
 
 const SECRET_NAME_MAX = 253;
 
+/**
+ * How long a read of the journal that found nothing to sweep at some names stands for them: issuances at those
+ * names meanwhile need not read it again. Records that appear in between can only be another process's
+ * (this one knows its own), and are swept at the next read.
+ */
+export const JOURNAL_REREAD_MS = 10 * 60_000;
+
+/**
+ * Merge patches of one object, one in flight at a time: what is asked for while one is in flight goes out
+ * together in the next, so concurrent issuances cost one request per round instead of one each. Each caller
+ * learns the outcome of the patch that carried its keys.
+ */
+export function groupWrites(
+  send: (data: Record<string, Uint8Array | null>) => Promise<void>,
+): (data: Record<string, Uint8Array | null>) => Promise<void> {
+  type Waiter = { resolve: () => void; reject: (err: unknown) => void };
+  let pending: { data: Record<string, Uint8Array | null>; waiters: Waiter[] } | undefined;
+  let flushing = false;
+  const flush = async () => {
+    flushing = true;
+    while (pending !== undefined) {
+      const batch = pending;
+      pending = undefined;
+      try {
+        await send(batch.data);
+        for (const waiter of batch.waiters) waiter.resolve();
+      } catch (err) {
+        for (const waiter of batch.waiters) waiter.reject(err);
+      }
+    }
+    flushing = false;
+  };
+  return (data) =>
+    new Promise<void>((resolve, reject) => {
+      pending ??= { data: {}, waiters: [] };
+      Object.assign(pending.data, data);
+      pending.waiters.push({ resolve, reject });
+      if (!flushing) flush();
+    });
+}
+
 /** The journal Secret's name for the ConfigMap `config`: `<config>-challenges`, shortened with a hash if needed. */
 export function journalSecretName(config: string): string {
   const name = `${config}-challenges`;
@@ -65,8 +106,16 @@ export function createKubeChallengeJournal(options: KubeJournalOptions): Challen
   const held = new Set<string>();
   const transport = createTransport({ timeoutMs: options.dnsTimeoutMs });
   let sweeping: Promise<void> = Promise.resolve();
+  /**
+   * What the last read of the journal left to sweep: the names with leftovers not deleted then; absent until
+   * the first read, and dropped when one of this process's removals fails (its record is a leftover now).
+   */
+  let lastRead: { at: number; leftoverOwners: Set<string>; failures: number } | undefined;
+  /** This process's failed removals so far: a read from before the latest failure cannot know of it. */
+  let failures = 0;
+  const normalize = (name: string) => name.toLowerCase().replace(/\.$/, "");
 
-  const write = async (data: Record<string, Uint8Array | null>) => {
+  const writeNow = async (data: Record<string, Uint8Array | null>) => {
     try {
       await kube.patchSecretData(namespace, name, data);
       return;
@@ -91,14 +140,29 @@ export function createKubeChallengeJournal(options: KubeJournalOptions): Challen
     }
   };
 
+  const write = groupWrites(writeNow);
+
   const forget = async (ids: string[]) => {
     if (ids.length === 0) return;
     await write(Object.fromEntries(ids.map((id) => [id, null])));
   };
 
+  /** Whether the last read says there is nothing to sweep at `owners`; a sweep of every name always reads. */
+  const knownClean = (owners?: readonly string[]) => {
+    if (owners === undefined || lastRead === undefined || lastRead.failures !== failures) return false;
+    if (now().getTime() - lastRead.at > JOURNAL_REREAD_MS) return false;
+    return owners.every((owner) => !lastRead!.leftoverOwners.has(normalize(owner)));
+  };
+
   const sweepOnce = async (owners?: readonly string[]) => {
+    if (knownClean(owners)) return;
+    const readAt = now().getTime();
+    const failuresAtRead = failures;
     const secret = await kube.readSecret(namespace, name);
-    if (secret === undefined) return;
+    if (secret === undefined) {
+      lastRead = { at: readAt, leftoverOwners: new Set(), failures: failuresAtRead };
+      return;
+    }
     const records: JournalRecord[] = [];
     for (const [id, bytes] of Object.entries(secret.data)) {
       const record = decodeRecord(id, new TextDecoder().decode(bytes));
@@ -110,7 +174,16 @@ export function createKubeChallengeJournal(options: KubeJournalOptions): Challen
       } else records.push(record);
     }
     const plan = planSweep(records, held, owners);
-    if (plan.batches.length === 0 && plan.forgetNow.length === 0) return;
+    const leftoverOwners = (ids: Set<string>) =>
+      new Set(
+        records.filter((r) => !held.has(r.id) && !ids.has(r.id)).flatMap((r) =>
+          r.values.map((v) => normalize(v.owner))
+        ),
+      );
+    if (plan.batches.length === 0 && plan.forgetNow.length === 0) {
+      lastRead = { at: readAt, leftoverOwners: leftoverOwners(new Set()), failures: failuresAtRead };
+      return;
+    }
     const keys = new Map<string, Promise<TsigKey>>();
     const keyOf = (ref: string) => {
       if (!keys.has(ref)) {
@@ -148,7 +221,9 @@ export function createKubeChallengeJournal(options: KubeJournalOptions): Challen
         });
       }
     }
-    await forget([...done].filter((id) => !failed.has(id)));
+    const forgotten = [...done].filter((id) => !failed.has(id));
+    await forget(forgotten);
+    lastRead = { at: readAt, leftoverOwners: leftoverOwners(new Set(forgotten)), failures: failuresAtRead };
   };
 
   return {
@@ -159,6 +234,8 @@ export function createKubeChallengeJournal(options: KubeJournalOptions): Challen
         const record = { id, keySecret, recordedAt: now(), values };
         await write({ [id]: new TextEncoder().encode(encodeRecord(record)) });
       } catch (err) {
+        // The patch may have been applied without an answer: a record to sweep at the next read.
+        failures++;
         held.delete(id);
         throw err;
       }
@@ -166,7 +243,9 @@ export function createKubeChallengeJournal(options: KubeJournalOptions): Challen
         async settle(removed) {
           try {
             if (removed) await forget([id]);
+            else failures++;
           } catch (err) {
+            failures++;
             // The values are gone; a later sweep deletes nothing and crosses the record out.
             logger.warn("cannot cross out a challenge journal record", { id, error: errorMessage(err) });
           } finally {

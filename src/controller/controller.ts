@@ -157,7 +157,11 @@ async function runOnce(deps: RunDeps): Promise<number> {
   // One labelled LIST and one metadata LIST per namespace instead of a GET per Secret.
   const index = new SecretIndex(deps.kube, { changed() {}, synced() {} }, deps.log, false);
   await index.use(namespacesOf(config.specs));
-  const readDeps: ReconcileDeps = { ...reconcileDeps, readSecret: (ref) => index.read(ref) };
+  const readDeps: ReconcileDeps = {
+    ...reconcileDeps,
+    readSecret: (ref) => index.read(ref),
+    readSharedSecret: (ref) => index.readShared(ref),
+  };
   const queue = [...config.specs];
   const worker = async () => {
     for (let spec = queue.shift(); spec !== undefined; spec = queue.shift()) {
@@ -271,7 +275,11 @@ async function runLoop(deps: RunDeps): Promise<void> {
     }
   };
 
-  const reconcileDeps: ReconcileDeps = { ...deps.reconcileDeps, readSecret: (ref) => index.read(ref) };
+  const reconcileDeps: ReconcileDeps = {
+    ...deps.reconcileDeps,
+    readSecret: (ref) => index.read(ref),
+    readSharedSecret: (ref) => index.readShared(ref),
+  };
   // The one place where work is started.
   const start = (key: string) => {
     const spec = specs.get(key)!;

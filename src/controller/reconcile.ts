@@ -74,6 +74,8 @@ export interface ReconcileDeps {
   signal?: AbortSignal;
   /** Where the entry's Secret is read from (default: a GET); the controller hands out what it listed. */
   readSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
+  /** Where the TSIG Secret is read from (default: a GET); the controller keeps it while its version holds. */
+  readSharedSecret?: (ref: SecretRef) => Promise<KubeSecret | undefined>;
 }
 
 /** How an entry is named in messages, the label of issuance requests and Events: `certificates[0] (secret ns/name)`. */
@@ -162,7 +164,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       return done("failed", decision.reason, decision.message, { error });
     }
     attempt = { reason: decision.reason, message: decision.message };
-    const zoneAccess = await loadZoneAccess(deps.kube, spec);
+    const zoneAccess = await loadZoneAccess(deps.kube, spec, deps.readSharedSecret);
     if (deps.dryRun) {
       return done("would-issue", decision.reason, `would request a certificate: ${decision.message}`);
     }

@@ -24,6 +24,12 @@ export interface SecretIndexHandlers {
 
 interface NamespaceState {
   versions: Map<string, string>;
+  /** Whether `versions` holds every Secret of the namespace (a list succeeded): a name not in it does not exist. */
+  listed: boolean;
+  /** Secrets read with readShared, kept while their version stays the same. */
+  shared: Map<string, KubeSecret>;
+  /** readShared's reads in flight. */
+  reading: Map<string, Promise<KubeSecret | undefined>>;
   /** Secrets from the labelled list not judged yet; each is handed out once, then dropped. */
   prefetched: Map<string, KubeSecret>;
   watch?: ListWatch;
@@ -65,15 +71,45 @@ export class SecretIndex {
     await Promise.all([...wanted].map((namespace) => this.#namespaces.get(namespace)!.ready));
   }
 
-  /** The Secret as last listed if that is still its version, else read from the API server. */
+  /**
+   * The Secret as last listed if that is still its version; undefined without a request when the namespace's
+   * list says it does not exist (one created meanwhile is met by the write's conflict, which reads it); else
+   * read from the API server. What was listed is handed out once: an entry's Secret is read by one entry.
+   */
   read(ref: SecretRef): Promise<KubeSecret | undefined> {
     const state = this.#namespaces.get(ref.namespace);
-    const prefetched = state?.prefetched.get(ref.name);
-    if (state !== undefined && prefetched !== undefined) {
+    if (state === undefined) return this.#kube.readSecret(ref.namespace, ref.name);
+    const prefetched = state.prefetched.get(ref.name);
+    if (prefetched !== undefined) {
       state.prefetched.delete(ref.name);
       if (state.versions.get(ref.name) === prefetched.resourceVersion) return Promise.resolve(prefetched);
     }
+    if (state.listed && !state.versions.has(ref.name)) return Promise.resolve(undefined);
     return this.#kube.readSecret(ref.namespace, ref.name);
+  }
+
+  /**
+   * A Secret many entries read (a TSIG Secret): kept after the first read and handed out again while the
+   * namespace's list or watch says its version has not moved; in a namespace not indexed, read every time.
+   */
+  async readShared(ref: SecretRef): Promise<KubeSecret | undefined> {
+    const state = this.#namespaces.get(ref.namespace);
+    if (state === undefined) return await this.#kube.readSecret(ref.namespace, ref.name);
+    const kept = state.shared.get(ref.name);
+    const version = state.versions.get(ref.name);
+    if (kept !== undefined && state.listed && kept.resourceVersion === version) return kept;
+    if (state.listed && version === undefined) return undefined;
+    // Entries reconciled at once that name the same Secret wait for one read.
+    let reading = state.reading.get(ref.name);
+    if (reading === undefined) {
+      reading = this.#kube.readSecret(ref.namespace, ref.name).then((secret) => {
+        if (secret === undefined) state.shared.delete(ref.name);
+        else state.shared.set(ref.name, secret);
+        return secret;
+      }).finally(() => state.reading.delete(ref.name));
+      state.reading.set(ref.name, reading);
+    }
+    return await reading;
   }
 
   /** Lists every watched namespace again (the periodic check for anything missed). */
@@ -87,7 +123,14 @@ export class SecretIndex {
   }
 
   #start(namespace: string): NamespaceState {
-    const state: NamespaceState = { versions: new Map(), prefetched: new Map(), ready: Promise.resolve() };
+    const state: NamespaceState = {
+      versions: new Map(),
+      listed: false,
+      shared: new Map(),
+      reading: new Map(),
+      prefetched: new Map(),
+      ready: Promise.resolve(),
+    };
     state.ready = (async () => {
       // The labelled list first: the metadata list that follows is as new or newer, so a Secret whose version
       // differs between the two changed in between, and is read again.
@@ -119,8 +162,10 @@ export class SecretIndex {
             settle();
           },
           change: (type, item) => {
-            if (type === "DELETED") state.versions.delete(item.name);
-            else state.versions.set(item.name, item.resourceVersion);
+            if (type === "DELETED") {
+              state.versions.delete(item.name);
+              state.shared.delete(item.name);
+            } else state.versions.set(item.name, item.resourceVersion);
             this.#handlers.changed(
               namespace,
               item.name,
@@ -130,9 +175,16 @@ export class SecretIndex {
         }, {
           log: this.#log,
           // A namespace that cannot be listed does not hold up the first pass: its entries read one by one.
-          failed: settle,
+          // While the watch is down, what it said may be stale: Secrets are read again until it is back.
+          failed: () => {
+            state.listed = false;
+            settle();
+          },
           opened: (again) => {
-            if (again) this.#handlers.reconnected?.();
+            if (again) {
+              state.listed = true;
+              this.#handlers.reconnected?.();
+            }
           },
         });
       });
@@ -142,5 +194,7 @@ export class SecretIndex {
 
   #apply(state: NamespaceState, items: MetadataItem[]): void {
     state.versions = new Map(items.map((item) => [item.name, item.resourceVersion]));
+    state.listed = true;
+    for (const name of state.shared.keys()) if (!state.versions.has(name)) state.shared.delete(name);
   }
 }

@@ -31,15 +31,22 @@ export function chooseNameserver(
   }
 }
 
+/** Reads a Secret (undefined: it does not exist); by default a GET, the controller's index keeps shared ones. */
+export type SecretReader = (ref: SecretRef) => Promise<KubeSecret | undefined>;
+
 /**
  * Reads the entry's TSIG Secret (in any namespace notariat may read) into what the DNS module needs.
  * Errors name the entry's Secret and the TSIG Secret, never the key.
  */
-export async function loadZoneAccess(kube: Kube, spec: CertificateSpec): Promise<ZoneAccess> {
+export async function loadZoneAccess(
+  kube: Kube,
+  spec: CertificateSpec,
+  read?: SecretReader,
+): Promise<ZoneAccess> {
   const tsigSecret = spec.tsigSecret;
   // Only a dns-persist-01 entry has none: it may read the zone, never write it.
   if (tsigSecret === undefined) return spec.nameserver === undefined ? {} : { nameserver: spec.nameserver };
-  return await loadTsigAccess(kube, tsigSecret, spec.nameserver);
+  return await loadTsigAccess(kube, tsigSecret, spec.nameserver, read);
 }
 
 /** The key in the TSIG Secret `tsigSecret` and the nameserver the entry or that Secret names. */
@@ -47,9 +54,10 @@ export async function loadTsigAccess(
   kube: Kube,
   tsigSecret: SecretRef,
   entryNameserver: ServerAddress | undefined,
+  read?: SecretReader,
 ): Promise<ZoneAccess> {
   const ref = formatRef(tsigSecret);
-  const { key, secret } = await readTsigSecret(kube, tsigSecret);
+  const { key, secret } = await readTsigSecret(kube, tsigSecret, read);
   const decoder = new TextDecoder();
   const fromSecret = secret.data[TSIG_NAMESERVER_DATA_KEY];
   const nameserver = chooseNameserver(
@@ -68,9 +76,10 @@ export async function loadTsigKey(kube: Kube, tsigSecret: SecretRef): Promise<Ts
 async function readTsigSecret(
   kube: Kube,
   tsigSecret: SecretRef,
+  read: SecretReader = (ref) => kube.readSecret(ref.namespace, ref.name),
 ): Promise<{ key: TsigKey; secret: KubeSecret }> {
   const ref = formatRef(tsigSecret);
-  const secret = await kube.readSecret(tsigSecret.namespace, tsigSecret.name).catch((err) => {
+  const secret = await read(tsigSecret).catch((err) => {
     throw new NotariatError("kube", `cannot read TSIG Secret: ${errorMessage(err)}`, { cause: err });
   });
   if (secret === undefined) throw new NotariatError("config", `TSIG Secret ${ref} does not exist`);

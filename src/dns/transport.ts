@@ -1,9 +1,9 @@
 /**
  * Sending one DNS message and receiving its answer, over UDP or TCP, IPv4 or IPv6, with a timeout per attempt
  * and a bounded number of attempts. Only answers whose id and question match the request are accepted, so a
- * late or spoofed datagram cannot stand in for the real answer.
+ * late or spoofed datagram cannot stand in for the real answer. Deno's own sockets: `Deno.connect` for TCP,
+ * `Deno.listenDatagram` for UDP (still behind `--unstable-net`, which deno.json and the compiled binary carry).
  */
-import dgram from "node:dgram";
 import { errorMessage } from "../errors.ts";
 import { formatServer } from "./address.ts";
 import type { ServerAddress } from "./types.ts";
@@ -47,35 +47,39 @@ function unanswered(ignored: number, timeoutMs: number): Error {
   );
 }
 
-function udpAttempt(server: ServerAddress, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-  const socket = dgram.createSocket(server.host.includes(":") ? "udp6" : "udp4");
-  return new Promise<Uint8Array>((resolve, reject) => {
-    let done = false;
-    const finish = (action: () => void) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      try {
-        socket.close();
-      } catch {
-        // already closed
-      }
-      action();
-    };
-    // Datagrams that do not answer the request are ignored (a late or spoofed one must not count), but if
-    // nothing else came they are what to report: the server is reachable and answers wrongly.
-    let ignored = 0;
-    const timer = setTimeout(() => finish(() => reject(unanswered(ignored, timeoutMs))), timeoutMs);
-    socket.on("message", (message: Uint8Array, remote: { port: number }) => {
-      const bytes = new Uint8Array(message);
-      if (remote.port === server.port && answersRequest(request, bytes)) finish(() => resolve(bytes));
-      else ignored++;
-    });
-    socket.on("error", (err: Error) => finish(() => reject(err)));
-    socket.send(request, server.port, server.host, (err: Error | null) => {
-      if (err) finish(() => reject(err));
-    });
+async function udpAttempt(
+  server: ServerAddress,
+  request: Uint8Array,
+  timeoutMs: number,
+): Promise<Uint8Array> {
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: server.host.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
   });
+  // Datagrams that do not answer the request are ignored (a late or spoofed one must not count), but if
+  // nothing else came they are what to report: the server is reachable and answers wrongly.
+  let ignored = 0;
+  let timedOut = false;
+  // Closing the socket ends the pending receive: that is how the timeout stops the wait.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    socket.close();
+  }, timeoutMs);
+  try {
+    await socket.send(request, { transport: "udp", hostname: server.host, port: server.port });
+    for (;;) {
+      const [bytes, remote] = await socket.receive();
+      if ((remote as Deno.NetAddr).port === server.port && answersRequest(request, bytes)) return bytes;
+      ignored++;
+    }
+  } catch (err) {
+    if (timedOut) throw unanswered(ignored, timeoutMs);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    if (!timedOut) socket.close();
+  }
 }
 
 async function readExactly(conn: Deno.Conn, length: number): Promise<Uint8Array | undefined> {

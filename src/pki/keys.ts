@@ -1,6 +1,7 @@
-import * as x509 from "@peculiar/x509";
 import type { KeyType } from "../config/types.ts";
 import { NotariatError } from "../errors.ts";
+import { buildCsr } from "./csr.ts";
+import { encodePem } from "./der.ts";
 import { importSigningKey } from "./private_key.ts";
 
 const GENERATE: Record<KeyType, RsaHashedKeyGenParams | EcKeyGenParams> = {
@@ -25,7 +26,7 @@ async function generatePair(type: KeyType): Promise<{ pair: CryptoKeyPair; pem: 
   if (!params) throw new NotariatError("pki", `unknown key type ${JSON.stringify(type)}`);
   const pair = await crypto.subtle.generateKey(params, true, ["sign", "verify"]) as CryptoKeyPair;
   const der = await crypto.subtle.exportKey("pkcs8", pair.privateKey);
-  return { pair, pem: x509.PemConverter.encode(der, "PRIVATE KEY") };
+  return { pair, pem: encodePem(der, "PRIVATE KEY") };
 }
 
 /** A fresh private key of the requested type, as PKCS#8 PEM (the form kubernetes.io/tls Secrets and CAs accept). */
@@ -51,7 +52,7 @@ export async function generateKeyAndCsr(type: KeyType, domains: string[]): Promi
   const signingAlgorithm = params.name === "ECDSA"
     ? { name: "ECDSA", hash: (params as EcKeyGenParams).namedCurve === "P-384" ? "SHA-384" : "SHA-256" }
     : { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
-  const csrPem = await signCsr(pair, signingAlgorithm, domains);
+  const csrPem = await buildCsr(pair, signingAlgorithm, domains);
   const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
   const publicJwk = jwk.kty === "EC"
     ? { kty: "EC", crv: jwk.crv, x: jwk.x, y: jwk.y }
@@ -59,32 +60,11 @@ export async function generateKeyAndCsr(type: KeyType, domains: string[]): Promi
   return { privateKeyPem: pem, csrPem, publicJwk };
 }
 
-// RFC 5280 upper bound for a common name; CAs reject longer ones, and the SANs carry the names anyway.
-const MAX_COMMON_NAME = 64;
-
 /**
  * A PKCS#10 request signed by the key, asking for exactly `domains` as DNS SANs in the given order; the first
  * domain is also the common name when it fits, because some clients still display it.
  */
 export async function createCsr(privateKeyPem: string, domains: string[]): Promise<string> {
   const key = await importSigningKey(privateKeyPem);
-  return await signCsr(key.keys, key.signingAlgorithm, domains);
-}
-
-async function signCsr(
-  keys: CryptoKeyPair,
-  signingAlgorithm: Algorithm | EcdsaParams,
-  domains: string[],
-): Promise<string> {
-  if (domains.length === 0) throw new NotariatError("pki", "a certificate request needs at least one domain");
-  const name = domains[0].length <= MAX_COMMON_NAME ? [{ CN: [domains[0]] }] : [];
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name,
-    keys,
-    signingAlgorithm,
-    extensions: [
-      new x509.SubjectAlternativeNameExtension(domains.map((value) => ({ type: "dns" as const, value }))),
-    ],
-  });
-  return csr.toString("pem");
+  return await buildCsr(key.keys, key.signingAlgorithm, domains);
 }

@@ -9,7 +9,7 @@ import { accountLabel } from "../../src/acme/account_label.ts";
 import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
 import { standingRecordLines } from "../../src/acme/standing_record.ts";
 import { openAcmeSession } from "../../src/acme/client.ts";
-import { trustCa } from "../../src/acme/transport.ts";
+import { trustCa } from "../../src/acme/http.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
 import {
   type DnsServerHandle,

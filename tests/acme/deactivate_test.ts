@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { openAcmeSession } from "../../src/acme/client.ts";
 import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
-import { trustCa } from "../../src/acme/transport.ts";
+import { trustCa } from "../../src/acme/http.ts";
 import { type AcmeProxyHandle, startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";

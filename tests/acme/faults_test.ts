@@ -276,6 +276,35 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
       },
     );
 
+    await t.step(
+      "a directory that is not an ACME directory: the status or the body named, and the next try reads it again",
+      async () => {
+        const fresh = createIssuer(options);
+        proxy.inject({
+          resource: "directory",
+          fault: { kind: "respond", status: 503, headers: { "content-type": "text/html" }, body: "<html>" },
+        });
+        const down = await rejection(fresh.issue(request(knot, "dir-down.alpha.test")));
+        assert.equal(down.kind, "acme");
+        assert.match(
+          down.message,
+          new RegExp(`GET ${escape(proxy.directoryUrl)}: the ACME directory answered 503`),
+        );
+        proxy.inject({
+          resource: "directory",
+          fault: { kind: "respond", status: 200, headers: { "content-type": "text/html" }, body: "<html>" },
+        });
+        const html = await rejection(fresh.issue(request(knot, "dir-html.alpha.test")));
+        assert.match(
+          html.message,
+          new RegExp(`the ACME directory ${escape(proxy.directoryUrl)} is not a JSON object`),
+        );
+        const cert = await fresh.issue(request(knot, "dir-back.alpha.test"));
+        assert.deepEqual(parseCertificateChain(cert.certificatePem)[0].dnsNames, ["dir-back.alpha.test"]);
+        await assertNoTxt(knot, "dir-down.alpha.test");
+      },
+    );
+
     await t.step("the connection cut mid-response: the transport's cause, at once", async () => {
       proxy.inject({ resource: "newOrder", fault: { kind: "drop" } });
       const started = Date.now();

@@ -11,6 +11,7 @@ import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
 import { type DnsServerHandle, nsupdateTxt, queryTxt, startKnot } from "../harness/dns_servers.ts";
+import { requestCounts } from "../harness/api_requests.ts";
 import { type KubeHandle, startKube } from "../harness/kube.ts";
 
 const JOURNAL = "notariat-challenges";
@@ -130,6 +131,32 @@ Deno.test("the challenge journal", async (t) => {
         assert.equal((await records(cluster)).length, 1, "the record in flight stays");
         await inFlight.remove();
         assert.deepEqual(await records(cluster), []);
+      },
+    );
+
+    await t.step(
+      "concurrent publishes share the journal's writes, and names found clean are not read again",
+      async () => {
+        const kube = await connect();
+        const ctx = context(knot, kube, lines);
+        const before = await requestCounts(cluster);
+        const domains = Array.from({ length: 8 }, (_, i) => `c${i}.alpha.test`);
+        const published = await Promise.all(
+          domains.map((domain) => publishChallenges([{ domain, value: `v-${domain}` }], access, ctx)),
+        );
+        for (const domain of domains) {
+          assert.deepEqual(await queryTxt(knot.address, `_acme-challenge.${domain}`), [`v-${domain}`]);
+        }
+        assert.equal((await records(cluster)).length, 8, "every publish is recorded before its UPDATE");
+        await Promise.all(published.map((p) => p.remove()));
+        assert.deepEqual(await records(cluster), []);
+        const again = await publishChallenges([{ domain: domains[0], value: "again" }], access, ctx);
+        await again.remove();
+        const after = await requestCounts(cluster);
+        const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+        // 9 publishes: 18 writes and 9 reads one by one.
+        assert.ok(delta("PATCH secrets") < 18, `PATCH secrets: ${delta("PATCH secrets")}`);
+        assert.ok(delta("GET secrets") < 9, `GET secrets: ${delta("GET secrets")}`);
       },
     );
 

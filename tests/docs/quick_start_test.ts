@@ -36,7 +36,7 @@ Deno.test("every quick-start command is one the demo or a test runs, but the ima
     "NAMESERVER=192.0.2.53:53",
     "DOMAIN=www.example.com",
     "IMAGE=registry.example.com/notariat:0.1.0",
-    'notariat() { deno run --allow-net --allow-read --allow-env --allow-sys main.ts "$@"; }',
+    'notariat() { deno run --unstable-net --allow-net --allow-read --allow-env --allow-sys main.ts "$@"; }',
   ]);
 });
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { accountSecretName } from "../../src/acme/account.ts";
 import { accountLabel } from "../../src/acme/account_label.ts";
 import { openAcmeSession } from "../../src/acme/client.ts";
-import { trustCa } from "../../src/acme/transport.ts";
+import { trustCa } from "../../src/acme/http.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
 import { loadManifests, RBAC_MANIFESTS, unb64 } from "../harness/cluster_objects.ts";
 import { nsupdateTxt, queryTxt, startKnot } from "../harness/dns_servers.ts";

@@ -42,7 +42,8 @@ function parseDockerfile(text: string): Stage[] {
 const ROOT = new URL("../../", import.meta.url).pathname;
 const stages = parseDockerfile(Deno.readTextFileSync(`${ROOT}Dockerfile`));
 const compile = stages[0]?.instructions.find((i) => i.keyword === "RUN" && i.args.startsWith("deno compile"));
-const compileFlags = compile?.args.split(/\s+/).filter((word) => word.startsWith("--allow-")) ?? [];
+const isRunFlag = (word: string) => word.startsWith("--allow-") || word.startsWith("--unstable-");
+const compileFlags = compile?.args.split(/\s+/).filter(isRunFlag) ?? [];
 
 Deno.test("the Dockerfile: a build stage and a shell-less non-root final stage running the binary", () => {
   assert.equal(stages.length, 2);
@@ -85,7 +86,7 @@ Deno.test("the image's permissions are the ones the program is tested with, and 
   const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
   for (const task of ["dev", "compile"]) {
     assert.deepEqual(
-      tasks[task].split(" ").filter((w: string) => w.startsWith("--allow-")),
+      tasks[task].split(" ").filter(isRunFlag),
       [...PERMISSIONS],
       task,
     );

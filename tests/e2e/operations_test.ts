@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { openAcmeSession } from "../../src/acme/client.ts";
-import { trustCa } from "../../src/acme/transport.ts";
+import { trustCa } from "../../src/acme/http.ts";
 import { LEASE_NAME } from "../../src/controller/elector.ts";
 import { type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
 import { queryTxt } from "../harness/dns_servers.ts";

@@ -176,6 +176,37 @@ Deno.test("watches the API server keeps ending are resumed: every change is acte
         for (const delay of delays) assert.ok(delay < REACTION_MS, `acted on after ${delay.toFixed(0)} ms`);
       },
     );
+
+    await t.step("a TSIG Secret changed meanwhile is read again by the next issuance", async () => {
+      const tsig = (key: string) =>
+        cluster.apply([{
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { namespace: "notariat", name: "tsig" },
+          type: "Opaque",
+          data: { key: b64(key), nameserver: b64(`127.0.0.1:${knot.address.port}`) },
+        }]);
+      const outcome = (domain: string) =>
+        waitFor(`an outcome for ${domain}`, () =>
+          Promise.resolve(
+            lines.find((l) =>
+              l.record.secret === "notariat/site-tls" &&
+              (l.record.msg === "certificate failed" || l.record.msg === "certificate issued") &&
+              JSON.stringify(l.record).includes(domain)
+            ),
+          ), 30_000);
+      await tsig(`hmac-sha256:unknown-key.:${btoa("k".repeat(32))}`);
+      siteDomains = [...siteDomains, "k0.alpha.test"];
+      await setConfig(entries());
+      const failed = await outcome("k0.alpha.test");
+      assert.equal(failed.record.msg, "certificate failed", JSON.stringify(failed.record));
+      assert.match(failed.record.error, /unknown-key/);
+      await tsig(knot.keys["hmac-sha256"].text);
+      siteDomains = [...siteDomains, "k1.alpha.test"];
+      await setConfig(entries());
+      const issued = await outcome("k1.alpha.test");
+      assert.equal(issued.record.msg, "certificate issued", JSON.stringify(issued.record));
+    });
   } finally {
     stop.abort();
     await running;

@@ -1,8 +1,17 @@
 /** The notariat program as users run it: `deno run main.ts`, with the permissions `deno task dev` grants. */
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-/** The permissions notariat runs with (also `deno task dev`'s and the Dockerfile's `deno compile`'s). */
-export const PERMISSIONS: readonly string[] = ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"];
+/**
+ * The flags notariat runs with (also `deno task dev`'s and the Dockerfile's `deno compile`'s): its permissions,
+ * and the unstable API it uses (`Deno.listenDatagram`, for DNS over UDP).
+ */
+export const PERMISSIONS: readonly string[] = [
+  "--unstable-net",
+  "--allow-net",
+  "--allow-read",
+  "--allow-env",
+  "--allow-sys",
+];
 
 /** The arguments after the deno executable: `run`, the permissions, main.ts, then notariat's `args`. */
 export function notariatArgs(args: readonly string[]): string[] {
