@@ -15,6 +15,7 @@ import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { type PebbleHandle, startPebble } from "../harness/pebble.ts";
 import { createTestIssuer } from "../harness/test_issuer.ts";
+import { tsigSecret } from "../harness/cluster_objects.ts";
 
 Deno.test("a certificate from another CA than -acme is reissued with IssuerChanged", async (t) => {
   const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
@@ -27,12 +28,7 @@ Deno.test("a certificate from another CA than -acme is reissued with IssuerChang
     pebbles.push(production);
     await cluster.apply([
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "notariat" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text, nameserver: `127.0.0.1:${knot.address.port}` },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, `127.0.0.1:${knot.address.port}`),
     ]);
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(cluster.adminToken, "notariat") });
     const k = kube;

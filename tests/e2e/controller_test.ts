@@ -18,7 +18,16 @@ import {
   verifyChain,
 } from "../../src/pki/certificate.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
-import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
+import {
+  b64,
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { startStack } from "../harness/stack.ts";
 import { createTestIssuer } from "../harness/test_issuer.ts";
 
@@ -34,16 +43,8 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
     const admin = cluster.request;
     const apply = cluster.apply;
     const nameserver = `127.0.0.1:${knot.address.port}`;
-    const tsigSecret = (namespace: string, name: string, withNameserver: boolean) => ({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { namespace, name },
-      type: "Opaque",
-      data: {
-        key: b64(knot.keys["hmac-sha256"].text),
-        ...(withNameserver ? { nameserver: b64(nameserver) } : {}),
-      },
-    });
+    const knotTsig = (namespace: string, name: string, withNameserver: boolean) =>
+      tsigSecret(knot.keys["hmac-sha256"].text, withNameserver ? nameserver : undefined, { namespace, name });
     const secretsAccess = manifests().find((m) =>
       m.kind === "RoleBinding" && m.metadata.name === "notariat-secrets"
     );
@@ -53,9 +54,9 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "private" } },
       // An administrator grants notariat the Secrets of "web" as manifests/secrets-access.yaml says; not "private".
       { ...secretsAccess, metadata: { ...secretsAccess.metadata, namespace: "web" } },
-      tsigSecret("notariat", "tsig", true),
-      tsigSecret("web", "tsig-web", false),
-      tsigSecret("private", "tsig", true),
+      knotTsig("notariat", "tsig", true),
+      knotTsig("web", "tsig-web", false),
+      knotTsig("private", "tsig", true),
       {
         apiVersion: "v1",
         kind: "Secret",
@@ -82,13 +83,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       },
       { secret: "opaque", domains: ["o.alpha.test"], email: "ops@alpha.test", tsigSecretName: "tsig" },
     ];
-    const setConfig = (list: unknown[]) =>
-      apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "notariat", namespace: "notariat" },
-        data: { certificates: JSON.stringify(list) },
-      }]);
+    const setConfig = (list: unknown[]) => apply([certificatesConfigMap(list)]);
     const invalidEntry = {
       secret: "bad-tls",
       domains: ["not a domain"],
@@ -477,7 +472,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
             );
             return failed.length > 0 ? true : undefined;
           });
-          await apply([tsigSecret("notariat", "late-tsig", true)]);
+          await apply([knotTsig("notariat", "late-tsig", true)]);
           // The first retry after a failure is 12-18 s away; the 1 s periodic pass comes first.
           const secret = await waitFor("late-tls issued", () => readSecret("notariat", "late-tls"), 5000);
           await assertValidTls(secret, ["late.alpha.test"]);

@@ -11,7 +11,7 @@ import { type Outcome, type ReconcileDeps, reconcileEntry } from "../../src/cont
 import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
-import { b64, type Json, unb64 } from "../harness/cluster_objects.ts";
+import { type Json, tsigSecret, unb64 } from "../harness/cluster_objects.ts";
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { startPebble } from "../harness/pebble.ts";
@@ -55,15 +55,7 @@ Deno.test("45/90-day and 6-day certificates: profiles, ARI windows, the lifetime
     stops.push(() => pebble.stop());
     await cluster.apply([
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "web" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "web", name: "tsig" },
-        data: {
-          key: b64(knot.keys["hmac-sha256"].text),
-          nameserver: b64(`127.0.0.1:${knot.address.port}`),
-        },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, `127.0.0.1:${knot.address.port}`, { namespace: "web" }),
     ]);
     kube = await createKube({ kubeconfig: cluster.adminKubeconfig, namespace: "web" });
     let clock = Date.now();

@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import { createPrivateKey } from "node:crypto";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
 import { createTestIssuer, testIssueRequest } from "../harness/test_issuer.ts";
-import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64 } from "../harness/cluster_objects.ts";
+import {
+  b64,
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+} from "../harness/cluster_objects.ts";
 import { freePort } from "../harness/ports.ts";
 import { notariatCommand } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
@@ -38,12 +46,7 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
       ...loadManifests(RBAC_MANIFESTS),
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "web" } },
       { ...secretsAccess, metadata: { ...secretsAccess.metadata, namespace: "web" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text, nameserver: dns },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, dns),
     ]);
 
     // The certificate cert-manager would have obtained: RSA 2048 (its default), from the same CA, its key
@@ -76,13 +79,7 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
       tsigSecretName: "tsig",
       ...patch,
     });
-    const setCertificates = (list: unknown[]) =>
-      cluster.apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { namespace: "notariat", name: "notariat" },
-        data: { certificates: list.map((e) => `- ${JSON.stringify(e)}`).join("\n") },
-      }]);
+    const setCertificates = (list: unknown[]) => cluster.apply([certificatesConfigMap(list, { yaml: true })]);
     const token = await cluster.mintToken("notariat", "notariat");
     const runOnce = async (acme: string, extra: string[] = []) => {
       const out = await notariatCommand([

@@ -11,7 +11,15 @@ import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
-import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { queryTxt } from "../harness/dns_servers.ts";
 import { startStack } from "../harness/stack.ts";
 import { createTestIssuer, type IssueStart, recordingStarts } from "../harness/test_issuer.ts";
@@ -30,13 +38,7 @@ Deno.test("the controller survives an API server restart and a DNS server outage
     const tsigText = knot.keys["hmac-sha256"].text;
     await cluster.apply([
       ...manifests(),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        type: "Opaque",
-        data: { key: b64(tsigText), nameserver: b64(nameserver) },
-      },
+      tsigSecret(tsigText, nameserver),
     ]);
     const site = (domains: string[]) => ({
       secret: "site-tls",
@@ -51,12 +53,7 @@ Deno.test("the controller survives an API server restart and a DNS server outage
       tsigSecretName: "tsig",
     };
     const setConfig = (list: unknown[], annotations: Record<string, string> = {}) =>
-      cluster.apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "notariat", namespace: "notariat", annotations },
-        data: { certificates: JSON.stringify(list) },
-      }]);
+      cluster.apply([certificatesConfigMap(list, { annotations })]);
     await setConfig([site(["site.alpha.test"]), other]);
 
     token = await cluster.mintToken("notariat", "notariat");
