@@ -3,7 +3,7 @@
  * several at once into one zone. Prints figures only. Run: deno run -A bench/dns_update_bench.ts [count]
  */
 import { sendTxtUpdate } from "../src/dns/update.ts";
-import { createTransport } from "../src/dns/transport.ts";
+import { createTransport } from "../src/dns/exchange.ts";
 import { type DnsServerHandle, startBind, startKnot } from "../tests/harness/dns_servers.ts";
 
 const count = Number(Deno.args[0] ?? 40);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { generatePrivateKey } from "../pki/keys.ts";
-import type { AccountKeyStore } from "./account_store.ts";
+import type { AccountKeyStore } from "./account_key_store.ts";
 import type { AcmeSession } from "./client.ts";
 import type { EabCredentials } from "./eab.ts";
 import { responseError } from "./problem.ts";

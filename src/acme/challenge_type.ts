@@ -8,7 +8,7 @@ import type { ChallengeType } from "../config/types.ts";
 import {
   challengeName,
   type ChallengeNaming,
-  type ChallengeRecord,
+  type ChallengeValue,
   type DnsContext,
   planChallenges,
   type PublishedChallenges,
@@ -22,7 +22,7 @@ import {
   persistValueMatches,
 } from "../dns/persist_record.ts";
 import { ensureStandingRecords, type StandingOwner } from "../dns/standing.ts";
-import type { StandingRecordStore } from "../dns/standing_store.ts";
+import type { StandingRecordStore } from "../dns/standing_record_store.ts";
 import { NotariatError } from "../errors.ts";
 import { accountChallengeName } from "./account_label.ts";
 import type { AcmeSession } from "./client.ts";
@@ -78,7 +78,7 @@ export interface Solver {
    * Puts the values in place and waits for propagation; `remove` undoes what this attempt added. `signal`
    * ends the propagation wait (shutdown), removing what was added.
    */
-  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
+  publish(records: ChallengeValue[], signal?: AbortSignal): Promise<PublishedChallenges>;
   /** Where the CA looks for `domain`'s TXT record. */
   name(domain: string): string;
 }

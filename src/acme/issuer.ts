@@ -1,40 +1,43 @@
 import type { ChallengeType, KeyType } from "../config/types.ts";
 import type { DnsContext, PublishedChallenge, PublishedChallenges, ZoneAccess } from "../dns/challenges.ts";
 import type { StandingOwner } from "../dns/standing.ts";
-import type { StandingRecordStore } from "../dns/standing_store.ts";
+import type { StandingRecordStore } from "../dns/standing_record_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
-import {
-  type CertificateInfo,
-  parseCertificateChain,
-  parseChainWithKey,
-  samePublicKey,
-} from "../pki/certificate.ts";
+import { type CertificateInfo, parseChainWithKey, samePublicKey } from "../pki/certificate.ts";
+import { pemToBase64Url } from "../pki/pem.ts";
 import { generateKeyAndCsr, generatePrivateKey, type KeyAndCsr } from "../pki/keys.ts";
 import { type AcmeAccount, createAccountCache } from "./account.ts";
 import { createRenewalInfoCache, type RenewalInfo } from "./ari.ts";
-import type { AccountKeyStore } from "./account_store.ts";
+import type { AccountKeyStore } from "./account_key_store.ts";
 import { type AcmeSession, openAcmeSession } from "./client.ts";
 import { deactivatePendingAuthorizations } from "./deactivate.ts";
 import { type DirectoryInfo, readDirectoryInfo } from "./directory.ts";
 import { downloadChain, type DownloadedChain } from "./download.ts";
 import type { EabCredentials } from "./eab.ts";
-import { pollLimit } from "./expiry.ts";
 import { type ChallengeObject, createSolver, selectChallenge, type Solver } from "./challenge_type.ts";
 import { createLimiter } from "./limit.ts";
 import { createNoncePool } from "./nonce.ts";
-import { DEFAULT_POLL_POLICY, pollDelayMs, type PollPolicy } from "./poll.ts";
+import {
+  boundedBy,
+  DEFAULT_POLL_POLICY,
+  type Poller,
+  type PollPolicy,
+  pollUntil,
+  retryAfterOf,
+  startPolling,
+} from "./poll.ts";
 import {
   type AcmeResponse,
-  expectJsonObject,
   expectStatus,
+  jsonBody,
+  labelled,
   parseProblem,
-  parseRetryAfter,
-  responseError,
   shortType,
+  step,
   validationError,
 } from "./problem.ts";
-import { trustCa } from "./http.ts";
-import { checkStopped, sleep, untilStopped } from "../stop.ts";
+import { caTrustRunner } from "./ca_trust.ts";
+import { checkStopped } from "../stop.ts";
 
 /** How the issuer reaches the CA and the DNS, and how much it may do at once. */
 export interface IssuerOptions {
@@ -89,20 +92,18 @@ export interface IssueRequest {
   standingOwner?: StandingOwner;
 }
 
-/** A certificate and the new key it was issued for. */
+/** A certificate and the new key it was issued for, checked by the issuer to be what was ordered. */
 export interface IssuedCertificate {
   /** Leaf first, then intermediates, as the CA sent them. */
   certificatePem: string;
   /** PKCS#8 PEM. */
   privateKeyPem: string;
-  notBefore: Date;
-  notAfter: Date;
   domains: string[];
   /**
-   * Set by the issuer once it checked that the chain names exactly the domains and belongs to the key: the
-   * chain as parsed then, leaf first, so the writer need not parse and compare it again.
+   * The leaf certificate as parsed when the issuer checked that it names exactly the domains and belongs to
+   * the key: its validity, issuer and serial, so nothing downstream parses the chain again.
    */
-  verified?: { chain: CertificateInfo[] };
+  leaf: CertificateInfo;
 }
 
 /** Obtains certificates over DNS-01, DNS-ACCOUNT-01 or DNS-PERSIST-01 (see challenge_type.ts). */
@@ -143,15 +144,7 @@ export function createIssuer(options: IssuerOptions): Issuer {
     log: options.log,
     externalAccountBinding: options.externalAccountBinding,
   });
-  const trust = options.caPem === undefined ? undefined : caTrust(options.directoryUrl, options.caPem);
-  const trusted = async <T>(work: () => Promise<T>): Promise<T> => {
-    const release = trust ? trust() : () => {};
-    try {
-      return await work();
-    } finally {
-      release();
-    }
-  };
+  const trusted = caTrustRunner(options.directoryUrl, options.caPem);
   // The directory and renewalInfo are read without an account (RFC 9773 section 4.3 is a plain GET); this
   // session's key is never registered.
   let directorySession: Promise<AcmeSession> | undefined;
@@ -274,20 +267,19 @@ async function issueWith(
     "finalize",
   ]);
   // The order's lifetime bounds every wait for it, first as created, then as each answer gives it.
-  const limit = pollLimit(Date.now(), timeoutMs, [{ what: "the order", expires: createdOrder.expires }]);
-  const poller: Poller = {
+  const poller = startPolling(
     session,
-    policy: options.pollPolicy ?? DEFAULT_POLL_POLICY,
-    deadline: limit.deadline,
-    limit: limit.reason.startsWith("after ") ? `the wait ends ${limit.reason}` : limit.reason,
+    options.pollPolicy ?? DEFAULT_POLL_POLICY,
+    timeoutMs,
+    createdOrder.expires,
     signal,
-  };
+  );
   const work: CreatedOrder = { url: orderUrl, body: createdOrder, keyAndCsr, plan };
   try {
     const { issued, chain } = await completeOrder(work, request.domains, poller, log, options.preferredChain);
     const ms = Math.round(performance.now() - started);
     log("certificate issued", {
-      notAfter: issued.notAfter.toISOString(),
+      notAfter: issued.leaf.notAfter.toISOString(),
       domains: request.domains,
       ms,
       ...(options.preferredChain ? { chain: chain.url, chains: chain.offered } : {}),
@@ -382,19 +374,25 @@ async function completeOrder(
   if (pending.length > 0) {
     order = await validate(pending, created, domains, poller, log);
   } else if (order.status === "pending") {
-    order = await poll(poller, orderUrl, "waiting for the order to become ready", undefined, orderSettled);
+    order = await pollUntil(
+      poller,
+      orderUrl,
+      "waiting for the order to become ready",
+      undefined,
+      orderSettled,
+    );
   }
   if (order.status === "ready") {
     const { csrPem } = await created.keyAndCsr;
     const finalized = await step(
       "finalizing the order",
-      () => session.post(order.finalize, { csr: pemBody(csrPem) }),
+      () => session.post(order.finalize, { csr: pemToBase64Url(csrPem) }),
     );
     expectStatus("finalizing the order", finalized, [200]);
     order = jsonBody<OrderBody>("finalizing the order", finalized, ["status"]);
     if (order.status === "invalid") throw orderInvalid(order);
     if (order.status !== "valid") {
-      order = await poll(
+      order = await pollUntil(
         poller,
         orderUrl,
         "waiting for the certificate",
@@ -480,7 +478,7 @@ async function validate(
     }));
     const firstLook = latest(answers.map(retryAfterOf));
     const what = `validation of ${domains.join(", ")}`;
-    const order = await poll(
+    const order = await pollUntil(
       poller,
       created.url,
       what,
@@ -531,76 +529,9 @@ async function invalidAuthorization(
   return orderInvalid(order);
 }
 
-function retryAfterOf(response: AcmeResponse): Date | undefined {
-  return parseRetryAfter(response.headers["retry-after"], new Date());
-}
-
 function latest(dates: (Date | undefined)[]): Date | undefined {
   const known = dates.filter((d): d is Date => d !== undefined);
   return known.length === 0 ? undefined : new Date(Math.max(...known.map((d) => d.getTime())));
-}
-
-interface Poller {
-  session: AcmeSession;
-  policy: PollPolicy;
-  deadline: number;
-  /** What set the deadline, for the message when it is reached ("the wait ends after 180000 ms", "the order expires at"). */
-  limit: string;
-  /** Ends every wait with a "stopped" error. */
-  signal?: AbortSignal;
-}
-
-/** `poller` with its deadline moved earlier to the CA's lifetimes, where they end first. */
-function boundedBy(poller: Poller, lifetimes: { what: string; expires?: unknown }[]): Poller {
-  const bound = pollLimit(poller.deadline, 0, lifetimes);
-  return bound.deadline < poller.deadline
-    ? { ...poller, deadline: bound.deadline, limit: bound.reason }
-    : poller;
-}
-
-// "Come back later" (RFC 8555 section 6.6): a poll is a POST-as-GET, safe to repeat after the CA's Retry-After.
-const BUSY_STATUSES = [429, 503];
-
-/**
- * POST-as-GET `url` until `done(body)` says so (it throws for final failures), honouring Retry-After, also
- * when the CA is busy (429, 503) rather than the resource pending. The first look waits for `firstLook` (the
- * Retry-After of the request that set the CA working) when given, else the policy's first delay, since the CA
- * has just been asked to work.
- */
-async function poll<T extends { status: string }>(
-  poller: Poller,
-  url: string,
-  what: string,
-  firstLook: Date | undefined,
-  done: (body: T) => boolean,
-): Promise<T> {
-  let retryAfter = firstLook;
-  let body: T | undefined;
-  let response: AcmeResponse | undefined;
-  for (let attempt = 0;; attempt++) {
-    const now = new Date();
-    const delay = pollDelayMs(attempt, retryAfter, now, poller.policy);
-    if (now.getTime() + delay > poller.deadline) {
-      if (response && !body) throw responseError(what, response, now);
-      throw new NotariatError(
-        "acme",
-        `${what}: still ${body?.status ?? "pending"} and ${poller.limit}, giving up`,
-        { retryAfter },
-      );
-    }
-    await sleep(delay, poller.signal, what);
-    checkStopped(poller.signal, what);
-    response = await untilStopped(step(what, () => poller.session.post(url, null)), poller.signal, what);
-    body = undefined;
-    if (!BUSY_STATUSES.includes(response.status)) {
-      expectStatus(what, response, [200]);
-      body = jsonBody<T>(what, response, ["status"]);
-      if (done(body)) return body;
-      // Every answer about the order may move its lifetime; the earliest bound holds.
-      poller = boundedBy(poller, [{ what: "the order", expires: (body as { expires?: unknown }).expires }]);
-    }
-    retryAfter = parseRetryAfter(response.headers["retry-after"], new Date());
-  }
 }
 
 function orderInvalid(body: OrderBody): NotariatError {
@@ -615,7 +546,10 @@ function txtName(name: string, domain: string, records: PublishedChallenge[]): s
   return owner && owner !== name ? `${name} (CNAME to ${owner})` : name;
 }
 
-/** The issued chain must be for the new key and name exactly the requested domains; parsed here, once. */
+/**
+ * The issued chain must be for the new key and name exactly the requested domains; parsed here, once, and the
+ * leaf handed on with the certificate.
+ */
 function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]): IssuedCertificate {
   const { chain, leafPublicJwk } = parseChainWithKey(certificatePem);
   const [leaf] = chain;
@@ -630,65 +564,5 @@ function checkIssued(certificatePem: string, key: KeyAndCsr, domains: string[]):
   if (leafPublicJwk === undefined || !samePublicKey(leafPublicJwk, key.publicJwk)) {
     throw new NotariatError("pki", "the CA issued a certificate for a different key than the request's");
   }
-  return {
-    certificatePem,
-    privateKeyPem: key.privateKeyPem,
-    notBefore: leaf.notBefore,
-    notAfter: leaf.notAfter,
-    domains: [...domains],
-    verified: { chain },
-  };
-}
-
-/** The answer's JSON object with `fields` present, typed as the step expects it. */
-function jsonBody<T>(what: string, response: AcmeResponse, fields: (keyof T & string)[]): T {
-  return expectJsonObject(what, response, fields) as T;
-}
-
-/** Runs one exchange; a transport or library failure gets `what` in front of its cause. */
-async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
-  try {
-    return await exchange();
-  } catch (err) {
-    throw labelled(what, err);
-  }
-}
-
-/**
- * Trust for the ACME server's private CA, checked once: each call holds it until the returned release, so the
- * HTTP client (and its connections) lives as long as any issuance needs it. An unusable certificate fails each
- * issuance with the cause, so every entry reports it.
- */
-function caTrust(directoryUrl: string, caPem: string): () => () => void {
-  let problem: NotariatError | undefined;
-  try {
-    // Deno's HTTP client silently ignores text without certificates; check first, so the cause is named.
-    parseCertificateChain(caPem);
-  } catch (err) {
-    problem = new NotariatError(
-      "acme",
-      `the CA certificate given for the ACME server is unusable: ${errorMessage(err)}`,
-    );
-  }
-  return () => {
-    if (problem) throw problem;
-    return trustCa(directoryUrl, caPem);
-  };
-}
-
-/** `err` with `label` in front of its message; a NotariatError keeps its kind and Retry-After. */
-function labelled(label: string, err: unknown): NotariatError {
-  if (err instanceof NotariatError) {
-    return new NotariatError(err.kind, `${label}: ${err.message}`, {
-      cause: err,
-      retryAfter: err.retryAfter,
-    });
-  }
-  return new NotariatError("acme", `${label}: ${errorMessage(err)}`, { cause: err });
-}
-
-/** The base64url DER inside a PEM block, as finalize wants the CSR (RFC 8555 section 7.4). */
-function pemBody(pem: string): string {
-  return pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "").replace(/\+/g, "-").replace(/\//g, "_")
-    .replace(/=+$/, "");
+  return { certificatePem, privateKeyPem: key.privateKeyPem, domains: [...domains], leaf };
 }

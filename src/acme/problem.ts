@@ -1,4 +1,4 @@
-import { NotariatError } from "../errors.ts";
+import { errorMessage, NotariatError } from "../errors.ts";
 
 /** An RFC 8555 section 6.7 problem document, reduced to what messages need. */
 export interface AcmeProblem {
@@ -158,4 +158,29 @@ export function validationError(
     "acme",
     `${challengeType} validation of ${domain} failed: ${what} (${describeProblem(problem)})`,
   );
+}
+
+/** The answer's JSON object with `fields` present, typed as the step expects it. */
+export function jsonBody<T>(what: string, response: AcmeResponse, fields: (keyof T & string)[]): T {
+  return expectJsonObject(what, response, fields) as T;
+}
+
+/** Runs one exchange; a transport or library failure gets `what` in front of its cause. */
+export async function step<T>(what: string, exchange: () => Promise<T>): Promise<T> {
+  try {
+    return await exchange();
+  } catch (err) {
+    throw labelled(what, err);
+  }
+}
+
+/** `err` with `label` in front of its message; a NotariatError keeps its kind and Retry-After. */
+export function labelled(label: string, err: unknown): NotariatError {
+  if (err instanceof NotariatError) {
+    return new NotariatError(err.kind, `${label}: ${err.message}`, {
+      cause: err,
+      retryAfter: err.retryAfter,
+    });
+  }
+  return new NotariatError("acme", `${label}: ${errorMessage(err)}`, { cause: err });
 }

@@ -1,12 +1,10 @@
+import { type ExponentialBackoff, exponentialBackoffMs } from "../exponential_backoff.ts";
+
 /**
  * How failed entries are retried: `baseMs` after the first failure, `factor` times longer after each further
  * one, at most `capMs`, spread by ±`jitter`.
  */
-export interface BackoffOptions {
-  baseMs: number;
-  /** Growth per failure. */
-  factor: number;
-  capMs: number;
+export interface BackoffOptions extends ExponentialBackoff {
   /** Fraction of the delay by which attempts are spread, so entries failing together do not retry together. */
   jitter: number;
 }
@@ -31,8 +29,7 @@ export function backoffDelay(
   random: number,
   options: BackoffOptions = DEFAULT_BACKOFF,
 ): number {
-  const exponent = Math.min(Math.max(0, failures - 1), 52);
-  const raw = Math.min(options.capMs, options.baseMs * options.factor ** exponent);
+  const raw = exponentialBackoffMs(failures - 1, options);
   const spread = 1 - options.jitter + 2 * options.jitter * random;
   return Math.round(Math.min(options.capMs, raw * spread));
 }

@@ -14,7 +14,7 @@ import {
   type JournalRecord,
   planSweep,
 } from "../dns/journal.ts";
-import { createTransport } from "../dns/transport.ts";
+import { createTransport } from "../dns/exchange.ts";
 import type { TsigKey } from "../dns/types.ts";
 import { sendTxtUpdate } from "../dns/update.ts";
 import { errorMessage } from "../errors.ts";

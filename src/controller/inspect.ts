@@ -1,9 +1,10 @@
+import type { IssuedCertificate } from "../acme/issuer.ts";
 import type { KeyType } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import type { KubeSecret } from "../kube/types.ts";
 import { inspectChain } from "../pki/inspect_chain.ts";
 import { certificateOrigin } from "./ca_identity.ts";
-import type { AcmeExpectation, PolicyInput } from "./policy.ts";
+import { type AcmeExpectation, type PolicyInput, TLS_SECRET_TYPE } from "./policy.ts";
 
 /** The data key of a kubernetes.io/tls Secret holding the certificate chain, leaf first. */
 export const TLS_CERT_KEY = "tls.crt";
@@ -24,6 +25,31 @@ export function inspectSecret(
   acme?: AcmeExpectation,
 ): Promise<PolicyInput> {
   return Promise.resolve(inspectSync(secret, domains, now, renewBeforeMs, keyType, acme));
+}
+
+/**
+ * What the policy looks at for a certificate the issuer just obtained: its leaf as the issuer parsed it, and
+ * its key, which the issuer checked it was issued for. Nothing is parsed again.
+ */
+export function inspectIssued(
+  issued: IssuedCertificate,
+  domains: string[],
+  now: Date,
+  renewBeforeMs: number,
+  keyType?: KeyType,
+): PolicyInput {
+  const { leaf } = issued;
+  return {
+    domains,
+    keyType,
+    now,
+    renewBeforeMs,
+    exists: true,
+    type: TLS_SECRET_TYPE,
+    certificate: leaf,
+    dataProblem: leaf.isCa ? "the issued chain begins with a CA certificate" : undefined,
+    keyMatches: true,
+  };
 }
 
 function inspectSync(

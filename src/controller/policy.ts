@@ -3,12 +3,10 @@ import { type CertificateOrigin, normalizeDirectory } from "./ca_identity.ts";
 import { type RenewalSource, renewalTime } from "./renewal.ts";
 
 /**
- * Why a Secret needs a new certificate (or, for WrongType, why notariat refuses to touch it). The reason is the
- * log field, the event message and the metric label.
+ * Why a Secret needs a new certificate. The reason is the log field, the event message and the metric label.
  */
 export type ReissueReason =
   | "DoesNotExist"
-  | "WrongType"
   | "MissingData"
   | "InvalidKeyPair"
   | "DomainsMismatch"
@@ -18,6 +16,12 @@ export type ReissueReason =
   | "IncompleteChain"
   | "IssuerChanged"
   | "Expiring";
+
+/** Why notariat refuses to touch a Secret at all: it is of another type (a user's Secret). */
+export type RefusalReason = "WrongType";
+
+/** The reason of a certificate that needs nothing until its renewal time. */
+export type UpToDateReason = "Valid";
 
 /** What the Secret holds, as far as the policy cares; gathered by `inspectSecret`, plain data here. */
 export interface PolicyInput {
@@ -69,17 +73,17 @@ export interface CertificateFacts {
   keyType?: KeyType;
 }
 
-/** The outcome of the policy for one Secret. */
+/** The answer to "should the Secret get a new certificate?" for one Secret. */
 export type Decision =
   /** Obtain a new certificate and write it. */
   | { action: "issue"; reason: ReissueReason; message: string }
   /** The entry cannot be served without a human (e.g. the Secret is of another type): an error, never a write. */
-  | { action: "refuse"; reason: ReissueReason; message: string }
-  /** Valid: nothing to do until `renewAt`. */
-  | { action: "keep"; reason: "Valid"; message: string; renewAt: Date; notAfter: Date };
+  | { action: "refuse"; reason: RefusalReason; message: string }
+  /** The certificate is up to date: nothing to do until `renewAt`. */
+  | { action: "renew-later"; reason: UpToDateReason; message: string; renewAt: Date };
 
 /** One check: a verdict when the Secret fails it, undefined when it passes. */
-export type PolicyCheck = (input: PolicyInput) => Exclude<Decision, { action: "keep" }> | undefined;
+export type PolicyCheck = (input: PolicyInput) => Exclude<Decision, { action: "renew-later" }> | undefined;
 
 /** The Secret is managed as kubernetes.io/tls; any other type is a user's Secret notariat must not overwrite. */
 export const TLS_SECRET_TYPE = "kubernetes.io/tls";
@@ -222,7 +226,10 @@ export const POLICY_CHECKS: readonly PolicyCheck[] = [
   incompleteChain,
 ];
 
-/** Decides whether the Secret must get a new certificate, and why; or when the valid one is due for renewal. */
+/**
+ * The first question: should the Secret get a new certificate, and why; or, when it is up to date, when it is
+ * due for renewal.
+ */
 export function decide(input: PolicyInput): Decision {
   for (const check of POLICY_CHECKS) {
     const verdict = check(input);
@@ -232,13 +239,38 @@ export function decide(input: PolicyInput): Decision {
   const renewal = renewalOf(input, cert);
   const renewAt = renewal.at;
   return {
-    action: "keep",
+    action: "renew-later",
     reason: "Valid",
     message: `the certificate is valid until ${cert.notAfter.toISOString()}; renewal at ` +
       `${renewAt.toISOString()} (${
         renewal.source === "ari" ? "the CA's renewal information" : "lifetime rule"
       })`,
     renewAt,
-    notAfter: cert.notAfter,
   };
+}
+
+/**
+ * The answer to "is this certificate still serving?": it is, until `until` (its expiry), or it is not, and the
+ * reason and message say why (the policy's).
+ */
+export type Serving =
+  | { serving: true; until: Date }
+  | { serving: false; reason: ReissueReason | RefusalReason; message: string };
+
+/**
+ * The second question, apart from whether to reissue (as cert-manager tells "should it be reissued" from "is
+ * it ready"): does the certificate still serve its domains with its key? It does when it passes every reissue
+ * check, or fails only by being due for renewal (Expiring, RenewalSuggested) while it has not expired. Asked
+ * of a certificate the CA just issued before it is written, and of the Secret's certificate before it is
+ * replaced: a serving certificate is never replaced by one that ends sooner.
+ */
+export function stillServing(input: PolicyInput): Serving {
+  const decision = decide(input);
+  const notAfter = input.certificate?.notAfter;
+  if (decision.action === "renew-later") return { serving: true, until: notAfter! };
+  const due = decision.reason === "Expiring" || decision.reason === "RenewalSuggested";
+  if (due && notAfter !== undefined && input.now.getTime() < notAfter.getTime()) {
+    return { serving: true, until: notAfter };
+  }
+  return { serving: false, reason: decision.reason, message: decision.message };
 }

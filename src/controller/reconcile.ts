@@ -8,37 +8,46 @@ import {
   formatRef,
   type SecretRef,
 } from "../config/types.ts";
-import { errorMessage, NotariatError } from "../errors.ts";
+import { type ErrorKind, errorMessage, NotariatError } from "../errors.ts";
 import type { Kube, KubeSecret } from "../kube/types.ts";
 import { type CertificateInfo, parseCertificateChain } from "../pki/certificate.ts";
 import { caIdentity, type CertificateOrigin, normalizeDirectory } from "./ca_identity.ts";
 import { formatServer } from "../dns/address.ts";
 import { inspectSecret, TLS_CERT_KEY } from "./inspect.ts";
-import { decide, type ReissueReason } from "./policy.ts";
+import { decide, type RefusalReason, type ReissueReason, type UpToDateReason } from "./policy.ts";
 import { planRenewal, type RenewalPlan, type RenewalSource } from "./renewal.ts";
 import { ANNOTATIONS, renewalAnnotations } from "./tls_secret.ts";
 import { writeCertificate } from "./write.ts";
 import { loadZoneAccess } from "./zone_access.ts";
 
 /**
- * What reconciling one entry came to:
- * - "valid": nothing to do until `renewAt`;
+ * What reconciling one entry came to; the `result` label of notariat_reconcile_total and the log line:
+ * - "valid": the Secret's certificate is up to date, nothing to do until `renewAt`;
  * - "issued" / "renewed": a new certificate was written (renewed: the old one was expiring, or the CA
  *   suggested renewing it);
- * - "kept": a new certificate was obtained, but a better one appeared in the Secret meanwhile;
+ * - "kept": a new certificate was obtained, but the Secret's still serves at least as long (it was written
+ *   meanwhile, or the new one is shorter-lived), so the Secret was left as it is;
  * - "would-issue": dry run, a certificate would have been requested;
  * - "failed": see `error`; retried with backoff.
  */
+export type OutcomeResult = "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
+
+/** Why an entry failed: the error's kind (dns, acme, config, kube, pki...), "internal" for anything else. */
+export type FailureReason = ErrorKind | "internal";
+
+/**
+ * Why the outcome is what it is: the policy's reason for a certificate requested (or, dry run, that would be),
+ * "Valid" for one up to date, the refusal (WrongType) or the failure's kind for a failure.
+ */
+export type OutcomeReason = ReissueReason | UpToDateReason | RefusalReason | FailureReason;
+
+/** What reconciling one entry came to, with what the log line, the Event, the metrics and the schedule need. */
 export interface Outcome {
   spec: CertificateSpec;
   /** The entry's challenge type (for logs, metrics and status). */
   challenge: ChallengeType;
-  result: "valid" | "issued" | "renewed" | "kept" | "would-issue" | "failed";
-  /**
-   * Why a certificate was (or would be) requested, or "Valid"; for a failure, why it failed: the policy's
-   * refusal (WrongType) or the error kind (dns, acme, config, kube, pki...).
-   */
-  reason: ReissueReason | "Valid" | string;
+  result: OutcomeResult;
+  reason: OutcomeReason;
   /** For a failed issuance: why it was attempted (the policy's reason and message), told apart from the failure. */
   attempt?: { reason: ReissueReason; message: string };
   message: string;
@@ -94,11 +103,11 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
   let secretVersion: string | undefined;
   let validity: { notBefore?: Date; notAfter?: Date } = {};
   const done = (
-    result: Outcome["result"],
-    reason: string,
+    result: OutcomeResult,
+    reason: OutcomeReason,
     message: string,
     extra: Partial<Outcome> = {},
-  ) => ({
+  ): Outcome => ({
     spec,
     challenge: spec.challenge ?? DEFAULT_CHALLENGE,
     result,
@@ -154,7 +163,7 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
       renewal: plan && { at: plan.at, source: plan.source, explanationUrl: ari.info?.explanationUrl },
     });
     const note = ari.problem === undefined ? "" : ` (renewal information unavailable: ${ari.problem})`;
-    if (decision.action === "keep") {
+    if (decision.action === "renew-later") {
       const renewal = { at: plan!.at, source: plan!.source };
       if (!deps.dryRun) secretVersion = await recordRenewal(deps.kube, existing!, renewal) ?? secretVersion;
       return done("valid", decision.reason, decision.message + note, { renewAt: plan!.nextLookAt, renewal });
@@ -186,8 +195,8 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
         ...(spec.nameserver === undefined ? {} : { nameserver: formatServer(spec.nameserver) }),
       },
     });
-    // The issuer hands over the chain it parsed when it checked it.
-    const [leaf] = issued.verified?.chain ?? parseCertificateChain(issued.certificatePem);
+    // The issuer hands over the leaf it parsed when it checked the chain.
+    const { leaf } = issued;
     known.add(caIdentity(leaf.issuer));
     const fresh = await renewalInfo(deps.issuer, directory, certIdOf(leaf));
     const next = planOf(leaf, deps.renewBeforeMs, fresh.info);
@@ -211,12 +220,12 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     });
     if (!written.written) {
       // What is in the Secret now is another certificate: look at it again soon rather than plan for ours.
-      return done("kept", decision.reason, written.reason, {
+      return done("kept", decision.reason, written.keptBecause, {
         renewAt: next.nextLookAt,
         secretVersion: written.resourceVersion,
       });
     }
-    validity = { notBefore: issued.notBefore, notAfter: issued.notAfter };
+    validity = { notBefore: leaf.notBefore, notAfter: leaf.notAfter };
     const verb = decision.reason === "Expiring" || decision.reason === "RenewalSuggested"
       ? "renewed"
       : "issued";
@@ -224,12 +233,12 @@ export async function reconcileEntry(spec: CertificateSpec, deps: ReconcileDeps)
     return done(
       verb,
       decision.reason,
-      `${verb} a certificate for ${spec.domains.join(", ")} valid until ${issued.notAfter.toISOString()} ` +
+      `${verb} a certificate for ${spec.domains.join(", ")} valid until ${leaf.notAfter.toISOString()} ` +
         `(${decision.message}); next renewal at ${renewal.at.toISOString()} (${renewal.source})${conflicts}`,
       { renewAt: next.nextLookAt, renewal, secretVersion: written.secret.resourceVersion },
     );
   } catch (error) {
-    const kind = error instanceof NotariatError ? error.kind : "internal";
+    const kind: FailureReason = error instanceof NotariatError ? error.kind : "internal";
     return done("failed", kind, withoutLabel(errorMessage(error), entryLabel(spec)), { error, attempt });
   }
 }

@@ -19,8 +19,11 @@ export function readiness(outcome: Outcome, now: Date): CertificateState["ready"
     case "would-issue":
       return "False";
     case "failed": {
+      // The failure's reason is its error kind; what was attempted (a renewal or not) is the attempt's.
+      const renewal = outcome.attempt?.reason === "Expiring" ||
+        outcome.attempt?.reason === "RenewalSuggested";
       const stillValid = outcome.notAfter !== undefined && outcome.notAfter.getTime() > now.getTime();
-      return outcome.reason === "Expiring" && stillValid ? "True" : "False";
+      return renewal && stillValid ? "True" : "False";
     }
   }
 }

@@ -9,7 +9,7 @@ import { formatRef } from "../config/types.ts";
 import type { DnsContext } from "../dns/challenges.ts";
 import { baseDomain } from "../dns/persist_record.ts";
 import { deleteStandingRecords } from "../dns/standing.ts";
-import type { StandingRecord, StandingRecordStore } from "../dns/standing_store.ts";
+import type { StandingRecord, StandingRecordStore } from "../dns/standing_record_store.ts";
 import { errorMessage } from "../errors.ts";
 import type { Kube } from "../kube/types.ts";
 import { parseServerAddress } from "../dns/address.ts";

@@ -56,7 +56,7 @@ export async function entryStatus(
   const input = await inspectSecret(secret, spec.domains, now, renewBeforeMs, spec.keyType);
   const decision = decide(input);
   const validity = { notAfter: input.certificate?.notAfter };
-  if (decision.action === "keep") {
+  if (decision.action === "renew-later") {
     return {
       ...base,
       ...validity,

@@ -41,6 +41,11 @@ export interface IssuedFacts {
   challenge?: string;
 }
 
+/** What of an issued certificate goes into its Secret: the chain, the key, the domains and the validity. */
+export type TlsContent = Pick<IssuedCertificate, "certificatePem" | "privateKeyPem" | "domains"> & {
+  leaf: Pick<IssuedCertificate["leaf"], "notBefore" | "notAfter">;
+};
+
 /** The renewal annotations for a plan, to write or to compare with what a Secret carries. */
 export function renewalAnnotations(renewal: { at: Date; source: RenewalSource }): Record<string, string> {
   return { [ANNOTATIONS.renewAt]: renewal.at.toISOString(), [ANNOTATIONS.renewalSource]: renewal.source };
@@ -53,7 +58,7 @@ export function renewalAnnotations(renewal: { at: Date; source: RenewalSource })
 export function tlsSecret(
   ref: SecretRef,
   existing: KubeSecret | undefined,
-  issued: IssuedCertificate,
+  issued: TlsContent,
   facts: IssuedFacts,
 ): KubeSecret {
   const encoder = new TextEncoder();
@@ -67,8 +72,8 @@ export function tlsSecret(
       ...existing?.annotations,
       [ANNOTATIONS.domains]: issued.domains.join(","),
       [ANNOTATIONS.issuedAt]: facts.issuedAt.toISOString(),
-      [ANNOTATIONS.notBefore]: issued.notBefore.toISOString(),
-      [ANNOTATIONS.expiresAt]: issued.notAfter.toISOString(),
+      [ANNOTATIONS.notBefore]: issued.leaf.notBefore.toISOString(),
+      [ANNOTATIONS.expiresAt]: issued.leaf.notAfter.toISOString(),
       [ANNOTATIONS.issuer]: facts.issuer,
       [ANNOTATIONS.serial]: facts.serialNumber,
       [ANNOTATIONS.acmeDirectory]: facts.acmeDirectory,

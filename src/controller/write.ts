@@ -2,26 +2,32 @@ import type { IssuedCertificate } from "../acme/issuer.ts";
 import { formatRef, type KeyType, type SecretRef } from "../config/types.ts";
 import { NotariatError } from "../errors.ts";
 import { isKubeStatus, type Kube, type KubeSecret } from "../kube/types.ts";
-import { inspectSecret } from "./inspect.ts";
-import { type AcmeExpectation, decide, type Decision, type PolicyInput, TLS_SECRET_TYPE } from "./policy.ts";
+import { inspectIssued, inspectSecret } from "./inspect.ts";
+import { type AcmeExpectation, stillServing, TLS_SECRET_TYPE } from "./policy.ts";
 import { type IssuedFacts, tlsSecret } from "./tls_secret.ts";
 
 /** How many times a write is tried when the Secret keeps changing under it (409 Conflict). */
 export const MAX_WRITE_ATTEMPTS = 5;
 
-/** What the write did: wrote the certificate, or kept a better one someone else wrote meanwhile. */
+/** What the write did: wrote the certificate, or kept the Secret's, which serves at least as long. */
 export type WriteResult =
   | { written: true; secret: KubeSecret; conflicts: number }
-  | { written: false; reason: string; conflicts: number; resourceVersion?: string };
+  | {
+    written: false;
+    /** Why the Secret's certificate was kept instead of the issued one, for the log line. */
+    keptBecause: string;
+    conflicts: number;
+    resourceVersion?: string;
+  };
 
-/** What `writeCertificate` needs besides the certificate. */
+/** What `writeCertificate` needs besides the certificate: the Secret as read, and what the entry asks for. */
 export interface WriteOptions {
   /** The Secret as read before issuing (undefined when it did not exist): the first write goes against it. */
   existing: KubeSecret | undefined;
   domains: string[];
-  /** The entry's key type: a certificate with another kind of key does not count as valid. */
+  /** The entry's key type: a certificate with another kind of key does not serve the entry. */
   keyType?: KeyType;
-  /** The CA certificates must come from: one from another CA does not count as valid. */
+  /** The CA certificates must come from: one from another CA does not serve the entry. */
   acme?: AcmeExpectation;
   facts: IssuedFacts;
   renewBeforeMs: number;
@@ -31,10 +37,9 @@ export interface WriteOptions {
 /**
  * Stores an issued certificate in its Secret: creates it, or updates it in place against the version read
  * (keeping the user's keys, labels and annotations). A conflict (409: the Secret changed) re-reads it and
- * tries again, at most MAX_WRITE_ATTEMPTS times; if what is there (first or after a conflict) is a certificate
- * still valid for the same domains and lasting at least as long, it is kept: a valid certificate is never
- * replaced by a worse one. An issued certificate that is itself unusable (other names, another key, expired)
- * is never written: NotariatError kind "pki".
+ * tries again, at most MAX_WRITE_ATTEMPTS times. What is judged is the policy's (`stillServing`): an issued
+ * certificate that does not serve (other names, expired) is never written (NotariatError kind "pki"), and a
+ * Secret whose certificate still serves and lasts at least as long is kept, first or after a conflict.
  */
 export async function writeCertificate(
   kube: Kube,
@@ -42,18 +47,21 @@ export async function writeCertificate(
   issued: IssuedCertificate,
   options: WriteOptions,
 ): Promise<WriteResult> {
-  await checkUsable(ref, issued, options);
+  const usable = stillServing(
+    inspectIssued(issued, options.domains, options.now(), options.renewBeforeMs, options.keyType),
+  );
+  if (!usable.serving) {
+    throw new NotariatError(
+      "pki",
+      `the issued certificate is unusable and was not written to Secret ${formatRef(ref)}: ${usable.message}`,
+    );
+  }
   let current = options.existing;
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     if (attempt > 0) current = await kube.readSecret(ref.namespace, ref.name);
-    const better = await betterThan(current, issued, options, attempt > 0);
-    if (better !== undefined) {
-      return {
-        written: false,
-        reason: better,
-        conflicts: attempt,
-        resourceVersion: current?.resourceVersion,
-      };
+    const keptBecause = await whyKeep(current, issued, options, attempt > 0);
+    if (keptBecause !== undefined) {
+      return { written: false, keptBecause, conflicts: attempt, resourceVersion: current?.resourceVersion };
     }
     if (current !== undefined && current.type !== TLS_SECRET_TYPE) {
       const type = JSON.stringify(current.type);
@@ -80,87 +88,32 @@ export async function writeCertificate(
 }
 
 /**
- * The issued certificate judged by the same policy as a stored one: it must name exactly the domains, belong
- * to its key and not have expired. Only the renewal window may be entered already (a short-lived certificate).
- * A certificate the issuer verified comes with its parsed chain and is judged from that, not parsed again.
+ * Why `current` is kept instead of the issued certificate, or undefined to write: it is kept when its
+ * certificate still serves and lasts at least as long as the issued one.
  */
-async function checkUsable(ref: SecretRef, issued: IssuedCertificate, options: WriteOptions): Promise<void> {
-  const leaf = issued.verified?.chain[0];
-  const input = leaf === undefined
-    ? await inspectSecret(
-      tlsSecret(ref, undefined, issued, {
-        issuer: "",
-        serialNumber: "",
-        acmeDirectory: "",
-        issuedAt: options.now(),
-      }),
-      options.domains,
-      options.now(),
-      options.renewBeforeMs,
-      options.keyType,
-      options.acme,
-    )
-    : {
-      domains: options.domains,
-      keyType: options.keyType,
-      now: options.now(),
-      renewBeforeMs: options.renewBeforeMs,
-      exists: true,
-      type: TLS_SECRET_TYPE,
-      certificate: leaf,
-      dataProblem: leaf.isCa ? "the issued chain begins with a CA certificate" : undefined,
-      keyMatches: true,
-    };
-  const { decision, validUntil } = judgeInput(input);
-  if (validUntil !== undefined) return;
-  throw new NotariatError(
-    "pki",
-    `the issued certificate is unusable and was not written to Secret ${formatRef(ref)}: ${decision.message}`,
-  );
-}
-
-/**
- * Why `current` is kept instead of the issued certificate, or undefined to write: it is kept when it still
- * serves the domains with its key, has not expired and lasts at least as long as the issued one.
- */
-async function betterThan(
+async function whyKeep(
   current: KubeSecret | undefined,
   issued: IssuedCertificate,
   options: WriteOptions,
   meanwhile: boolean,
 ): Promise<string | undefined> {
-  const { validUntil: notAfter } = await judge(current, options);
-  if (notAfter === undefined) return undefined;
+  const serving = stillServing(
+    await inspectSecret(
+      current,
+      options.domains,
+      options.now(),
+      options.renewBeforeMs,
+      options.keyType,
+      options.acme,
+    ),
+  );
+  if (!serving.serving) return undefined;
+  const until = serving.until;
   // A tie goes to what is there when it was written meanwhile, and to the new certificate when a renewal was
   // asked for: expiry has a one-second grain, and a quick renewal can end in the same second.
-  const margin = notAfter.getTime() - issued.notAfter.getTime();
+  const margin = until.getTime() - issued.leaf.notAfter.getTime();
   if (margin < 0 || (margin === 0 && !meanwhile)) return undefined;
-  if (meanwhile) return `a valid certificate until ${notAfter.toISOString()} was written meanwhile; kept it`;
-  return `the issued certificate expires at ${issued.notAfter.toISOString()}, before the Secret's certificate ` +
-    `(valid until ${notAfter.toISOString()}); kept the Secret's`;
-}
-
-/**
- * The policy's decision on `secret`, and the certificate's expiry when it still serves the domains with its
- * key: valid, or inside its renewal window but not yet expired. Both the issued certificate and the one it
- * would replace are judged by this one rule.
- */
-async function judge(
-  secret: KubeSecret | undefined,
-  options: WriteOptions,
-): Promise<{ decision: Decision; validUntil?: Date }> {
-  const now = options.now();
-  return judgeInput(
-    await inspectSecret(secret, options.domains, now, options.renewBeforeMs, options.keyType, options.acme),
-  );
-}
-
-/** judge on what the policy looks at, however it was gathered. */
-function judgeInput(input: PolicyInput): { decision: Decision; validUntil?: Date } {
-  const decision = decide(input);
-  const notAfter = input.certificate?.notAfter;
-  if (notAfter === undefined) return { decision };
-  const serving = decision.action === "keep" ||
-    (decision.reason === "Expiring" && input.now.getTime() < notAfter.getTime());
-  return serving ? { decision, validUntil: notAfter } : { decision };
+  if (meanwhile) return `a valid certificate until ${until.toISOString()} was written meanwhile; kept it`;
+  return `the issued certificate expires at ${issued.leaf.notAfter.toISOString()}, before the Secret's ` +
+    `certificate (valid until ${until.toISOString()}); kept the Secret's`;
 }

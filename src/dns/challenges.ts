@@ -2,21 +2,34 @@
  * The DNS module's face: publish the TXT values of a DNS-01 challenge set, wait until they are served, and
  * remove exactly those values afterwards.
  *
- * For each identifier, `_acme-challenge.<domain>` is followed through CNAMEs, its zone is found by walking SOA
- * queries up, and all values that fall in one zone go out in one signed UPDATE — to the configured nameserver,
- * or else to the zone's primary (SOA MNAME). The zones of one set are updated in parallel, and concurrent sets
- * for the same zone share messages (update_batch.ts). That discovery is a plan made before any value is known
- * (planChallenges), so a caller can find a broken DNS before it asks a CA for the values.
+ * One certificate's values, step by step, and the type each step speaks:
+ * 1. **Plan** — planChallenges(domains) returns a ChallengePlan before any order exists: one PlannedChallenge
+ *    per challenge name (ChallengeNaming gives it: `_acme-challenge.<domain>` for dns-01, so a wildcard and its
+ *    apex share one name), with the TXT owner after following CNAMEs, its zone (found by walking SOA queries
+ *    up), the server taking the zone's updates (the configured nameserver, else the zone's SOA MNAME) and the
+ *    servers that must serve a value before it counts. A broken DNS shows here, before a CA is asked for
+ *    anything. ZoneAccess says with which key and to which server; DnsContext how to ask and how long to wait.
+ * 2. **Values** — the order's authorizations give one ChallengeValue per identifier: the domain and the value
+ *    the CA wants to see.
+ * 3. **Publish** — plan.publish(values) places each value at its name's owner, zone and server: a
+ *    PublishedChallenge (a PlacedValue, the form the journal records before the first UPDATE, plus the
+ *    identifier it answers). planUpdates (update_plan.ts) turns them into one TxtUpdate per zone (and server
+ *    and key), each carrying TxtValues (owner and value); the zones go in parallel, and the batcher
+ *    (update_batch.ts) lets concurrent orders' messages for one zone share one UPDATE. Then each checked
+ *    server must serve each value (propagation.ts, one TxtExpectation per server and owner).
+ * 4. **Remove** — PublishedChallenges.remove() sends the same messages as deletes: exactly the values added
+ *    go, and other values at the same names (another order's, another tool's) stay.
  */
 import { errorMessage, NotariatError } from "../errors.ts";
 import { DNS_PORT, formatServer } from "./address.ts";
 import type { ChallengeJournal, JournalEntry } from "./journal.ts";
 import { type TxtExpectation, waitForTxt } from "./propagation.ts";
 import { chaseCname, findZone, resolveHost, zoneNameservers } from "./resolve.ts";
-import { createTransport, type Transport } from "./transport.ts";
+import { createTransport, type Transport } from "./exchange.ts";
 import type { PropagationCheck, ServerAddress, TsigKey } from "./types.ts";
-import { type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { type PlacedValue, UnconfirmedUpdateError } from "./update.ts";
 import { sharedUpdateBatcher, type UpdateBatcher } from "./update_batch.ts";
+import { planUpdates, type TxtUpdate, updateGroup } from "./update_plan.ts";
 
 /** Everything the DNS module needs from its caller besides the key. */
 export interface DnsContext {
@@ -51,8 +64,8 @@ export interface DnsContext {
   onUpdate?: (server: string, result: "success" | "failure", seconds: number) => void;
 }
 
-/** One TXT value to publish. `domain` is the certificate identifier ("*.x.test" or "x.test"). */
-export interface ChallengeRecord {
+/** The value the CA asks to see for one certificate identifier (`domain`: "*.x.test" or "x.test"). */
+export interface ChallengeValue {
   domain: string;
   value: string;
 }
@@ -69,13 +82,9 @@ export interface ZoneAccess {
   keySecret?: string;
 }
 
-/** One published value; `owner` is the TXT owner after the CNAME chase. */
-export interface PublishedChallenge {
+/** One published value, and the certificate identifier it answers for. */
+export interface PublishedChallenge extends PlacedValue {
   domain: string;
-  owner: string;
-  zone: string;
-  server: ServerAddress;
-  value: string;
 }
 
 /**
@@ -128,22 +137,7 @@ export interface ChallengePlan {
    * it added, then throws NotariatError kind "dns" (kind "stopped" when `signal` ended the wait). Every
    * record's domain must have been planned.
    */
-  publish(records: ChallengeRecord[], signal?: AbortSignal): Promise<PublishedChallenges>;
-}
-
-/** A planned zone: where its updates go and which servers must then serve the values. */
-interface ZonePlan {
-  zone: string;
-  server: ServerAddress;
-  checkServers: ServerAddress[];
-}
-
-/** The values of one zone, sent together. */
-interface ZoneBatch {
-  zone: string;
-  server: ServerAddress;
-  values: TxtValue[];
-  records: PublishedChallenge[];
+  publish(records: ChallengeValue[], signal?: AbortSignal): Promise<PublishedChallenges>;
 }
 
 function dnsError(context: string, err: unknown): NotariatError {
@@ -252,15 +246,13 @@ async function checkServersOf(
   return [...servers.values()];
 }
 
-/** Groups the records by planned zone, each value once per owner. */
-function batchRecords(
-  records: ChallengeRecord[],
+/** Each value at its planned place: the owner, zone and update server of its domain's challenge name. */
+function placeValues(
+  records: ChallengeValue[],
   planned: Map<string, PlannedChallenge>,
   naming: ChallengeNaming,
-): { batches: ZoneBatch[]; published: PublishedChallenge[] } {
-  const batches = new Map<string, ZoneBatch>();
-  const published: PublishedChallenge[] = [];
-  for (const record of records) {
+): PublishedChallenge[] {
+  return records.map((record) => {
     const name = naming(record.domain);
     const found = planned.get(name);
     if (!found) {
@@ -269,36 +261,36 @@ function batchRecords(
         `${name} (for ${record.domain}) was not among the planned challenge names`,
       );
     }
-    const batch = batches.get(found.zone) ??
-      { zone: found.zone, server: found.server, values: [], records: [] };
-    batches.set(found.zone, batch);
-    const entry = {
+    return {
       domain: record.domain,
       owner: found.owner,
       zone: found.zone,
       server: found.server,
       value: record.value,
     };
-    batch.records.push(entry);
-    published.push(entry);
-    if (!batch.values.some((v) => v.owner === found.owner && v.value === record.value)) {
-      batch.values.push({ owner: found.owner, value: record.value });
-    }
-  }
-  return { batches: [...batches.values()], published };
+  });
 }
 
-/** What must be served where: every value of a batch at every server checked for its zone. */
-function expectationsFor(batches: ZoneBatch[], zones: Map<string, ZonePlan>): TxtExpectation[] {
+/** The domains whose values `update` carries, for messages. */
+function domainsIn(update: TxtUpdate, published: PublishedChallenge[]): string {
+  const group = updateGroup(update);
+  return listDomains(
+    published.filter((p) => updateGroup({ ...update, zone: p.zone, server: p.server }) === group),
+  );
+}
+
+/** What must be served where: every value of a message at every server checked for its zone. */
+function expectationsFor(updates: TxtUpdate[], planned: Map<string, PlannedChallenge>): TxtExpectation[] {
+  const checkServers = new Map([...planned.values()].map((c) => [c.zone, c.checkServers]));
   const expectations: TxtExpectation[] = [];
-  for (const batch of batches) {
-    const owners = [...new Set(batch.values.map((v) => v.owner))];
-    for (const server of zones.get(batch.zone)?.checkServers ?? []) {
+  for (const update of updates) {
+    const owners = [...new Set(update.values.map((v) => v.owner))];
+    for (const server of checkServers.get(update.zone) ?? []) {
       for (const owner of owners) {
         expectations.push({
           server,
           owner,
-          values: batch.values.filter((v) => v.owner === owner).map((v) => v.value),
+          values: update.values.filter((v) => v.owner === owner).map((v) => v.value),
         });
       }
     }
@@ -321,29 +313,32 @@ async function timedUpdate<T>(ctx: DnsContext, update: () => Promise<T>, server:
   }
 }
 
-async function removeBatches(
+/** Sends one UPDATE message through the context's batcher, timed (see timedUpdate). */
+function sendUpdate(transport: Transport, update: TxtUpdate, ctx: DnsContext): Promise<void> {
+  const updates = ctx.updates ?? sharedUpdateBatcher;
+  return timedUpdate(ctx, () => updates.send(transport, update), update.server);
+}
+
+/** Deletes the values of `added` (add messages), the zones in parallel; one error naming every failed zone. */
+async function removeUpdates(
   transport: Transport,
-  batches: ZoneBatch[],
-  key: TsigKey,
+  added: TxtUpdate[],
+  published: PublishedChallenge[],
   ctx: DnsContext,
 ): Promise<void> {
-  const updates = ctx.updates ?? sharedUpdateBatcher;
-  const outcomes = await Promise.allSettled(batches.map(async (batch) => {
-    await timedUpdate(
-      ctx,
-      () => updates.send(transport, batch.server, key, batch.zone, "delete", batch.values),
-      batch.server,
-    );
+  const deletes = added.map((update): TxtUpdate => ({ ...update, operation: "delete" }));
+  const outcomes = await Promise.allSettled(deletes.map(async (update) => {
+    await sendUpdate(transport, update, ctx);
     ctx.log?.("dns TXT values deleted", {
-      zone: batch.zone,
-      server: formatServer(batch.server),
-      owners: [...new Set(batch.values.map((v) => v.owner))],
-      count: batch.values.length,
+      zone: update.zone,
+      server: formatServer(update.server),
+      owners: [...new Set(update.values.map((v) => v.owner))],
+      count: update.values.length,
     });
   }));
   const failures = outcomes.flatMap((outcome, i) =>
     outcome.status === "fulfilled" ? [] : [
-      `deleting TXT for ${listDomains(batches[i].records)} in zone '${batches[i].zone}': ` +
+      `deleting TXT for ${domainsIn(deletes[i], published)} in zone '${deletes[i].zone}': ` +
       errorMessage(outcome.reason),
     ]
   );
@@ -368,20 +363,23 @@ export async function planChallenges(
   // A configured server is also asked during discovery: with split-horizon views only it sees the right zone.
   const discovery = updateServer ?? ctx.resolver;
   const challenges = await discoverNames(transport, domains, discovery, updateServer, ctx, naming);
-  const zones = new Map<string, ZonePlan>();
-  for (const { zone, server } of challenges) {
-    if (zones.has(zone)) continue;
+  // A zone's names share its first name's update server and servers to check: one zone, one UPDATE.
+  const firstOfZone = new Map<string, PlannedChallenge>();
+  for (const challenge of challenges) {
+    const first = firstOfZone.get(challenge.zone);
+    if (first !== undefined) {
+      challenge.server = first.server;
+      challenge.checkServers = first.checkServers;
+      continue;
+    }
+    const { zone, server } = challenge;
     try {
-      zones.set(zone, {
-        zone,
-        server,
-        checkServers: await checkServersOf(transport, zone, server, discovery, ctx),
-      });
+      challenge.checkServers = await checkServersOf(transport, zone, server, discovery, ctx);
     } catch (err) {
       throw err instanceof NotariatError ? err : dnsError(`finding the name servers of zone '${zone}'`, err);
     }
+    firstOfZone.set(zone, challenge);
   }
-  for (const challenge of challenges) challenge.checkServers = zones.get(challenge.zone)?.checkServers ?? [];
   const planned = new Map(challenges.map((c) => [c.name, c]));
   // Values a crashed or failed earlier attempt left at these names go before a new order brings new ones.
   if (access.keySecret !== undefined) await ctx.journal?.sweep(challenges.map((c) => c.owner));
@@ -393,54 +391,48 @@ export async function planChallenges(
         const names = records.map((r) => naming(r.domain)).join(", ");
         return Promise.reject(new NotariatError("dns", `no TSIG key to write ${names}`));
       }
-      return publishPlanned(transport, records, planned, zones, { ...access, key }, ctx, naming, signal);
+      return publishPlanned(transport, records, planned, { ...access, key }, ctx, naming, signal);
     },
   };
 }
 
 async function publishPlanned(
   transport: Transport,
-  records: ChallengeRecord[],
+  records: ChallengeValue[],
   planned: Map<string, PlannedChallenge>,
-  zones: Map<string, ZonePlan>,
   access: ZoneAccess & { key: TsigKey },
   ctx: DnsContext,
   naming: ChallengeNaming,
   signal: AbortSignal | undefined,
 ): Promise<PublishedChallenges> {
-  const key = access.key;
-  const { batches, published } = batchRecords(records, planned, naming);
+  const published = placeValues(records, planned, naming);
+  const adds = planUpdates("add", [{ key: access.key, values: published }]);
   const journal = await recordInJournal(published, access, ctx);
-  const added: ZoneBatch[] = [];
-  const updates = ctx.updates ?? sharedUpdateBatcher;
+  const added: TxtUpdate[] = [];
   try {
     // The zones in parallel: a slow server for one zone does not hold up the others.
-    const outcomes = await Promise.allSettled(batches.map(async (batch) => {
+    const outcomes = await Promise.allSettled(adds.map(async (update) => {
       try {
-        await timedUpdate(
-          ctx,
-          () => updates.send(transport, batch.server, key, batch.zone, "add", batch.values),
-          batch.server,
-        );
+        await sendUpdate(transport, update, ctx);
       } catch (err) {
         // Without a trustworthy answer (none, malformed, or a NOERROR that does not verify) the server may
         // still have applied the update: remove its values too (deleting values that are not there is
         // harmless), so nothing is left behind.
-        if (err instanceof UnconfirmedUpdateError) added.push(batch);
-        throw dnsError(`adding TXT for ${listDomains(batch.records)} in zone '${batch.zone}'`, err);
+        if (err instanceof UnconfirmedUpdateError) added.push(update);
+        throw dnsError(`adding TXT for ${domainsIn(update, published)} in zone '${update.zone}'`, err);
       }
-      added.push(batch);
+      added.push(update);
       ctx.log?.("dns TXT values added", {
-        zone: batch.zone,
-        server: formatServer(batch.server),
-        owners: [...new Set(batch.values.map((v) => v.owner))],
-        count: batch.values.length,
+        zone: update.zone,
+        server: formatServer(update.server),
+        owners: [...new Set(update.values.map((v) => v.owner))],
+        count: update.values.length,
       });
     }));
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
     if (failed) throw failed.reason;
     const started = Date.now();
-    const expectations = expectationsFor(batches, zones);
+    const expectations = expectationsFor(adds, planned);
     await waitForTxt(transport, expectations, {
       timeoutMs: ctx.propagationTimeoutMs,
       intervalMs: ctx.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
@@ -456,7 +448,7 @@ async function publishPlanned(
   } catch (err) {
     const failure = err instanceof NotariatError ? err : dnsError("publishing challenges", err);
     try {
-      await removeBatches(transport, added, key, ctx);
+      await removeUpdates(transport, added, published, ctx);
       await journal?.settle(true);
     } catch (cleanup) {
       await journal?.settle(false);
@@ -470,7 +462,7 @@ async function publishPlanned(
   return {
     records: published,
     remove() {
-      removal ??= removeBatches(transport, batches, key, ctx).then(
+      removal ??= removeUpdates(transport, adds, published, ctx).then(
         () => journal?.settle(true),
         async (err) => {
           removal = undefined;
@@ -508,7 +500,7 @@ async function recordInJournal(
  * hold the values; `signal` ends the propagation wait (and removes the values).
  */
 export async function publishChallenges(
-  records: ChallengeRecord[],
+  records: ChallengeValue[],
   access: ZoneAccess,
   ctx: DnsContext,
   signal?: AbortSignal,

@@ -13,7 +13,7 @@ import {
 } from "./challenges.ts";
 import { waitForTxt } from "./propagation.ts";
 import type { ServerAddress } from "./types.ts";
-import { createTransport } from "./transport.ts";
+import { createTransport } from "./exchange.ts";
 import { parseTsigKey } from "./tsig_key.ts";
 
 /** What dns-check needs: the key as a TSIG Secret holds it, the domain, and optionally the update server. */

@@ -9,21 +9,14 @@
  */
 import { formatServer } from "./address.ts";
 import type { ServerAddress } from "./types.ts";
-
-/** One TXT value as published: the zone and server it went to, and the owner name after the CNAME chase. */
-export interface JournalValue {
-  zone: string;
-  server: ServerAddress;
-  owner: string;
-  value: string;
-}
+import type { PlacedValue, TxtValue } from "./update.ts";
 
 /** What one publish added, and the Secret (`namespace/name`) whose TSIG key removes it. */
 export interface JournalRecord {
   id: string;
   keySecret: string;
   recordedAt: Date;
-  values: JournalValue[];
+  values: PlacedValue[];
 }
 
 /** A recorded publish of this process; `settle` says whether its values were removed. */
@@ -41,7 +34,7 @@ export interface ChallengeJournal {
    * Durably records `values` before they are published, with the Secret (`namespace/name`) whose key will
    * delete them. Throws when the record cannot be written: then nothing must be published.
    */
-  record(keySecret: string, values: JournalValue[]): Promise<JournalEntry>;
+  record(keySecret: string, values: PlacedValue[]): Promise<JournalEntry>;
   /**
    * Deletes left-over values of earlier publishes (of this process or a previous one) that are no longer in
    * flight: all of them, or those at `owners` only. Failures are logged and the records kept; never throws.
@@ -70,7 +63,7 @@ export function decodeRecord(id: string, text: string): JournalRecord | undefine
   if (typeof r?.keySecret !== "string" || typeof r.recordedAt !== "string" || !Array.isArray(r.values)) {
     return undefined;
   }
-  const values: JournalValue[] = [];
+  const values: PlacedValue[] = [];
   for (const v of r.values as Record<string, unknown>[]) {
     const server = v?.server as { host?: unknown; port?: unknown } | undefined;
     if (
@@ -94,7 +87,7 @@ export interface SweepBatch {
   keySecret: string;
   zone: string;
   server: ServerAddress;
-  values: { owner: string; value: string }[];
+  values: TxtValue[];
   /** The records whose values this batch deletes. */
   recordIds: string[];
 }
@@ -119,7 +112,7 @@ export function planSweep(
 ): SweepPlan {
   const normalize = (name: string) => name.toLowerCase().replace(/\.$/, "");
   const wanted = owners === undefined ? undefined : new Set(owners.map(normalize));
-  const identity = (v: JournalValue) =>
+  const identity = (v: PlacedValue) =>
     `${normalize(v.zone)} ${formatServer(v.server)} ${normalize(v.owner)} ${v.value}`;
   const inFlight = new Set(records.filter((r) => held.has(r.id)).flatMap((r) => r.values.map(identity)));
   const batches = new Map<string, SweepBatch>();

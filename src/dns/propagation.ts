@@ -6,7 +6,7 @@ import { errorMessage, NotariatError } from "../errors.ts";
 import { checkStopped, sleep, untilStopped } from "../stop.ts";
 import { formatServer } from "./address.ts";
 import { query } from "./query.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "./exchange.ts";
 import type { ServerAddress } from "./types.ts";
 import { canonicalName, Rcode, rcodeName, RecordType } from "./wire.ts";
 

@@ -3,7 +3,7 @@
  */
 import { errorMessage, NotariatError } from "../errors.ts";
 import { formatServer } from "./address.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "./exchange.ts";
 import type { ServerAddress } from "./types.ts";
 import {
   canonicalName,

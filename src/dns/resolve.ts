@@ -5,7 +5,7 @@
 import { NotariatError } from "../errors.ts";
 import { formatServer, isAddressLiteral } from "./address.ts";
 import { query } from "./query.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "./exchange.ts";
 import type { ServerAddress } from "./types.ts";
 import { canonicalName, isSubdomain, Rcode, rcodeName, RecordType } from "./wire.ts";
 

@@ -10,9 +10,10 @@ import type { ChallengePlan, DnsContext, PlannedChallenge, ZoneAccess } from "./
 import { DEFAULT_POLL_INTERVAL_MS } from "./challenges.ts";
 import { formatPersistZoneLine } from "./persist_record.ts";
 import { servedTxt, waitForTxt } from "./propagation.ts";
-import { sameRecord, type StandingRecord, type StandingRecordStore } from "./standing_store.ts";
-import { createTransport } from "./transport.ts";
+import { sameRecord, type StandingRecord, type StandingRecordStore } from "./standing_record_store.ts";
+import { createTransport } from "./exchange.ts";
 import { sendTxtUpdate } from "./update.ts";
+import { planUpdates } from "./update_plan.ts";
 
 /** The standing record one domain needs. */
 export interface WantedRecord {
@@ -151,23 +152,16 @@ export async function deleteStandingRecords(
   const key = access.key;
   if (key === undefined) throw new NotariatError("dns", "no TSIG key to delete standing records");
   const transport = createTransport({ timeoutMs: ctx.timeoutMs });
-  const batches = new Map<string, StandingRecord[]>();
-  for (const record of records) {
-    const id = `${record.zone} ${record.server}`;
-    batches.set(id, [...batches.get(id) ?? [], record]);
-  }
-  for (const batch of batches.values()) {
-    const [first] = batch;
-    const [host, port] = splitServer(first.server);
-    await sendTxtUpdate(
-      transport,
-      { host, port },
-      key,
-      first.zone,
-      "delete",
-      batch.map((r) => ({ owner: r.owner, value: r.value })),
-    );
-    ctx.log?.("dns standing records deleted", { zone: first.zone, owners: batch.map((r) => r.owner) });
+  const values = records.map(({ owner, value, zone, server }) => {
+    const [host, port] = splitServer(server);
+    return { owner, value, zone, server: { host, port } };
+  });
+  for (const update of planUpdates("delete", [{ key, values }])) {
+    await sendTxtUpdate(transport, update.server, key, update.zone, "delete", update.values);
+    ctx.log?.("dns standing records deleted", {
+      zone: update.zone,
+      owners: update.values.map((v) => v.owner),
+    });
   }
 }
 

@@ -6,7 +6,7 @@
 import { errorMessage, NotariatError } from "../errors.ts";
 import { formatServer } from "./address.ts";
 import { diagnoseUpdate } from "./diagnose.ts";
-import type { Protocol, Transport } from "./transport.ts";
+import type { Protocol, Transport } from "./exchange.ts";
 import { signMessage, verifyMessage } from "./tsig.ts";
 import type { ServerAddress, TsigKey } from "./types.ts";
 import {
@@ -24,10 +24,19 @@ import {
 /** TTL of added challenge values: short, so resolvers do not keep a stale value across attempts. */
 export const CHALLENGE_TTL_SECONDS = 60;
 
-/** One TXT value at one owner name. */
+/** One TXT value at one owner name: what an UPDATE adds or deletes. */
 export interface TxtValue {
   owner: string;
   value: string;
+}
+
+/**
+ * A TXT value where it is published: its owner name (after any CNAME), the zone holding that name and the
+ * server taking the zone's updates. What a removal deletes, and what the challenge journal records.
+ */
+export interface PlacedValue extends TxtValue {
+  zone: string;
+  server: ServerAddress;
 }
 
 /** Add or delete. */

@@ -1,37 +1,24 @@
 /**
  * Signed TXT UPDATEs through the coalescer of batch.ts: the values of concurrent orders for the same zone,
- * server, key and operation that are ready within UPDATE_WINDOW_MS of each other go out in one message. Each
- * caller's promise still settles for its own values only (see batch.ts), so callers keep their per-value add
- * and delete bookkeeping unchanged.
+ * server, key and operation that are ready within UPDATE_WINDOW_MS of each other go out in one message, by the
+ * rule of update_plan.ts (its group, value identity and size limit). Each caller's promise still settles for
+ * its own values only (see batch.ts), so callers keep their per-value add and delete bookkeeping unchanged.
  */
-import { createHash } from "node:crypto";
-import { formatServer } from "./address.ts";
 import { createCoalescer } from "./batch.ts";
-import type { Transport } from "./transport.ts";
-import type { ServerAddress, TsigKey } from "./types.ts";
-import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError, type UpdateOperation } from "./update.ts";
-import { canonicalName } from "./wire.ts";
+import type { Transport } from "./exchange.ts";
+import { sendTxtUpdate, type TxtValue, UnconfirmedUpdateError } from "./update.ts";
+import { MAX_VALUES_PER_UPDATE, type TxtUpdate, updateGroup, valueIdentity } from "./update_plan.ts";
 
 /** How long an UPDATE waits for other orders' values to the same zone: a few ms, against 1 ms of work. */
 export const UPDATE_WINDOW_MS = 5;
 
-/**
- * Values per message at most: a TXT record of a challenge is about 120 bytes on the wire, so a full message
- * stays far below TCP's 64 KiB.
- */
-export const MAX_VALUES_PER_UPDATE = 200;
-
 /** Sends UPDATEs, sharing messages between concurrent callers. */
 export interface UpdateBatcher {
-  /** Like sendTxtUpdate (same errors, UnconfirmedUpdateError included), for this caller's `values`. */
-  send(
-    transport: Transport,
-    server: ServerAddress,
-    key: TsigKey,
-    zone: string,
-    operation: UpdateOperation,
-    values: TxtValue[],
-  ): Promise<void>;
+  /**
+   * Sends `update` like sendTxtUpdate (same errors, UnconfirmedUpdateError included), possibly merged with
+   * other callers' messages of the same group; settles for this caller's values.
+   */
+  send(transport: Transport, update: TxtUpdate): Promise<void>;
 }
 
 /** How one merged message is sent: sendTxtUpdate, or a wrapper around it (e.g. one that counts messages). */
@@ -45,17 +32,14 @@ export function createUpdateBatcher(
   const coalescer = createCoalescer<TxtValue>({
     windowMs,
     maxValues: MAX_VALUES_PER_UPDATE,
-    identity: (v) => `${canonicalName(v.owner)} ${v.value}`,
+    identity: valueIdentity,
     possiblyApplied: (err) => err instanceof UnconfirmedUpdateError,
   });
   return {
-    send(transport, server, key, zone, operation, values) {
-      // Only messages signed by the same key may be merged: a key names who may change what (its ACL).
-      const keyId = createHash("sha256").update(key.secret).digest("hex").slice(0, 16);
-      const group = [operation, formatServer(server), canonicalName(zone), key.algorithm, key.name, keyId]
-        .join(" ");
+    send(transport, update) {
+      const { server, key, zone, operation, values } = update;
       return coalescer.submit(
-        group,
+        updateGroup(update),
         values,
         (batch) => sendUpdate(transport, server, key, zone, operation, batch),
       );

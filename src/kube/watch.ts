@@ -5,6 +5,7 @@
  * list or watch (forbidden, server down) is retried with backoff. Every end is noticed: the adapter reads each
  * stream to its end (src/kube/client.ts), and says why it ended.
  */
+import { exponentialBackoffMs } from "../exponential_backoff.ts";
 import {
   isKubeStatus,
   type Kube,
@@ -49,7 +50,8 @@ export interface ListWatch {
  * 500 ms, 1 s, 2 s, 4 s, then every 8 s: a restarting API server is heard again within seconds of being back,
  * and a namespace that is forbidden costs one request every 8 s until it is granted.
  */
-const defaultRetryDelay = (failures: number) => Math.min(8000, 500 * 2 ** Math.max(0, failures - 1));
+const defaultRetryDelay = (failures: number) =>
+  exponentialBackoffMs(failures - 1, { baseMs: 500, factor: 2, capMs: 8000 });
 
 /** A watch the server ends this soon after it opened, with nothing on it, is retried after a pause. */
 const QUICK_END_MS = 1000;

@@ -10,6 +10,8 @@ import { createIssuer, type IssueRequest } from "../../src/acme/issuer.ts";
 import { nextAttemptTime } from "../../src/controller/backoff.ts";
 import type { NotariatError } from "../../src/errors.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
+import { createCsr, generatePrivateKey } from "../../src/pki/keys.ts";
+import { createOpensslCa } from "../harness/openssl_ca.ts";
 import { type AcmeProxyHandle, type FaultRule, startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
@@ -353,6 +355,38 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
           "no log line mentions badNonce",
         );
         await assertNoTxt(knot, "nonce.alpha.test");
+      },
+    );
+
+    await t.step(
+      "a chain the CA sends for another key than the request's is refused, so it is never written",
+      async () => {
+        const ca = await createOpensslCa({ name: "Faults" });
+        try {
+          const domain = "otherkey.alpha.test";
+          const otherKey = await generatePrivateKey("ecdsa-p256");
+          const chain = await ca.signCsr(await createCsr(otherKey, [domain]), 90) + ca.intermediatePem;
+          proxy.inject({
+            resource: "certificate",
+            method: "POST",
+            fault: {
+              kind: "respond",
+              status: 200,
+              headers: { "content-type": "application/pem-certificate-chain" },
+              body: chain,
+            },
+          });
+          const err = await rejection(issuer.issue(request(knot, domain)));
+          assert.equal(err.kind, "pki");
+          assert.equal(
+            err.message,
+            `${label(domain)}: the CA issued a certificate for a different key than the request's`,
+          );
+          await assertNoTxt(knot, domain);
+        } finally {
+          proxy.clearFaults();
+          ca.remove();
+        }
       },
     );
   } finally {

@@ -55,8 +55,8 @@ async function assertIssued(cert: IssuedCertificate, root: string, domains: stri
   assert.deepEqual([...leaf.dnsNames].sort(), [...domains].sort());
   assert.equal(intermediates.length, 1);
   assert.deepEqual(cert.domains, domains);
-  assert.equal(cert.notAfter.getTime(), leaf.notAfter.getTime());
-  assert.equal(cert.notBefore.getTime(), leaf.notBefore.getTime());
+  assert.equal(cert.leaf.notAfter.getTime(), leaf.notAfter.getTime());
+  assert.equal(cert.leaf.notBefore.getTime(), leaf.notBefore.getTime());
 }
 
 async function assertNoTxt(server: DnsServerHandle, names: string[]): Promise<void> {

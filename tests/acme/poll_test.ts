@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_POLL_POLICY, pollDeadline, pollDelayMs } from "../../src/acme/poll.ts";
+import { DEFAULT_POLL_POLICY, pollDelayMs, pollLimit } from "../../src/acme/poll.ts";
 
 const POLICY = { initialMs: 500, maxMs: 10_000 };
 const NOW = new Date("2026-01-02T03:04:05Z");
@@ -24,9 +24,30 @@ Deno.test("the default policy looks first after 50 ms and doubles", () => {
 });
 
 Deno.test("polling stops at the order's expires when that comes before the caller's limit", () => {
+  const deadline = (expires: unknown) =>
+    pollLimit(NOW.getTime(), 180_000, [{ what: "the order", expires }]).deadline;
   const limit = NOW.getTime() + 180_000;
-  assert.equal(pollDeadline(limit, new Date(NOW.getTime() + 60_000).toISOString()), NOW.getTime() + 60_000);
-  assert.equal(pollDeadline(limit, new Date(NOW.getTime() + 3_600_000).toISOString()), limit);
-  assert.equal(pollDeadline(limit, undefined), limit);
-  assert.equal(pollDeadline(limit, "not a date"), limit);
+  assert.equal(deadline(new Date(NOW.getTime() + 60_000).toISOString()), NOW.getTime() + 60_000);
+  assert.equal(deadline(new Date(NOW.getTime() + 3_600_000).toISOString()), limit);
+  assert.equal(deadline(undefined), limit);
+  assert.equal(deadline("not a date"), limit);
+});
+
+Deno.test("polling ends at the earliest of the timeout and the CA's expires, saying which", () => {
+  const now = Date.parse("2026-06-01T00:00:00Z");
+  assert.deepEqual(pollLimit(now, 180_000, [{ what: "the order", expires: "2026-06-02T00:00:00Z" }]), {
+    deadline: now + 180_000,
+    reason: "after 180000 ms",
+  });
+  assert.deepEqual(
+    pollLimit(now, 3_600_000, [
+      { what: "the order", expires: "2026-06-01T00:50:00Z" },
+      { what: "the authorization for a.test", expires: "2026-06-01T00:30:00Z" },
+      { what: "unreadable", expires: "soon" },
+    ]),
+    {
+      deadline: Date.parse("2026-06-01T00:30:00Z"),
+      reason: "the authorization for a.test expires at 2026-06-01T00:30:00.000Z",
+    },
+  );
 });

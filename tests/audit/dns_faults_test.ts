@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { parseServerAddress } from "../../src/dns/address.ts";
 import { type DnsContext, publishChallenges } from "../../src/dns/challenges.ts";
-import { createTransport } from "../../src/dns/transport.ts";
+import { createTransport } from "../../src/dns/exchange.ts";
 import { sendTxtUpdate } from "../../src/dns/update.ts";
 import { query } from "../../src/dns/query.ts";
 import { RecordType } from "../../src/dns/wire.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { inspectSecret } from "../../src/controller/inspect.ts";
+import { inspectIssued, inspectSecret } from "../../src/controller/inspect.ts";
+import { stillServing } from "../../src/controller/policy.ts";
 import type { KubeSecret } from "../../src/kube/types.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
 import { selfSignedCertificate } from "../harness/openssl_ca.ts";
@@ -69,4 +70,29 @@ Deno.test("another key is reported as not matching", async () => {
 
 Deno.test("the type is passed on as it is", async () => {
   assert.equal((await inspectSecret(tls({}, "Opaque"), [], now, renewBeforeMs)).type, "Opaque");
+});
+
+Deno.test("an issued certificate is judged from the leaf the issuer parsed: a CA certificate first does not serve", () => {
+  const leaf = {
+    subject: "CN=a.alpha.test",
+    issuer: "CN=Test Intermediate",
+    serialNumber: "01",
+    notBefore: now,
+    notAfter: new Date(now.getTime() + 90 * 24 * 3600 * 1000),
+    dnsNames: ["a.alpha.test"],
+    isCa: false,
+    keyType: "ecdsa-p256" as const,
+  };
+  // Not PEM: nothing is parsed again.
+  const issued = { certificatePem: "unparsed", privateKeyPem: "unparsed", domains: ["a.alpha.test"], leaf };
+  const judge = (certificate = issued, keyType: "ecdsa-p256" | "rsa2048" = "ecdsa-p256") =>
+    stillServing(inspectIssued(certificate, ["a.alpha.test"], now, renewBeforeMs, keyType));
+  assert.deepEqual(judge(), { serving: true, until: leaf.notAfter });
+  assert.deepEqual(judge({ ...issued, leaf: { ...leaf, isCa: true } }), {
+    serving: false,
+    reason: "MissingData",
+    message: "the issued chain begins with a CA certificate",
+  });
+  const otherType = judge(issued, "rsa2048");
+  assert.equal(otherType.serving === false && otherType.reason, "KeyTypeMismatch");
 });

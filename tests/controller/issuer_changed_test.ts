@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { Issuer } from "../../src/acme/issuer.ts";
 import type { CertificateSpec } from "../../src/config/types.ts";
 import { reconcileEntry } from "../../src/controller/reconcile.ts";
-import { createKubeAccountStore } from "../../src/kube/account_store.ts";
+import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
 import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";

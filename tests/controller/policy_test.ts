@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decide, type PolicyInput } from "../../src/controller/policy.ts";
+import { decide, type PolicyInput, stillServing } from "../../src/controller/policy.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 const now = new Date("2026-02-01T00:00:00Z");
@@ -21,9 +21,12 @@ function valid(overrides: Partial<PolicyInput> = {}): PolicyInput {
 
 Deno.test("a valid Secret is kept until its renewal time", () => {
   const decision = decide(valid());
-  assert.equal(decision.action, "keep");
+  assert.equal(decision.action, "renew-later");
   assert.equal(decision.reason, "Valid");
-  assert.equal(decision.action === "keep" && decision.renewAt.toISOString(), "2026-03-02T00:00:00.000Z");
+  assert.equal(
+    decision.action === "renew-later" && decision.renewAt.toISOString(),
+    "2026-03-02T00:00:00.000Z",
+  );
 });
 
 Deno.test("a missing Secret is issued with reason DoesNotExist", () => {
@@ -66,7 +69,7 @@ Deno.test("a removed domain is reissued with reason DomainsMismatch", () => {
 });
 
 Deno.test("the order of domains does not matter", () => {
-  assert.equal(decide(valid({ domains: ["*.alpha.test", "a.alpha.test"] })).action, "keep");
+  assert.equal(decide(valid({ domains: ["*.alpha.test", "a.alpha.test"] })).action, "renew-later");
 });
 
 Deno.test("a certificate inside the renewal window is reissued with reason Expiring", () => {
@@ -103,7 +106,7 @@ Deno.test("a certificate with the configured key type is kept", () => {
     keyType: "ecdsa-p384",
     certificate: { notBefore, notAfter, dnsNames: ["*.alpha.test", "a.alpha.test"], keyType: "ecdsa-p384" },
   }));
-  assert.equal(decision.action, "keep");
+  assert.equal(decision.action, "renew-later");
 });
 
 Deno.test("a change of profile is reissued with reason ProfileChanged, both ways", () => {
@@ -115,13 +118,13 @@ Deno.test("a change of profile is reissued with reason ProfileChanged, both ways
   );
   const back = decide(valid({ issuedProfile: "shortlived" }));
   assert.deepEqual([back.action, back.reason], ["issue", "ProfileChanged"]);
-  assert.equal(decide(valid({ profile: "shortlived", issuedProfile: "shortlived" })).action, "keep");
+  assert.equal(decide(valid({ profile: "shortlived", issuedProfile: "shortlived" })).action, "renew-later");
 });
 
 Deno.test("the CA's renewal window decides over the rule: kept before it, RenewalSuggested inside it", () => {
   const later = new Date("2026-03-20T00:00:00Z");
   const kept = decide(valid({ renewal: { at: later, source: "ari" } }));
-  assert.equal(kept.action === "keep" && kept.renewAt.toISOString(), later.toISOString());
+  assert.equal(kept.action === "renew-later" && kept.renewAt.toISOString(), later.toISOString());
   assert.match(kept.message, /the CA's renewal information/);
   const moved = decide(valid({
     renewal: { at: new Date("2026-01-31T00:00:00Z"), source: "ari", explanationUrl: "https://ca/incident" },
@@ -142,14 +145,47 @@ Deno.test("a 6-day certificate just issued is kept until half-way, with any -ren
   };
   for (const renewBeforeMs of [0, 30 * DAY]) {
     const decision = decide(valid({ now: issued, certificate: sixDays, renewBeforeMs }));
-    assert.equal(decision.action === "keep" && decision.renewAt.toISOString(), "2026-02-04T00:00:00.000Z");
+    assert.equal(
+      decision.action === "renew-later" && decision.renewAt.toISOString(),
+      "2026-02-04T00:00:00.000Z",
+    );
   }
 });
 
 Deno.test("renewal is due from the renewal time on, not a millisecond before", () => {
   const at = new Date("2026-03-02T00:00:00Z");
   const before = decide(valid({ now: new Date(at.getTime() - 1) }));
-  assert.equal(before.action, "keep");
+  assert.equal(before.action, "renew-later");
   const on = decide(valid({ now: at }));
   assert.deepEqual([on.action, on.reason], ["issue", "Expiring"]);
+});
+
+Deno.test("a certificate up to date is still serving until it expires", () => {
+  assert.deepEqual(stillServing(valid()), { serving: true, until: notAfter });
+});
+
+Deno.test("a certificate due for renewal but not expired is still serving", () => {
+  const inWindow = new Date(notAfter.getTime() - 10 * DAY);
+  assert.equal(decide(valid({ now: inWindow })).action, "issue");
+  assert.deepEqual(stillServing(valid({ now: inWindow })), { serving: true, until: notAfter });
+  const suggested = valid({ renewal: { at: new Date(now.getTime() - DAY), source: "ari" } });
+  assert.equal(decide(suggested).reason, "RenewalSuggested");
+  assert.deepEqual(stillServing(suggested), { serving: true, until: notAfter });
+});
+
+Deno.test("an expired certificate, or one for other names or another key, is not serving, with the policy's reason", () => {
+  const expired = stillServing(valid({ now: notAfter }));
+  assert.deepEqual(expired, {
+    serving: false,
+    reason: "Expiring",
+    message: `the certificate expired at ${notAfter.toISOString()}`,
+  });
+  const fewer = stillServing(valid({ domains: ["a.alpha.test", "*.alpha.test", "b.alpha.test"] }));
+  assert.equal(fewer.serving === false && fewer.reason, "DomainsMismatch");
+  const otherKey = stillServing(valid({ keyMatches: false }));
+  assert.equal(otherKey.serving === false && otherKey.reason, "InvalidKeyPair");
+  const missing = stillServing(valid({ exists: false, certificate: undefined }));
+  assert.equal(missing.serving === false && missing.reason, "DoesNotExist");
+  const refused = stillServing(valid({ type: "Opaque" }));
+  assert.equal(refused.serving === false && refused.reason, "WrongType");
 });

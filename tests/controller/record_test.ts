@@ -165,11 +165,24 @@ Deno.test("outcomes feed the certificate metrics: ready, validity and renewal ti
 
   // A failed renewal of a certificate still valid keeps Ready True; any other failure turns it False.
   await recorder.outcome(
-    outcome({ result: "failed", reason: "Expiring", notAfter: new Date("2026-01-10T00:00:00Z") }),
+    outcome({
+      result: "failed",
+      reason: "acme",
+      attempt: { reason: "Expiring", message: "the certificate expires at 2026-01-10T00:00:00.000Z" },
+      notAfter: new Date("2026-01-10T00:00:00Z"),
+    }),
   );
   page = metrics.render();
   assert.ok(page.includes(`certmanager_certificate_ready_status{${labels},condition="True"} 1\n`));
-  await recorder.outcome(outcome({ result: "failed", reason: "dns" }));
+  await recorder.outcome(outcome({
+    result: "failed",
+    reason: "dns",
+    attempt: {
+      reason: "DomainsMismatch",
+      message: "the certificate does not cover exactly the configured domains",
+    },
+    notAfter: new Date("2026-01-10T00:00:00Z"),
+  }));
   page = metrics.render();
   assert.ok(page.includes(`certmanager_certificate_ready_status{${labels},condition="False"} 1\n`));
   await recorder.invalidConfig("certificates[3]: domains: bad");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCertificatesConfig } from "../../src/config/parse.ts";
 import { orphanedRecords } from "../../src/controller/standing_sweep.ts";
-import type { StandingRecord } from "../../src/dns/standing_store.ts";
+import type { StandingRecord } from "../../src/dns/standing_record_store.ts";
 
 function record(entry: string, domain: string): StandingRecord {
   return {

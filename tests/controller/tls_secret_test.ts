@@ -6,9 +6,8 @@ const decoder = new TextDecoder();
 const issued = {
   certificatePem: "LEAF\nINTERMEDIATE\n",
   privateKeyPem: "KEY\n",
-  notBefore: new Date("2026-01-01T00:00:00Z"),
-  notAfter: new Date("2026-04-01T00:00:00Z"),
   domains: ["a.alpha.test", "*.alpha.test"],
+  leaf: { notBefore: new Date("2026-01-01T00:00:00Z"), notAfter: new Date("2026-04-01T00:00:00Z") },
 };
 const facts = {
   issuer: "CN=Pebble Intermediate CA",

@@ -8,7 +8,7 @@ import { parseServerAddress } from "../../src/dns/address.ts";
 import { type DnsContext, planChallenges, publishChallenges } from "../../src/dns/challenges.ts";
 import { runDnsCheck } from "../../src/dns/check.ts";
 import { servedTxt } from "../../src/dns/propagation.ts";
-import { createTransport, type Protocol, type Transport } from "../../src/dns/transport.ts";
+import { createTransport, type Protocol, type Transport } from "../../src/dns/exchange.ts";
 import { TSIG_ALGORITHMS } from "../../src/dns/types.ts";
 import { sendTxtUpdate } from "../../src/dns/update.ts";
 import {

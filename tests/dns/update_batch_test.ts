@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { type DnsContext, planChallenges } from "../../src/dns/challenges.ts";
-import { createTransport } from "../../src/dns/transport.ts";
+import { createTransport } from "../../src/dns/exchange.ts";
 import { sendTxtUpdate, type TxtValue, type UpdateOperation } from "../../src/dns/update.ts";
 import { createUpdateBatcher, type SendTxtUpdate } from "../../src/dns/update_batch.ts";
+import { planUpdates } from "../../src/dns/update_plan.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 
 interface Message {
@@ -73,6 +74,13 @@ Deno.test("UPDATEs of concurrent orders are coalesced per zone against Knot", as
           adds.every((m) => m.answeredBefore === 0),
           "both zones' messages were sent before either was answered",
         );
+        const sorted = (messages: { zone: string; values: TxtValue[] }[]) =>
+          messages.map((m) => [m.zone, m.values.map((v) => `${v.owner} ${v.value}`).sort()]).sort();
+        assert.deepEqual(
+          sorted(adds),
+          sorted(planUpdates("add", published.map((p) => ({ key, values: p.records })))),
+          "the batcher sent what planUpdates gives for the three orders at once",
+        );
         for (const domain of orders.flat()) {
           assert.deepEqual(await queryTxt(knot.address, `_acme-challenge.${domain}`), [`v-${domain}`]);
         }
@@ -122,8 +130,20 @@ Deno.test("UPDATEs of concurrent orders are coalesced per zone against Knot", as
       // Outside the zone the message names: Knot answers NOTZONE for the whole message (RFC 2136 3.4.1.3).
       const stray = { owner: "_acme-challenge.stray.beta.test", value: "stray" };
       const outcomes = await Promise.allSettled([
-        batcher.send(transport, knot.address, key, "alpha.test", "add", [good]),
-        batcher.send(transport, knot.address, key, "alpha.test", "add", [stray]),
+        batcher.send(transport, {
+          server: knot.address,
+          key,
+          zone: "alpha.test",
+          operation: "add",
+          values: [good],
+        }),
+        batcher.send(transport, {
+          server: knot.address,
+          key,
+          zone: "alpha.test",
+          operation: "add",
+          values: [stray],
+        }),
       ]);
       assert.equal(outcomes[0].status, "fulfilled", String((outcomes[0] as PromiseRejectedResult).reason));
       assert.equal(outcomes[1].status, "rejected");

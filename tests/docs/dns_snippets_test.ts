@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { publishChallenges } from "../../src/dns/challenges.ts";
-import { createTransport } from "../../src/dns/transport.ts";
+import { createTransport } from "../../src/dns/exchange.ts";
 import { signMessage } from "../../src/dns/tsig.ts";
 import { parseTsigKey } from "../../src/dns/tsig_key.ts";
 import type { ServerAddress, TsigKey } from "../../src/dns/types.ts";

@@ -8,7 +8,7 @@ import type { Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
 import { renewalTime } from "../../src/controller/renewal.ts";
-import { createKubeAccountStore } from "../../src/kube/account_store.ts";
+import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
 import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";

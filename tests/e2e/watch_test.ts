@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ControllerOptions, runController } from "../../src/controller/controller.ts";
-import { createKubeAccountStore } from "../../src/kube/account_store.ts";
+import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
 import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";

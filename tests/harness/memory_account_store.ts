@@ -1,4 +1,4 @@
-import type { AccountKeyStore } from "../../src/acme/account_store.ts";
+import type { AccountKeyStore } from "../../src/acme/account_key_store.ts";
 import { NotariatError } from "../../src/errors.ts";
 
 /** An AccountKeyStore in memory with the Kubernetes store's semantics (create never replaces), counting calls. */

@@ -1,4 +1,8 @@
-import { applyChange, type StandingRecord, type StandingRecordStore } from "../../src/dns/standing_store.ts";
+import {
+  applyChange,
+  type StandingRecord,
+  type StandingRecordStore,
+} from "../../src/dns/standing_record_store.ts";
 
 /** A StandingRecordStore in memory, for issuer tests without a cluster (the Kubernetes store has its own test). */
 export interface MemoryStandingStore extends StandingRecordStore {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createKubeAccountStore } from "../../src/kube/account_store.ts";
+import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
 import { createKube } from "../../src/kube/client.ts";
 import { isKubeStatus, type Kube, KubeError, type KubeSecret } from "../../src/kube/types.ts";
 import { listAndWatch } from "../../src/kube/watch.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTransport, TransportError } from "../../src/dns/transport.ts";
+import { createTransport, TransportError } from "../../src/dns/exchange.ts";
 import { type DnsFaultProxy, type DnsProtocol, startDnsFaultProxy } from "../harness/dns_fault_proxy.ts";
 import { encodeMessage, Opcode, RecordClass, RecordType, requestHeader } from "../../src/dns/wire.ts";
 

@@ -1,4 +1,4 @@
-import { applyChange, type StandingRecord, type StandingRecordStore } from "../dns/standing_store.ts";
+import { applyChange, type StandingRecord, type StandingRecordStore } from "../dns/standing_record_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { COMPONENT_LABEL, isKubeStatus, type Kube, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "./types.ts";
 

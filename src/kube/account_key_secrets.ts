@@ -1,4 +1,4 @@
-import type { AccountKeyStore } from "../acme/account_store.ts";
+import type { AccountKeyStore } from "../acme/account_key_store.ts";
 import { errorMessage, NotariatError } from "../errors.ts";
 import { importSigningKey } from "../pki/private_key.ts";
 import {

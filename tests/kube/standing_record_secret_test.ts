@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { StandingRecord } from "../../src/dns/standing_store.ts";
+import type { StandingRecord } from "../../src/dns/standing_record_store.ts";
 import { createKube } from "../../src/kube/client.ts";
-import { createKubeStandingStore, STANDING_RECORDS_SECRET } from "../../src/kube/standing_store.ts";
+import { createKubeStandingStore, STANDING_RECORDS_SECRET } from "../../src/kube/standing_record_secret.ts";
 import { startKube } from "../harness/kube.ts";
 
 function record(n: number): StandingRecord {
