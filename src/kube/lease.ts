@@ -1,45 +1,55 @@
 /**
- * coordination.k8s.io/v1 Leases through client-node, in notariat's own type (KubeLease). Kept apart from
- * client.ts so the leader election's API surface is in one place.
+ * coordination.k8s.io/v1 Leases, in notariat's own type (KubeLease). Kept apart from client.ts so the leader
+ * election's API surface is in one place.
  */
-import { type CoordinationV1Api, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import type { Rest } from "./rest.ts";
 import type { KubeLease } from "./types.ts";
 
-/** The three calls leader election makes; errors are client-node's, mapped by the caller. */
+/** The three calls leader election makes; errors are KubeErrors whose message starts with `action`. */
 export interface LeaseCalls {
-  read(namespace: string, name: string): Promise<KubeLease>;
-  create(lease: KubeLease): Promise<KubeLease>;
-  replace(lease: KubeLease): Promise<KubeLease>;
+  read(action: string, namespace: string, name: string): Promise<KubeLease>;
+  create(action: string, lease: KubeLease): Promise<KubeLease>;
+  replace(action: string, lease: KubeLease): Promise<KubeLease>;
 }
 
-/** Lease calls over `api`. */
-export function leaseCalls(api: CoordinationV1Api): LeaseCalls {
+const collection = (namespace: string) =>
+  `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+
+/** Lease calls over `rest`. */
+export function leaseCalls(rest: Rest): LeaseCalls {
   return {
-    async read(namespace, name) {
-      return toLease(await api.readNamespacedLease({ namespace, name }));
+    async read(action, namespace, name) {
+      return toLease(await rest.json(action, `${collection(namespace)}/${encodeURIComponent(name)}`));
     },
-    async create(lease) {
-      return toLease(await api.createNamespacedLease({ namespace: lease.namespace, body: fromLease(lease) }));
-    },
-    async replace(lease) {
+    async create(action, lease) {
       return toLease(
-        await api.replaceNamespacedLease({
-          namespace: lease.namespace,
-          name: lease.name,
-          body: fromLease(lease),
-        }),
+        await rest.json(action, collection(lease.namespace), { method: "POST", body: fromLease(lease) }),
       );
+    },
+    async replace(action, lease) {
+      const path = `${collection(lease.namespace)}/${encodeURIComponent(lease.name)}`;
+      return toLease(await rest.json(action, path, { method: "PUT", body: fromLease(lease) }));
     },
   };
 }
 
 function toDate(value: unknown): Date | undefined {
-  if (value instanceof Date) return value;
-  if (typeof value === "string" && value !== "") return new Date(value);
-  return undefined;
+  return typeof value === "string" && value !== "" ? new Date(value) : undefined;
 }
 
-function toLease(object: V1Lease): KubeLease {
+interface LeaseObject {
+  metadata?: { namespace?: string; name?: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+function toLease(body: unknown): KubeLease {
+  const object = (body ?? {}) as LeaseObject;
   const spec = object.spec ?? {};
   return {
     namespace: object.metadata?.namespace ?? "",
@@ -53,10 +63,12 @@ function toLease(object: V1Lease): KubeLease {
   };
 }
 
-// MicroTime wants six fractional digits; client-node's V1MicroTime writes them.
-const micro = (date: Date | undefined) => date === undefined ? undefined : new V1MicroTime(date.getTime());
+/** A MicroTime: RFC 3339 with exactly six fractional digits, as the API server's schema wants. */
+export function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
 
-function fromLease(lease: KubeLease): V1Lease {
+function fromLease(lease: KubeLease): LeaseObject & Record<string, unknown> {
   return {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
@@ -65,12 +77,12 @@ function fromLease(lease: KubeLease): V1Lease {
       name: lease.name,
       resourceVersion: lease.resourceVersion,
       labels: { "app.kubernetes.io/managed-by": "notariat" },
-    },
+    } as LeaseObject["metadata"],
     spec: {
       holderIdentity: lease.holderIdentity,
       leaseDurationSeconds: lease.leaseDurationSeconds,
-      acquireTime: micro(lease.acquireTime),
-      renewTime: micro(lease.renewTime),
+      acquireTime: lease.acquireTime && microTime(lease.acquireTime),
+      renewTime: lease.renewTime && microTime(lease.renewTime),
       leaseTransitions: lease.leaseTransitions,
     },
   };

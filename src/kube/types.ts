@@ -94,7 +94,7 @@ export interface Selector {
 }
 
 /**
- * Everything notariat asks of Kubernetes, in its own types. The client-node adapter implements it
+ * Everything notariat asks of Kubernetes, in its own types. The Kubernetes adapter implements it
  * (src/kube/client.ts); tests may wrap it to provoke races against the real API server.
  * Failures throw KubeError.
  */

@@ -84,13 +84,10 @@ Deno.test("the Dockerfile: a build stage and a shell-less non-root final stage r
 Deno.test("the image's permissions are the ones the program is tested with, and no more", () => {
   assert.deepEqual(compileFlags, [...PERMISSIONS]);
   const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
-  for (const task of ["dev", "compile"]) {
-    assert.deepEqual(
-      tasks[task].split(" ").filter(isRunFlag),
-      [...PERMISSIONS],
-      task,
-    );
-  }
+  assert.deepEqual(tasks.compile.split(" ").filter(isRunFlag), [...PERMISSIONS], "compile");
+  // Against a kubeconfig, `deno task dev` may have to run its exec plugin (cloud login helpers); the image
+  // runs in the cluster and never does.
+  assert.deepEqual(tasks.dev.split(" ").filter(isRunFlag), [...PERMISSIONS, "--allow-run"], "dev");
   assert.ok(!compileFlags.some((flag) => flag.startsWith("--allow-write") || flag === "--allow-all"));
 });
 

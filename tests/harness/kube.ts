@@ -14,7 +14,7 @@ import {
   spawnService,
   waitUntilReady,
 } from "./process.ts";
-import { serverTls } from "./openssl_ca.ts";
+import { clientTls, serverTls } from "./openssl_ca.ts";
 
 /** An API answer: the HTTP status and the parsed JSON body (the raw text when it is not JSON). */
 export interface KubeResponse {
@@ -36,6 +36,17 @@ export interface KubeHandle {
   adminKubeconfig: string;
   /** Writes another kubeconfig file for `token` with `namespace` as its default, returns its path. */
   kubeconfigFor(token: string, namespace: string): string;
+  /**
+   * Writes a kubeconfig whose user entry is `user` as given (client-certificate, tokenFile, exec...), and
+   * whose cluster entry has `cluster`'s fields too (e.g. proxy-url), in a directory of its own (relative
+   * paths in it resolve there); returns its path.
+   */
+  kubeconfigWith(user: Record<string, unknown>, namespace: string, cluster?: Record<string, unknown>): string;
+  /**
+   * A client certificate for user "cert-admin" in group system:masters, signed by the CA the API server
+   * trusts for clients (--client-ca-file): PEM, and the same as files.
+   */
+  clientCert: { certPem: string; keyPem: string; certFile: string; keyFile: string };
   /** A token for the service account, from the TokenRequest API (the account must exist). */
   mintToken(namespace: string, serviceAccount: string): Promise<string>;
   /** Small admin REST helper for test setup/inspection: method, path (e.g. /api/v1/namespaces), JSON body. */
@@ -125,14 +136,23 @@ async function startEtcd(stateDir: string): Promise<{ service: Service; url: str
   return { service, url };
 }
 
-function kubeconfig(server: string, caPem: string, token: string, namespace: string): string {
+function kubeconfig(
+  server: string,
+  caPem: string,
+  user: Record<string, unknown>,
+  namespace: string,
+  cluster: Record<string, unknown> = {},
+): string {
   // JSON is YAML, and leaves no quoting to get wrong.
   return JSON.stringify(
     {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "test", cluster: { server, "certificate-authority-data": btoa(caPem) } }],
-      users: [{ name: "test", user: { token } }],
+      clusters: [{
+        name: "test",
+        cluster: { server, "certificate-authority-data": btoa(caPem), ...cluster },
+      }],
+      users: [{ name: "test", user }],
       contexts: [{ name: "test", context: { cluster: "test", user: "test", namespace } }],
       "current-context": "test",
     },
@@ -178,6 +198,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
     })();
   try {
     const tls = await serverTls(stateDir, "kube-apiserver");
+    const clientCert = await clientTls(stateDir, "cert-admin", "system:masters");
     const serviceAccountKey = `${stateDir}/service-account.key`;
     const serviceAccountPublicKey = `${stateDir}/service-account.pub`;
     await run("openssl", [
@@ -211,6 +232,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
           "--endpoint-reconciler-type=none",
           `--etcd-servers=${etcd.url}`,
           `--token-auth-file=${stateDir}/tokens.csv`,
+          `--client-ca-file=${clientCert.caFile}`,
           "--anonymous-auth=false",
           "--authorization-mode=RBAC",
           `--service-account-key-file=${serviceAccountPublicKey}`,
@@ -272,7 +294,17 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
 
     const kubeconfigFor = (token: string, namespace: string): string => {
       const path = Deno.makeTempFileSync({ dir: stateDir, prefix: "kubeconfig-", suffix: ".yaml" });
-      Deno.writeTextFileSync(path, kubeconfig(server, tls.caPem, token, namespace));
+      Deno.writeTextFileSync(path, kubeconfig(server, tls.caPem, { token }, namespace));
+      return path;
+    };
+    const kubeconfigWith = (
+      user: Record<string, unknown>,
+      namespace: string,
+      cluster: Record<string, unknown> = {},
+    ): string => {
+      const dir = Deno.makeTempDirSync({ dir: stateDir, prefix: "kubeconfig-" });
+      const path = `${dir}/config`;
+      Deno.writeTextFileSync(path, kubeconfig(server, tls.caPem, user, namespace, cluster));
       return path;
     };
 
@@ -293,6 +325,8 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
       adminToken,
       adminKubeconfig: kubeconfigFor(adminToken, "default"),
       kubeconfigFor,
+      kubeconfigWith,
+      clientCert,
       async mintToken(namespace, serviceAccount) {
         const path = `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`;
         const response = await request("POST", path, {

@@ -1,6 +1,7 @@
 /**
  * Certificates made with the openssl command line, independently of notariat's own certificate code: the CA and
- * serving certificate of each HTTPS server the harness starts (pebble, the ACME proxy, kube-apiserver), a root
+ * serving certificate of each HTTPS server the harness starts (pebble, the ACME proxy, kube-apiserver), a client
+ * certificate for kube-apiserver's x509 authentication, a root
  * and intermediate that sign notariat's CSRs, and self-signed certificates for Secrets that hold odd things.
  * Every key is EC P-256.
  */
@@ -38,12 +39,12 @@ export interface CaOptions {
 export interface LeafOptions {
   /** e.g. "/CN=localhost". */
   subject: string;
-  /** subjectAltName entries, e.g. ["DNS:a.alpha.test"] or ["IP:127.0.0.1", "DNS:localhost"]. */
+  /** subjectAltName entries, e.g. ["DNS:a.alpha.test"] or ["IP:127.0.0.1", "DNS:localhost"]; none: no SAN. */
   sans: string[];
   /** Default 10. */
   days?: number;
-  /** Marks it a TLS server certificate (CA:FALSE, digitalSignature, serverAuth), as servers are given. */
-  serverAuth?: boolean;
+  /** Marks it a TLS server or client certificate (CA:FALSE, digitalSignature, serverAuth or clientAuth). */
+  usage?: "server" | "client";
 }
 
 /** A leaf and its key, as PEM and as the files servers read. */
@@ -57,11 +58,14 @@ export interface OpensslLeaf {
 /** The options of `openssl req` for a new EC P-256 key, unencrypted. */
 const EC_P256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 const CA_EXTENSIONS = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"];
-const SERVER_EXTENSIONS = [
-  "basicConstraints=critical,CA:FALSE",
-  "keyUsage=critical,digitalSignature",
-  "extendedKeyUsage=serverAuth",
-];
+/** The extensions of a TLS server or client certificate. */
+function usageExtensions(usage: "server" | "client"): string[] {
+  return [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    `extendedKeyUsage=${usage === "server" ? "serverAuth" : "clientAuth"}`,
+  ];
+}
 
 /** `openssl req -x509`: a new key and a self-signed certificate with `extensions`, written to the two files. */
 async function selfSign(
@@ -169,8 +173,8 @@ export async function createOpensslCa(options: CaOptions): Promise<OpensslCa> {
         leaf.subject,
       ]);
       const extensions = [
-        ...(leaf.serverAuth ? SERVER_EXTENSIONS : []),
-        `subjectAltName=${leaf.sans.join(",")}`,
+        ...(leaf.usage === undefined ? [] : usageExtensions(leaf.usage)),
+        ...(leaf.sans.length === 0 ? [] : [`subjectAltName=${leaf.sans.join(",")}`]),
       ];
       Deno.writeTextFileSync(`${dir}/${name}.ext`, extensions.join("\n") + "\n");
       await signRequest(signer, `${dir}/${name}.csr`, certFile, {
@@ -214,9 +218,30 @@ export async function serverTls(dir: string, name: string): Promise<ServerTls> {
     subject: "/CN=localhost",
     sans: ["IP:127.0.0.1", "DNS:localhost"],
     days: 2,
-    serverAuth: true,
+    usage: "server",
   });
   return { caPem: ca.rootPem, caFile: ca.rootFile, certFile: cert.certFile, keyFile: cert.keyFile };
+}
+
+/** A client certificate for the API server's x509 authentication and the CA its --client-ca-file names. */
+export interface ClientTls extends OpensslLeaf {
+  caFile: string;
+}
+
+/**
+ * A CA valid for two days and a client certificate from it for `user` in `groups` (the subject's CN is the
+ * user name, each O a group, as kube-apiserver reads them), as files in `<dir>/<user>-client-tls`.
+ */
+export async function clientTls(dir: string, user: string, ...groups: string[]): Promise<ClientTls> {
+  const ca = await createOpensslCa({
+    name: `notariat test ${user} client`,
+    dir: `${dir}/${user}-client-tls`,
+    days: 2,
+    intermediate: false,
+  });
+  const subject = groups.map((group) => `/O=${group}`).join("") + `/CN=${user}`;
+  const cert = await ca.issueLeaf(user, { subject, sans: [], days: 2, usage: "client" });
+  return { ...cert, caFile: ca.rootFile };
 }
 
 /** What a self-signed certificate says. */
