@@ -3,7 +3,12 @@
  * and pebble. Prints wall time and peak resident memory of a first pass (issues every certificate) and of a
  * second pass (every Secret valid: reads only). Run: deno run -A bench/controller_bench.ts [N] [concurrency]
  */
-import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+} from "../tests/harness/cluster_objects.ts";
 import { notariatCommand } from "../tests/harness/program.ts";
 import { startStack } from "../tests/harness/stack.ts";
 
@@ -41,18 +46,8 @@ try {
   }));
   await kube.apply([
     ...manifests,
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { namespace: "notariat", name: "tsig" },
-      stringData: { key: knot.keys["hmac-sha256"].text, nameserver: dns },
-    },
-    {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { namespace: "notariat", name: "notariat" },
-      data: { certificates: entries.map((e) => `- ${JSON.stringify(e)}`).join("\n") },
-    },
+    tsigSecret(knot.keys["hmac-sha256"].text, dns),
+    certificatesConfigMap(entries, { yaml: true }),
   ]);
   const token = await kube.mintToken("notariat", "notariat");
   const args = [

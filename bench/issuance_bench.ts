@@ -7,7 +7,7 @@
  * in watch mode (ConfigMap write to "certificate issued", 10 times). Figures only, no assertions.
  *
  * Run: deno run -A bench/issuance_bench.ts [count=100] [concurrency=program default] [--cpu-prof DIR]
- *   [--no-peers] [--no-watch]; with BENCH_LOG=FILE the -once run's log lines are kept in FILE, with
+ *   [--no-peers] [--no-watch] [--pebble-2.10]; with BENCH_LOG=FILE the -once run's log lines are kept in FILE, with
  *   BENCH_PEBBLE_LOG=FILE pebble's log up to the end of that run.
  */
 import { requestCounts, requestDiff } from "../tests/harness/api_requests.ts";
@@ -121,7 +121,7 @@ function parseLine(line: string): Record<string, unknown> | undefined {
   }
 }
 
-const stack = await startStack();
+const stack = await startStack({ pebbleVersion: flags.includes("--pebble-2.10") ? "2.10" : undefined });
 const { cluster: kube, knot, pebble } = stack;
 const work = makeStateDir("bench-issuance");
 try {
@@ -185,7 +185,9 @@ try {
       .join(", ");
     apiRequestsLine = requestDiff(await requestCounts(kube), requestsBefore);
     if (Deno.env.get("BENCH_LOG")) Deno.writeFileSync(Deno.env.get("BENCH_LOG")!, output.stderr);
-    if (Deno.env.get("BENCH_PEBBLE_LOG")) Deno.copyFileSync(pebble.logFile, Deno.env.get("BENCH_PEBBLE_LOG")!);
+    if (Deno.env.get("BENCH_PEBBLE_LOG")) {
+      Deno.copyFileSync(pebble.logFile, Deno.env.get("BENCH_PEBBLE_LOG")!);
+    }
     const logged = new TextDecoder().decode(output.stderr).split("\n").map(parseLine)
       .filter((l) => l !== undefined);
     const issued = logged.filter((l) => l.msg === "certificate issued" && typeof l.ms === "number");

@@ -2,37 +2,24 @@
  * Issuance time per certificate against a local pebble and Knot: sequential per key type, then a batch in
  * parallel. Prints figures only. Run: deno run -A bench/issue_bench.ts [count]
  */
-import { createIssuer, type IssueRequest } from "../src/acme/issuer.ts";
+import type { IssueRequest } from "../src/acme/issuer.ts";
 import { KEY_TYPES } from "../src/config/types.ts";
 import { startKnot } from "../tests/harness/dns_servers.ts";
 import { startPebble } from "../tests/harness/pebble.ts";
-import { createMemoryAccountStore } from "../tests/acme/memory_account_store.ts";
+import { createTestIssuer, testIssueRequest } from "../tests/harness/test_issuer.ts";
 
 const count = Number(Deno.args[0] ?? 5);
 const knot = await startKnot();
 const pebble = await startPebble({ dnsServer: knot.address });
 try {
   const issuer = (concurrency: number) =>
-    createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
-      accounts: createMemoryAccountStore(),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 5_000,
-        timeoutMs: 2_000,
-      },
-      concurrency,
-      pollPolicy: { initialMs: 50, maxMs: 1_000 },
+    createTestIssuer(pebble, knot.address, { concurrency, pollPolicy: { initialMs: 50, maxMs: 1_000 } });
+  const request = (name: string, keyType: IssueRequest["keyType"]): IssueRequest =>
+    testIssueRequest(knot, [`${name}.alpha.test`, `${name}.beta.test`], {
+      label: name,
+      email: "bench@alpha.test",
+      keyType,
     });
-  const request = (name: string, keyType: IssueRequest["keyType"]): IssueRequest => ({
-    label: name,
-    domains: [`${name}.alpha.test`, `${name}.beta.test`],
-    email: "bench@alpha.test",
-    keyType,
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
-  });
   const timed = async (job: () => Promise<unknown>): Promise<number> => {
     const started = performance.now();
     await job();

@@ -6,9 +6,8 @@
  * A peer that is not installed is skipped with the apt-get command that installs it.
  * Run: deno run -A bench/peers_bench.ts [runs]
  */
-import { createIssuer } from "../src/acme/issuer.ts";
 import { errorMessage } from "../src/errors.ts";
-import { createMemoryAccountStore } from "../tests/acme/memory_account_store.ts";
+
 import {
   type DnsServerHandle,
   nsupdateTxt,
@@ -18,6 +17,7 @@ import {
 } from "../tests/harness/dns_servers.ts";
 import { startPebble } from "../tests/harness/pebble.ts";
 import { makeStateDir, removeStateDir, run } from "../tests/harness/process.ts";
+import { createTestIssuer, testIssueRequest } from "../tests/harness/test_issuer.ts";
 import { certbot as certbotPeer, lego as legoPeer, type Peer, secretText } from "./peers.ts";
 
 const runs = Number(Deno.args[0] ?? 3);
@@ -91,25 +91,16 @@ const notariat: Contender = {
   ],
   missing: () => Promise.resolve(undefined),
   async obtain(stack, domains) {
-    const issuer = createIssuer({
-      directoryUrl: stack.directoryUrl,
-      caPem: stack.caPem,
-      accounts: createMemoryAccountStore(),
-      dns: {
-        resolver: stack.knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 5_000,
-      },
+    // The issuer's own poll timing and limit, as in production.
+    const issuer = createTestIssuer(stack, stack.knot.address, {
+      dns: { timeoutMs: 5_000, pollIntervalMs: undefined },
       concurrency: 1,
+      pollPolicy: undefined,
+      pollTimeoutMs: undefined,
     });
-    const issued = await issuer.issue({
-      label: "bench",
-      domains,
-      email: EMAIL,
-      keyType: "ecdsa-p256",
-      zoneAccess: { key: tsig(stack.knot).key, nameserver: stack.knot.address },
-    });
+    const issued = await issuer.issue(
+      testIssueRequest(stack.knot, domains, { label: "bench", email: EMAIL }),
+    );
     return issued.certificatePem;
   },
 };

@@ -11,6 +11,7 @@
  * times, printing the delay to each reaction (every change must be acted on; each expected under 2 s).
  */
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
+import { createOpensslCa } from "../tests/harness/openssl_ca.ts";
 import { requestCounts, requestDiff } from "../tests/harness/api_requests.ts";
 import { type KubeHandle, startKube } from "../tests/harness/kube.ts";
 import { run } from "../tests/harness/process.ts";
@@ -40,64 +41,16 @@ interface Leaf {
 
 /** A CA and LEAVES leaf certificates made with openssl (valid 60 days, so none is in its renewal window). */
 async function makeLeaves(dir: string): Promise<Leaf[]> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-    "-subj",
-    "/CN=Bench CA",
-    "-days",
-    "365",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign",
-  ]);
-  const ca = Deno.readTextFileSync(`${dir}/ca.pem`);
+  const ca = await createOpensslCa({ name: "Bench", dir, days: 365, intermediate: false });
   const leaves: Leaf[] = [];
   for (let i = 0; i < LEAVES; i++) {
     const domains = [`l${i}.alpha.test`];
-    await run("openssl", [
-      "req",
-      ...ec,
-      "-keyout",
-      `${dir}/l${i}.key`,
-      "-out",
-      `${dir}/l${i}.csr`,
-      "-subj",
-      `/CN=${domains[0]}`,
-    ]);
-    Deno.writeTextFileSync(
-      `${dir}/l${i}.ext`,
-      `subjectAltName=${domains.map((d) => `DNS:${d}`).join(",")}\n`,
-    );
-    await run("openssl", [
-      "x509",
-      "-req",
-      "-in",
-      `${dir}/l${i}.csr`,
-      "-CA",
-      `${dir}/ca.pem`,
-      "-CAkey",
-      `${dir}/ca.key`,
-      "-CAcreateserial",
-      "-days",
-      "60",
-      "-extfile",
-      `${dir}/l${i}.ext`,
-      "-out",
-      `${dir}/l${i}.pem`,
-    ]);
-    leaves.push({
-      domains,
-      crt: Deno.readTextFileSync(`${dir}/l${i}.pem`) + ca,
-      key: Deno.readTextFileSync(`${dir}/l${i}.key`),
+    const leaf = await ca.issueLeaf(`l${i}`, {
+      subject: `/CN=${domains[0]}`,
+      sans: domains.map((d) => `DNS:${d}`),
+      days: 60,
     });
+    leaves.push({ domains, crt: leaf.certPem + ca.rootPem, key: leaf.keyPem });
   }
   return leaves;
 }

@@ -39,8 +39,6 @@ export type FlagParseResult =
     kind: "parsed";
     /** Every defined flag's value, the default where the flag was not given. */
     values: Map<string, FlagValueTypes[FlagType]>;
-    /** Names of the flags given on the command line. */
-    given: Set<string>;
     /** Arguments after the first non-flag argument or after `--`. */
     rest: string[];
   };
@@ -65,7 +63,6 @@ export function parseFlags(
 ): FlagParseResult {
   const byName = new Map(flags.map((f) => [f.name, f]));
   const values = new Map<string, FlagValueTypes[FlagType]>(flags.map((f) => [f.name, f.default]));
-  const given = new Set<string>();
   let i = 0;
   while (i < args.length) {
     const arg = args[i];
@@ -104,7 +101,7 @@ export function parseFlags(
     }
     set(definition, parseValue(definition, text), text);
   }
-  return { kind: "parsed", values, given, rest: args.slice(i) };
+  return { kind: "parsed", values, rest: args.slice(i) };
 
   function set(definition: FlagDefinition, value: FlagValueTypes[FlagType], text: string): void {
     const problem = definition.check?.(value as never);
@@ -114,7 +111,6 @@ export function parseFlags(
       throw usage(`invalid value ${quote(text)} for flag -${definition.name}: ${reason}`);
     }
     values.set(definition.name, value);
-    given.add(definition.name);
   }
 }
 

@@ -25,11 +25,6 @@ export function renewalTime(notBefore: Date, notAfter: Date, renewBeforeMs: numb
   return new Date(notAfter.getTime() - aheadMs);
 }
 
-/** Whether a certificate is inside its renewal window at `now` by the rule. */
-export function isRenewalDue(notBefore: Date, notAfter: Date, renewBeforeMs: number, now: Date): boolean {
-  return now.getTime() >= renewalTime(notBefore, notAfter, renewBeforeMs).getTime();
-}
-
 /**
  * A time inside the CA's suggested window, `random` ([0, 1)) of the way through it (RFC 9773 section 4.2:
  * clients pick uniformly within the window), so clients spread their renewals. A window that had already

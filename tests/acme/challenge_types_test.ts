@@ -10,7 +10,6 @@ import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/a
 import { standingRecordLines } from "../../src/acme/standing_record.ts";
 import { openAcmeSession } from "../../src/acme/client.ts";
 import { trustCa } from "../../src/acme/http.ts";
-import type { DnsContext } from "../../src/dns/challenges.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
 import {
   type DnsServerHandle,
@@ -21,20 +20,17 @@ import {
 } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
 import { run } from "../harness/process.ts";
-import { createMemoryAccountStore } from "./memory_account_store.ts";
-import { createMemoryStandingStore } from "./memory_standing_store.ts";
+import { createMemoryAccountStore } from "../harness/memory_account_store.ts";
+import { createMemoryStandingStore } from "../harness/memory_standing_store.ts";
+import {
+  type LogLine,
+  testIssueRequest,
+  testIssuerOptions,
+  type TestIssuerSettings,
+} from "../harness/test_issuer.ts";
 import { rejection } from "./expect.ts";
 
 const PEBBLE_ISSUER = "pebble.letsencrypt.org";
-
-function dnsContext(knot: DnsServerHandle): DnsContext {
-  return {
-    resolver: knot.address,
-    propagation: "update-server",
-    propagationTimeoutMs: 5_000,
-    timeoutMs: 2_000,
-  };
-}
 
 /** The zone's SOA serial as Knot serves it: it moves with every applied UPDATE. */
 async function soaSerial(knot: DnsServerHandle, zone: string): Promise<number> {
@@ -64,32 +60,26 @@ Deno.test("dns-persist-01 and dns-account-01 against pebble 2.10 and Knot", asyn
     stops.push(() => pebble.stop(), () => pebble24.stop());
     const root = await pebble.issuingRoot();
     const nameserver = `127.0.0.1:${knot.address.port}`;
-    const logs: { message: string; fields: Record<string, unknown> }[] = [];
+    const logs: LogLine[] = [];
     const standing = createMemoryStandingStore();
     const accounts = createMemoryAccountStore();
-    const options = (extra: Partial<IssuerOptions> = {}): IssuerOptions => ({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
-      accounts,
-      dns: dnsContext(knot),
-      concurrency: 2,
-      pollTimeoutMs: 20_000,
-      pollPolicy: { initialMs: 50, maxMs: 500 },
-      log: (message, fields) => logs.push({ message, fields }),
-      standingRecords: standing,
-      ...extra,
-    });
+    const options = (extra: TestIssuerSettings = {}): IssuerOptions =>
+      testIssuerOptions(pebble, knot.address, {
+        accounts,
+        pollTimeoutMs: 20_000,
+        logs,
+        standingRecords: standing,
+        ...extra,
+      });
     const issuer = createIssuer(options());
-    const persist = (domains: string[], extra: Partial<IssueRequest> = {}): IssueRequest => ({
-      label: "certificates[0] (secret default/persist-tls)",
-      domains,
-      email: "persist@alpha.test",
-      keyType: "ecdsa-p256",
-      zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
-      challenge: "dns-persist-01",
-      standingOwner: { entry: "default/persist-tls", tsigSecret: "default/tsig", nameserver },
-      ...extra,
-    });
+    const persist = (domains: string[], extra: Partial<IssueRequest> = {}): IssueRequest =>
+      testIssueRequest(knot, domains, {
+        label: "certificates[0] (secret default/persist-tls)",
+        email: "persist@alpha.test",
+        challenge: "dns-persist-01",
+        standingOwner: { entry: "default/persist-tls", tsigSecret: "default/tsig", nameserver },
+        ...extra,
+      });
     const accountUrl = () => logs.find((l) => l.message === "ACME account ready")!.fields.account as string;
     const owner = "_validation-persist.persist.alpha.test";
 

@@ -8,27 +8,23 @@ import assert from "node:assert/strict";
 import { openAcmeSession } from "../../src/acme/client.ts";
 import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
 import { trustCa } from "../../src/acme/http.ts";
-import type { DnsContext } from "../../src/dns/challenges.ts";
 import { type AcmeProxyHandle, startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
 import { freePort } from "../harness/ports.ts";
-import { createMemoryAccountStore, type MemoryAccountStore } from "./memory_account_store.ts";
+import { createMemoryAccountStore, type MemoryAccountStore } from "../harness/memory_account_store.ts";
+import {
+  type LogLine,
+  testIssueRequest,
+  testIssuerOptions,
+  type TestIssuerSettings,
+} from "../harness/test_issuer.ts";
 import { escape, problem, rejection } from "./expect.ts";
 
 const EMAIL = "deactivate@alpha.test";
 
-type Log = { message: string; fields: Record<string, unknown> };
-
 function request(knot: DnsServerHandle, domains: string[], extra: Partial<IssueRequest> = {}): IssueRequest {
-  return {
-    label: `certificates[0] (secret default/${domains[0]})`,
-    domains,
-    email: EMAIL,
-    keyType: "ecdsa-p256",
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
-    ...extra,
-  };
+  return testIssueRequest(knot, domains, { email: EMAIL, ...extra });
 }
 
 /** The authorization URLs the issuer touched since request number `seen`, once each. */
@@ -66,7 +62,7 @@ async function assertNoTxt(knot: DnsServerHandle, names: string[]): Promise<void
   }
 }
 
-function messages(logs: Log[], from: number, message: string): Log[] {
+function messages(logs: LogLine[], from: number, message: string): LogLine[] {
   return logs.slice(from).filter((l) => l.message === message);
 }
 
@@ -79,25 +75,9 @@ Deno.test("a failed issuance wastes nothing at the CA: DNS checked before orderi
     const proxy = await startAcmeProxy(pebble);
     stops.push(() => proxy.stop());
     const store = createMemoryAccountStore();
-    const logs: Log[] = [];
-    const dns: DnsContext = {
-      resolver: knot.address,
-      propagation: "update-server",
-      propagationTimeoutMs: 5_000,
-      timeoutMs: 2_000,
-      pollIntervalMs: 50,
-    };
-    const options = (extra: Partial<IssuerOptions> = {}): IssuerOptions => ({
-      directoryUrl: proxy.directoryUrl,
-      caPem: proxy.caPem,
-      accounts: store,
-      dns,
-      concurrency: 2,
-      pollTimeoutMs: 20_000,
-      pollPolicy: { initialMs: 50, maxMs: 500 },
-      log: (message, fields) => logs.push({ message, fields }),
-      ...extra,
-    });
+    const logs: LogLine[] = [];
+    const options = (extra: TestIssuerSettings = {}): IssuerOptions =>
+      testIssuerOptions(proxy, knot.address, { accounts: store, pollTimeoutMs: 20_000, logs, ...extra });
     const issuer = createIssuer(options());
     const at = `127.0.0.1:${knot.address.port}`;
 
@@ -119,7 +99,7 @@ Deno.test("a failed issuance wastes nothing at the CA: DNS checked before orderi
       await knot.halt();
       try {
         const orders = proxy.count("newOrder");
-        const down = createIssuer(options({ dns: { ...dns, timeoutMs: 200 } }));
+        const down = createIssuer(options({ dns: { timeoutMs: 200 } }));
         const req = request(knot, ["down.alpha.test"]);
         const err = await rejection(down.issue(req));
         assert.equal(err.kind, "dns");
@@ -206,7 +186,6 @@ Deno.test("a failed issuance wastes nothing at the CA: DNS checked before orderi
         const nowhere = freePort();
         const unseen = createIssuer(options({
           dns: {
-            ...dns,
             propagation: "all",
             authoritativePort: nowhere,
             propagationTimeoutMs: 300,

@@ -6,28 +6,22 @@
  * the proxy to pebble would fail; every exchange below is one the proxy saw.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type IssueRequest, type IssuerOptions } from "../../src/acme/issuer.ts";
+import { createIssuer, type IssueRequest } from "../../src/acme/issuer.ts";
 import { nextAttemptTime } from "../../src/controller/backoff.ts";
 import type { NotariatError } from "../../src/errors.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
 import { createCsr, generatePrivateKey } from "../../src/pki/keys.ts";
-import { createTestCa } from "../pki/test_ca.ts";
+import { createOpensslCa } from "../harness/openssl_ca.ts";
 import { type AcmeProxyHandle, type FaultRule, startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
-import { createMemoryAccountStore } from "./memory_account_store.ts";
+import { type LogLine, testIssueRequest, testIssuerOptions } from "../harness/test_issuer.ts";
 import { escape, problem, rejection } from "./expect.ts";
 
 const EMAIL = "faults@alpha.test";
 
 function request(knot: DnsServerHandle, domain: string): IssueRequest {
-  return {
-    label: `certificates[0] (secret default/${domain})`,
-    domains: [domain],
-    email: EMAIL,
-    keyType: "ecdsa-p256",
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
-  };
+  return testIssueRequest(knot, [domain], { email: EMAIL });
 }
 
 async function assertNoTxt(knot: DnsServerHandle, domain: string): Promise<void> {
@@ -46,23 +40,8 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
     stops.push(() => pebble.stop());
     const proxy: AcmeProxyHandle = await startAcmeProxy(pebble);
     stops.push(() => proxy.stop());
-    const logs: { message: string; fields: Record<string, unknown> }[] = [];
-    const options: IssuerOptions = {
-      directoryUrl: proxy.directoryUrl,
-      caPem: proxy.caPem,
-      accounts: createMemoryAccountStore(),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 5_000,
-        timeoutMs: 2_000,
-        pollIntervalMs: 50,
-      },
-      concurrency: 2,
-      pollTimeoutMs: 20_000,
-      pollPolicy: { initialMs: 50, maxMs: 500 },
-      log: (message, fields) => logs.push({ message, fields }),
-    };
+    const logs: LogLine[] = [];
+    const options = testIssuerOptions(proxy, knot.address, { pollTimeoutMs: 20_000, logs });
     const issuer = createIssuer(options);
     let firstLimit: { err: NotariatError; at: Date } | undefined;
 
@@ -382,11 +361,11 @@ Deno.test("CA failures injected in front of pebble: exact errors, Retry-After ho
     await t.step(
       "a chain the CA sends for another key than the request's is refused, so it is never written",
       async () => {
-        const ca = await createTestCa("Faults");
+        const ca = await createOpensslCa({ name: "Faults" });
         try {
           const domain = "otherkey.alpha.test";
           const otherKey = await generatePrivateKey("ecdsa-p256");
-          const chain = await ca.signLeaf(await createCsr(otherKey, [domain]), 90) + ca.intermediatePem;
+          const chain = await ca.signCsr(await createCsr(otherKey, [domain]), 90) + ca.intermediatePem;
           proxy.inject({
             resource: "certificate",
             method: "POST",

@@ -10,8 +10,6 @@ import {
   type IssueRequest,
   type IssuerOptions,
 } from "../../src/acme/issuer.ts";
-import type { DnsContext } from "../../src/dns/challenges.ts";
-import type { ServerAddress } from "../../src/dns/types.ts";
 import {
   parseCertificateChain,
   privateKeyMatchesCertificate,
@@ -26,34 +24,23 @@ import {
 } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
 import { freePort } from "../harness/ports.ts";
-import { createMemoryAccountStore, type MemoryAccountStore } from "./memory_account_store.ts";
+import { createMemoryAccountStore, type MemoryAccountStore } from "../harness/memory_account_store.ts";
+import {
+  type LogLine,
+  testIssueRequest,
+  testIssuerOptions,
+  type TestIssuerSettings,
+} from "../harness/test_issuer.ts";
 import { rejection } from "./expect.ts";
 
 const EMAIL = "certs@alpha.test";
-
-function dnsContext(resolver: ServerAddress): DnsContext {
-  return {
-    resolver,
-    propagation: "update-server",
-    propagationTimeoutMs: 5_000,
-    timeoutMs: 2_000,
-    pollIntervalMs: 50,
-  };
-}
 
 function request(
   server: DnsServerHandle,
   domains: string[],
   extra: Partial<IssueRequest> = {},
 ): IssueRequest {
-  return {
-    label: `certificates[0] (secret default/${domains[0].replace("*", "wild")})`,
-    domains,
-    email: EMAIL,
-    keyType: "ecdsa-p256",
-    zoneAccess: { key: server.keys["hmac-sha256"].key, nameserver: server.address },
-    ...extra,
-  };
+  return testIssueRequest(server, domains, { email: EMAIL, ...extra });
 }
 
 /** The TXT names a set of domains uses, without CNAME chasing. */
@@ -91,18 +78,15 @@ Deno.test("ACME issuance over DNS-01 against pebble with Knot and BIND", async (
     ]);
     stops.push(() => pebble.stop(), () => stormPebble.stop(), () => bindPebble.stop());
     const root = await pebble.issuingRoot();
-    const logs: { message: string; fields: Record<string, unknown> }[] = [];
-    const options = (store: MemoryAccountStore, extra: Partial<IssuerOptions> = {}): IssuerOptions => ({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
-      accounts: store,
-      dns: dnsContext(forwarder.address),
-      concurrency: 4,
-      pollTimeoutMs: 20_000,
-      pollPolicy: { initialMs: 50, maxMs: 500 },
-      log: (message, fields) => logs.push({ message, fields }),
-      ...extra,
-    });
+    const logs: LogLine[] = [];
+    const options = (store: MemoryAccountStore, extra: TestIssuerSettings = {}): IssuerOptions =>
+      testIssuerOptions(pebble, forwarder.address, {
+        accounts: store,
+        concurrency: 4,
+        pollTimeoutMs: 20_000,
+        logs,
+        ...extra,
+      });
     const store = createMemoryAccountStore();
     const issuer = createIssuer(options(store));
     const accountName = accountSecretName(pebble.directoryUrl, EMAIL);
@@ -208,7 +192,7 @@ Deno.test("ACME issuance over DNS-01 against pebble with Knot and BIND", async (
       const storm = createIssuer(options(createMemoryAccountStore(), {
         directoryUrl: stormPebble.directoryUrl,
         caPem: stormPebble.caPem,
-        dns: dnsContext(knot.address),
+        dns: { resolver: knot.address },
       }));
       const domains = ["storm.alpha.test", "storm.beta.test"];
       const cert = await storm.issue(request(knot, domains));
@@ -219,7 +203,7 @@ Deno.test("ACME issuance over DNS-01 against pebble with Knot and BIND", async (
       const onBind = createIssuer(options(createMemoryAccountStore(), {
         directoryUrl: bindPebble.directoryUrl,
         caPem: bindPebble.caPem,
-        dns: dnsContext(bind.address),
+        dns: { resolver: bind.address },
       }));
       const domains = ["*.beta.test", "beta.test", "www.alpha.test"];
       const cert = await onBind.issue(request(bind, domains, { keyType: "ecdsa-p384" }));
@@ -249,7 +233,7 @@ Deno.test("ACME issuance over DNS-01 against pebble with Knot and BIND", async (
         const wrongView = createIssuer(options(createMemoryAccountStore(), {
           directoryUrl: bindPebble.directoryUrl,
           caPem: bindPebble.caPem,
-          dns: dnsContext(knot.address),
+          dns: { resolver: knot.address },
         }));
         const req = request(knot, ["unseen.alpha.test"]);
         const err = await rejection(wrongView.issue(req));

@@ -10,7 +10,12 @@ import { startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { type PebbleHandle, startPebble } from "../harness/pebble.ts";
 import { problem, rejection, sentReplaces } from "./expect.ts";
-import { createMemoryAccountStore } from "./memory_account_store.ts";
+import {
+  type LogLine,
+  testIssueRequest,
+  testIssuerOptions,
+  type TestIssuerSettings,
+} from "../harness/test_issuer.ts";
 
 const DAY = 24 * 3600 * 1000;
 const PROFILES = {
@@ -19,42 +24,17 @@ const PROFILES = {
 };
 const EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
 
-type Log = { message: string; fields: Record<string, unknown> };
-
 function issuerOptions(
   pebble: PebbleHandle,
   knot: DnsServerHandle,
-  logs: Log[],
-  extra: Partial<IssuerOptions> = {},
-) {
-  return {
-    directoryUrl: pebble.directoryUrl,
-    caPem: pebble.caPem,
-    accounts: createMemoryAccountStore(),
-    dns: {
-      resolver: knot.address,
-      propagation: "update-server" as const,
-      propagationTimeoutMs: 5_000,
-      timeoutMs: 2_000,
-      pollIntervalMs: 50,
-    },
-    concurrency: 2,
-    pollTimeoutMs: 30_000,
-    pollPolicy: { initialMs: 50, maxMs: 500 },
-    log: (message: string, fields: Record<string, unknown>) => logs.push({ message, fields }),
-    ...extra,
-  };
+  logs: LogLine[],
+  extra: TestIssuerSettings = {},
+): IssuerOptions {
+  return testIssuerOptions(pebble, knot.address, { logs, ...extra });
 }
 
 function request(knot: DnsServerHandle, domain: string, extra: Partial<IssueRequest> = {}): IssueRequest {
-  return {
-    label: `certificates[0] (secret default/${domain})`,
-    domains: [domain],
-    email: "certs@alpha.test",
-    keyType: "ecdsa-p256",
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
-    ...extra,
-  };
+  return testIssueRequest(knot, [domain], extra);
 }
 
 function lifetimeDays(pem: string): number {
@@ -73,7 +53,7 @@ Deno.test("pebble 2.10: profiles, renewal information with replaces, alternate c
       env: { PEBBLE_ALTERNATE_ROOTS: "1" },
     });
     stops.push(() => pebble.stop());
-    const logs: Log[] = [];
+    const logs: LogLine[] = [];
     let clock = Date.now();
     const issuer = createIssuer(issuerOptions(pebble, knot, logs, { now: () => new Date(clock) }));
 
@@ -197,7 +177,7 @@ Deno.test("through a fault proxy: replaces refused twice is not looped; the orde
     const proxy = await startAcmeProxy(pebble);
     stops.push(() => proxy.stop());
     const domain = "expiring.alpha.test";
-    const logs: Log[] = [];
+    const logs: LogLine[] = [];
     const issuer = createIssuer({
       ...issuerOptions(pebble, knot, logs),
       directoryUrl: proxy.directoryUrl,
@@ -269,7 +249,7 @@ Deno.test("pebble 2.10 with external account binding required", async (t) => {
       },
     });
     stops.push(() => pebble.stop());
-    const logs: Log[] = [];
+    const logs: LogLine[] = [];
 
     await t.step("the account is bound with the kid and HMAC key, and issues", async () => {
       const issuer = createIssuer(issuerOptions(pebble, knot, logs, {

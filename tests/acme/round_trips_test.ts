@@ -6,21 +6,15 @@
  * exchanges for a single-name certificate with a new account.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type IssueRequest } from "../../src/acme/issuer.ts";
+import type { IssueRequest } from "../../src/acme/issuer.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
 import { type ProxiedRequest, startAcmeProxy } from "../harness/acme_proxy.ts";
 import { type DnsServerHandle, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startPebble } from "../harness/pebble.ts";
-import { createMemoryAccountStore } from "./memory_account_store.ts";
+import { createTestIssuer, testIssueRequest } from "../harness/test_issuer.ts";
 
 function request(knot: DnsServerHandle, domains: string[]): IssueRequest {
-  return {
-    label: `certificates[0] (secret default/${domains[0]})`,
-    domains,
-    email: "round-trips@alpha.test",
-    keyType: "ecdsa-p256",
-    zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
-  };
+  return testIssueRequest(knot, domains, { email: "round-trips@alpha.test" });
 }
 
 /** Whether each request after the first arrived before the first of them was answered. */
@@ -41,19 +35,11 @@ Deno.test("round trips of an issuance, counted in front of pebble", async (t) =>
     stops.push(() => pebble.stop());
     const proxy = await startAcmeProxy(pebble);
     stops.push(() => proxy.stop());
-    const issuer = createIssuer({
-      directoryUrl: proxy.directoryUrl,
-      caPem: proxy.caPem,
-      accounts: createMemoryAccountStore(),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 5_000,
-        timeoutMs: 2_000,
-        pollIntervalMs: 20,
-      },
+    const issuer = createTestIssuer(proxy, knot.address, {
+      dns: { pollIntervalMs: 20 },
       concurrency: 4,
-      pollTimeoutMs: 30_000,
+      // The issuer's own timing of order polls: the exchanges counted are those a real run makes.
+      pollPolicy: undefined,
     });
 
     await t.step("a single name with a new account: one newNonce and at most 12 exchanges", async () => {

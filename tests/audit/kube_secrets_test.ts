@@ -21,7 +21,7 @@ import { formatLogLine } from "../../src/observe/log.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
 import { createCsr, generatePrivateKey } from "../../src/pki/keys.ts";
 import { startKube } from "../harness/kube.ts";
-import { createTestCa, type TestCa } from "../pki/test_ca.ts";
+import { createOpensslCa, type OpensslCa } from "../harness/openssl_ca.ts";
 
 const NS = "audit";
 const TSIG_SECRET = "c2VjcmV0LXRzaWctYXVkaXQtdmFsdWUtMTIzNDU2Nzg=";
@@ -62,11 +62,11 @@ function assertClean(err: unknown, forbidden: string[]): void {
   }
 }
 
-async function issuedBy(ca: TestCa, domains: string[], days: number, signedFor = domains): Promise<
+async function issuedBy(ca: OpensslCa, domains: string[], days: number, signedFor = domains): Promise<
   IssuedCertificate
 > {
   const privateKeyPem = await generatePrivateKey("ecdsa-p256");
-  const certificatePem = await ca.signLeaf(await createCsr(privateKeyPem, signedFor), days) +
+  const certificatePem = await ca.signCsr(await createCsr(privateKeyPem, signedFor), days) +
     ca.intermediatePem;
   const [leaf] = parseCertificateChain(certificatePem);
   return { certificatePem, privateKeyPem, domains, leaf };
@@ -80,7 +80,7 @@ const unusedIssuer: Issuer = {
 
 Deno.test("bad Secrets and refused writes against a real API server", async (t) => {
   const cluster = await startKube();
-  const ca = await createTestCa("Audit");
+  const ca = await createOpensslCa({ name: "Audit" });
   const clients: Kube[] = [];
   try {
     await cluster.apply([

@@ -1,7 +1,7 @@
 /**
  * Certificate Secrets that hold something other than a sound leaf, key and chain: each must lead the policy to
  * a new certificate, with a message that names the field and what is wrong with it. Certificates are made by
- * openssl (tests/pki/test_ca.ts), independently of the code under test.
+ * openssl (tests/harness/openssl_ca.ts), independently of the code under test.
  */
 import assert from "node:assert/strict";
 import { inspectSecret } from "../../src/controller/inspect.ts";
@@ -9,7 +9,7 @@ import { decide } from "../../src/controller/policy.ts";
 import type { KubeSecret } from "../../src/kube/types.ts";
 import { createCsr, generatePrivateKey } from "../../src/pki/keys.ts";
 import { run } from "../harness/process.ts";
-import { createTestCa } from "../pki/test_ca.ts";
+import { createOpensslCa, selfSignedCertificate } from "../harness/openssl_ca.ts";
 
 const renewBeforeMs = 30 * 24 * 3600 * 1000;
 const domains = ["a.alpha.test"];
@@ -28,43 +28,17 @@ function tls(crt: string | Uint8Array, key: string): KubeSecret {
 
 /** A self-signed CA certificate that nonetheless names the entry's domain, with its key. */
 async function caNamingTheDomain(): Promise<{ cert: string; key: string; der: Uint8Array }> {
-  const dir = Deno.makeTempDirSync({ prefix: "notariat-audit-ca-" });
-  try {
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "30",
-      "-subj",
-      "/CN=Sneaky CA",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "subjectAltName=DNS:a.alpha.test",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ]);
-    await run("openssl", ["x509", "-in", `${dir}/cert.pem`, "-outform", "DER", "-out", `${dir}/cert.der`]);
-    return {
-      cert: Deno.readTextFileSync(`${dir}/cert.pem`),
-      key: Deno.readTextFileSync(`${dir}/key.pem`),
-      der: Deno.readFileSync(`${dir}/cert.der`),
-    };
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  const made = await selfSignedCertificate({
+    subject: "/CN=Sneaky CA",
+    sans: ["DNS:a.alpha.test"],
+    ca: true,
+  });
+  return { cert: made.certPem, key: made.keyPem, der: made.der };
 }
 
-const ca = await createTestCa("Audit");
+const ca = await createOpensslCa({ name: "Audit" });
 const leafKey = await generatePrivateKey("ecdsa-p256");
-const leaf = await ca.signLeaf(await createCsr(leafKey, domains), 90);
+const leaf = await ca.signCsr(await createCsr(leafKey, domains), 90);
 ca.remove();
 const sneaky = await caNamingTheDomain();
 const issuedAt = new Date();

@@ -1,14 +1,14 @@
 /**
  * A tls.crt that does not carry the intermediate its leaf was issued by is served as it is, and clients without
  * that intermediate cached reject it: the policy reissues with IncompleteChain. Certificates are made by
- * openssl (tests/pki/test_ca.ts), independently of the code under test.
+ * openssl (tests/harness/openssl_ca.ts), independently of the code under test.
  */
 import assert from "node:assert/strict";
 import { inspectSecret } from "../../src/controller/inspect.ts";
 import { decide } from "../../src/controller/policy.ts";
 import type { KubeSecret } from "../../src/kube/types.ts";
 import { createCsr, generatePrivateKey } from "../../src/pki/keys.ts";
-import { createTestCa } from "../pki/test_ca.ts";
+import { createOpensslCa } from "../harness/openssl_ca.ts";
 
 const renewBeforeMs = 30 * 24 * 3600 * 1000;
 const domains = ["a.alpha.test"];
@@ -30,12 +30,12 @@ async function judge(crt: string, key: string) {
 }
 
 Deno.test("a tls.crt cut to the leaf, or with the wrong intermediate, is reissued as IncompleteChain", async () => {
-  const ca = await createTestCa("Chain");
+  const ca = await createOpensslCa({ name: "Chain" });
   // Another CA with the same names: its intermediate has the subject the leaf names as issuer, not its key.
-  const impostor = await createTestCa("Chain");
+  const impostor = await createOpensslCa({ name: "Chain" });
   try {
     const key = await generatePrivateKey("ecdsa-p256");
-    const leaf = await ca.signLeaf(await createCsr(key, domains), 60);
+    const leaf = await ca.signCsr(await createCsr(key, domains), 60);
 
     for (const full of [leaf + ca.intermediatePem, leaf + ca.intermediatePem + ca.rootPem]) {
       const decision = await judge(full, key);

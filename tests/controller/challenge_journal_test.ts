@@ -13,6 +13,7 @@ import { createLogger } from "../../src/observe/log.ts";
 import { type DnsServerHandle, nsupdateTxt, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { requestCounts } from "../harness/api_requests.ts";
 import { type KubeHandle, startKube } from "../harness/kube.ts";
+import { tsigSecret } from "../harness/cluster_objects.ts";
 
 const JOURNAL = "notariat-challenges";
 
@@ -44,12 +45,7 @@ Deno.test("the challenge journal", async (t) => {
   try {
     await cluster.apply([
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "notariat" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, undefined),
     ]);
     const connect = async () => {
       const kube = await createKube({ kubeconfig: cluster.kubeconfigFor(cluster.adminToken, "notariat") });

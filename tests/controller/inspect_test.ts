@@ -3,7 +3,7 @@ import { inspectIssued, inspectSecret } from "../../src/controller/inspect.ts";
 import { stillServing } from "../../src/controller/policy.ts";
 import type { KubeSecret } from "../../src/kube/types.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
-import { run } from "../harness/process.ts";
+import { selfSignedCertificate } from "../harness/openssl_ca.ts";
 
 const now = new Date("2026-01-01T00:00:00Z");
 const renewBeforeMs = 30 * 24 * 3600 * 1000;
@@ -16,34 +16,13 @@ function tls(data: Record<string, string>, type = "kubernetes.io/tls"): KubeSecr
 
 /** A self-signed leaf certificate for `domains` made by openssl, with its key. */
 async function selfSigned(domains: string[]): Promise<{ cert: string; key: string }> {
-  const dir = Deno.makeTempDirSync({ prefix: "notariat-inspect-" });
-  try {
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "30",
-      "-subj",
-      `/CN=${domains[0]}`,
-      // openssl marks a self-signed certificate as a CA unless told otherwise; a server certificate is not one.
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-addext",
-      `subjectAltName=${domains.map((d) => `DNS:${d}`).join(",")}`,
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-    ]);
-    return { cert: Deno.readTextFileSync(`${dir}/cert.pem`), key: Deno.readTextFileSync(`${dir}/key.pem`) };
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+  // openssl marks a self-signed certificate as a CA unless told otherwise; a server certificate is not one.
+  const made = await selfSignedCertificate({
+    subject: `/CN=${domains[0]}`,
+    sans: domains.map((d) => `DNS:${d}`),
+    ca: false,
+  });
+  return { cert: made.certPem, key: made.keyPem };
 }
 
 const pair = await selfSigned(["a.alpha.test", "*.alpha.test"]);

@@ -4,7 +4,7 @@
  * intermediate), with a real kube-apiserver and Knot; reconcileEntry runs as the controller runs it.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
+import type { Issuer } from "../../src/acme/issuer.ts";
 import type { CertificateSpec } from "../../src/config/types.ts";
 import { reconcileEntry } from "../../src/controller/reconcile.ts";
 import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
@@ -14,6 +14,8 @@ import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { type PebbleHandle, startPebble } from "../harness/pebble.ts";
+import { createTestIssuer } from "../harness/test_issuer.ts";
+import { tsigSecret } from "../harness/cluster_objects.ts";
 
 Deno.test("a certificate from another CA than -acme is reissued with IssuerChanged", async (t) => {
   const [cluster, knot] = await Promise.all([startKube(), startKnot()]);
@@ -26,29 +28,12 @@ Deno.test("a certificate from another CA than -acme is reissued with IssuerChang
     pebbles.push(production);
     await cluster.apply([
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "notariat" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text, nameserver: `127.0.0.1:${knot.address.port}` },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, `127.0.0.1:${knot.address.port}`),
     ]);
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(cluster.adminToken, "notariat") });
     const k = kube;
     const issuerFor = (pebble: PebbleHandle): Issuer =>
-      createIssuer({
-        directoryUrl: pebble.directoryUrl,
-        caPem: pebble.caPem,
-        accounts: createKubeAccountStore(k, k.namespace),
-        dns: {
-          resolver: knot.address,
-          propagation: "update-server",
-          propagationTimeoutMs: 5000,
-          timeoutMs: 2000,
-          pollIntervalMs: 50,
-        },
-        concurrency: 2,
-      });
+      createTestIssuer(pebble, knot.address, { accounts: createKubeAccountStore(k, k.namespace) });
     const reconcile = (spec: CertificateSpec, issuer: Issuer, pebble: PebbleHandle) =>
       reconcileEntry(spec, {
         kube: k,

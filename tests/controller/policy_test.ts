@@ -152,6 +152,14 @@ Deno.test("a 6-day certificate just issued is kept until half-way, with any -ren
   }
 });
 
+Deno.test("renewal is due from the renewal time on, not a millisecond before", () => {
+  const at = new Date("2026-03-02T00:00:00Z");
+  const before = decide(valid({ now: new Date(at.getTime() - 1) }));
+  assert.equal(before.action, "renew-later");
+  const on = decide(valid({ now: at }));
+  assert.deepEqual([on.action, on.reason], ["issue", "Expiring"]);
+});
+
 Deno.test("a certificate up to date is still serving until it expires", () => {
   assert.deepEqual(stillServing(valid()), { serving: true, until: notAfter });
 });

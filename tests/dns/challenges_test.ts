@@ -19,6 +19,7 @@ import {
   startForwarder,
   startKnot,
 } from "../harness/dns_servers.ts";
+import { startDnsFaultProxy } from "../harness/dns_fault_proxy.ts";
 import { run } from "../harness/process.ts";
 
 const transport = createTransport({ timeoutMs: 1000 });
@@ -49,37 +50,6 @@ function context(server: DnsServerHandle, patch: Partial<DnsContext> = {}): DnsC
 
 function nameserverOf(server: DnsServerHandle): string {
   return `${server.address.host}:${server.address.port}`;
-}
-
-/** A UDP and a TCP socket on one port that never answer: the one failure no real server shows on purpose. */
-function silentServer(): { port: number; close(): Promise<void> } {
-  for (;;) {
-    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (tcp.addr as Deno.NetAddr).port;
-    let udp: Deno.DatagramConn;
-    try {
-      udp = Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" });
-    } catch {
-      tcp.close();
-      continue;
-    }
-    const conns: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of tcp) conns.push(conn);
-    })().catch(() => {});
-    const receiving = (async () => {
-      for (;;) await udp.receive();
-    })().catch(() => {});
-    return {
-      port,
-      async close() {
-        tcp.close();
-        udp.close();
-        for (const c of conns) c.close();
-        await Promise.all([accepting, receiving]);
-      },
-    };
-  }
 }
 
 async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: ForwarderHandle | undefined) {
@@ -393,7 +363,8 @@ async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: 
   await t.step(
     `${k}: a name server that never serves the value times out naming it, and the value is removed`,
     async () => {
-      const silent = silentServer();
+      // The fault proxy without an upstream: UDP and TCP on one port, never answering.
+      const silent = startDnsFaultProxy();
       try {
         // The zone's NS set (ns1 = 127.0.0.1) is looked for on the silent port.
         // Knot may hold an update until the next second when another came just before: 1.5 s leaves room.
@@ -418,13 +389,14 @@ async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: 
         assert.ok(performance.now() - started < 6000);
         assert.deepEqual(await queryTxt(server.address, "_acme-challenge.slow.alpha.test"), []);
       } finally {
-        await silent.close();
+        await silent.stop();
       }
     },
   );
 
   await t.step(`${k}: "update-server" propagation asks only the server that took the update`, async () => {
-    const silent = silentServer();
+    // The fault proxy without an upstream: UDP and TCP on one port, never answering.
+    const silent = startDnsFaultProxy();
     try {
       // The NS set points at the silent port: "all" would time out, "update-server" never asks it.
       // The timeout leaves room for an UPDATE Knot is slow to answer; asking the silent server would still
@@ -443,7 +415,7 @@ async function stepsFor(t: Deno.TestContext, server: DnsServerHandle, resolver: 
       await published.remove();
       assert.deepEqual(await queryTxt(server.address, "_acme-challenge.quick.alpha.test"), []);
     } finally {
-      await silent.close();
+      await silent.stop();
     }
   });
 
@@ -574,7 +546,8 @@ Deno.test("DNS UPDATE, discovery, propagation and dns-check against real Knot an
     await t.step(
       "an update to a server that never answers fails after the bounded attempts, naming it",
       async () => {
-        const silent = silentServer();
+        // The fault proxy without an upstream: UDP and TCP on one port, never answering.
+        const silent = startDnsFaultProxy();
         try {
           const key = knot.keys["hmac-sha256"].key;
           const at = `127.0.0.1:${silent.port}`;
@@ -609,7 +582,7 @@ Deno.test("DNS UPDATE, discovery, propagation and dns-check against real Knot an
             },
           );
         } finally {
-          await silent.close();
+          await silent.stop();
         }
       },
     );

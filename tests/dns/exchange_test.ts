@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createTransport, TransportError } from "../../src/dns/exchange.ts";
+import { type DnsFaultProxy, type DnsProtocol, startDnsFaultProxy } from "../harness/dns_fault_proxy.ts";
 import { encodeMessage, Opcode, RecordClass, RecordType, requestHeader } from "../../src/dns/wire.ts";
 
 const request = encodeMessage({
@@ -11,68 +12,17 @@ const request = encodeMessage({
 });
 
 /**
- * A bound UDP port that receives but never answers: no real server behaves like this on purpose, which is
- * exactly the failure to test. Collects what arrives so the test can see the request got there.
+ * The fault proxy without an upstream, on one transport: it receives but never answers. No real server behaves
+ * like this on purpose, which is exactly the failure to test; it records what arrives, so the test can see the
+ * request got there.
  */
-function silentUdp(hostname: string): { port: number; received: Uint8Array[]; close(): Promise<void> } {
-  const socket = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
-  const received: Uint8Array[] = [];
-  const loop = (async () => {
-    try {
-      for (;;) received.push((await socket.receive())[0]);
-    } catch {
-      // closed
-    }
-  })();
-  return {
-    port: (socket.addr as Deno.NetAddr).port,
-    received,
-    async close() {
-      socket.close();
-      await loop;
-    },
-  };
+function silentServer(hostname: string, protocol: DnsProtocol): DnsFaultProxy {
+  return startDnsFaultProxy({ hostname, protocols: [protocol] });
 }
 
-/** A bound TCP port that accepts and reads but never answers. */
-function silentTcp(hostname: string): { port: number; received: Uint8Array[]; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const received: Uint8Array[] = [];
-  const conns: Deno.Conn[] = [];
-  const reads: Promise<void>[] = [];
-  const loop = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      reads.push((async () => {
-        const buf = new Uint8Array(4096);
-        try {
-          for (;;) {
-            const n = await conn.read(buf);
-            if (n === null) break;
-            received.push(buf.slice(0, n));
-          }
-        } catch {
-          // closed by the client
-        }
-      })());
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    received,
-    async close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed by the client
-        }
-      }
-      await loop.catch(() => {});
-      await Promise.all(reads);
-    },
-  };
+/** What reached `proxy`, each request as it arrived. */
+function received(proxy: DnsFaultProxy): Uint8Array[] {
+  return proxy.requests.map((r) => r.received);
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -81,7 +31,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 for (const [family, host, shown] of [["IPv4", "127.0.0.1", "127.0.0.1"], ["IPv6", "::1", "[::1]"]]) {
   Deno.test(`gives up on a silent ${family} UDP server after the bounded attempts, naming it`, async () => {
-    const silent = silentUdp(host);
+    const silent = silentServer(host, "udp");
     try {
       const started = performance.now();
       await assert.rejects(
@@ -101,14 +51,14 @@ for (const [family, host, shown] of [["IPv4", "127.0.0.1", "127.0.0.1"], ["IPv6"
       );
       const elapsed = performance.now() - started;
       assert.ok(elapsed >= 300 && elapsed < 1000, `took ${elapsed} ms`);
-      assert.deepEqual(silent.received, [request, request]);
+      assert.deepEqual(received(silent), [request, request]);
     } finally {
-      await silent.close();
+      await silent.stop();
     }
   });
 
   Deno.test(`gives up on a silent ${family} TCP server after the bounded attempts, naming it`, async () => {
-    const silent = silentTcp(host);
+    const silent = silentServer(host, "tcp");
     try {
       await assert.rejects(
         createTransport({ timeoutMs: 150, attempts: 2 }).exchange(
@@ -123,9 +73,9 @@ for (const [family, host, shown] of [["IPv4", "127.0.0.1", "127.0.0.1"], ["IPv6"
       );
       // Each attempt sent the message with its two-byte length prefix (RFC 1035 4.2.2).
       const framed = Uint8Array.from([request.length >> 8, request.length & 0xff, ...request]);
-      assert.deepEqual(concat(silent.received), concat([framed, framed]));
+      assert.deepEqual(concat(received(silent)), concat([framed, framed]));
     } finally {
-      await silent.close();
+      await silent.stop();
     }
   });
 }

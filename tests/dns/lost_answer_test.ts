@@ -1,83 +1,21 @@
 /**
  * An UPDATE that the server applies but whose answer never arrives: publishChallenges fails, yet deletes the
- * values it may have added. A TCP proxy in front of real Knot swallows the answers to the first connections
- * (the fault no real server produces on purpose); Knot itself applies every update.
+ * values it may have added. The fault proxy in front of real Knot (TCP only) swallows the answers to the first
+ * two requests (the fault no real server produces on purpose); Knot itself applies every update.
  */
 import assert from "node:assert/strict";
 import { publishChallenges } from "../../src/dns/challenges.ts";
+import { startDnsFaultProxy } from "../harness/dns_fault_proxy.ts";
 import { queryTxt, startKnot } from "../harness/dns_servers.ts";
-
-async function readFrame(conn: Deno.Conn): Promise<Uint8Array | undefined> {
-  const read = async (length: number) => {
-    const buffer = new Uint8Array(length);
-    for (let got = 0; got < length;) {
-      const n = await conn.read(buffer.subarray(got));
-      if (n === null) return undefined;
-      got += n;
-    }
-    return buffer;
-  };
-  const prefix = await read(2);
-  const body = prefix && await read((prefix[0] << 8) | prefix[1]);
-  if (!prefix || !body) return undefined;
-  const frame = new Uint8Array(2 + body.length);
-  frame.set(prefix);
-  frame.set(body, 2);
-  return frame;
-}
-
-/** Forwards each TCP connection's one message to `upstream`; the answers of the first `swallow` are dropped. */
-function answerDroppingProxy(upstream: { hostname: string; port: number }, swallow: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let connections = 0;
-  const open = new Set<Deno.Conn>();
-  const serve = async (conn: Deno.Conn, index: number) => {
-    open.add(conn);
-    try {
-      const request = await readFrame(conn);
-      if (!request) return;
-      const server = await Deno.connect(upstream);
-      let answer: Uint8Array | undefined;
-      try {
-        await server.write(request);
-        answer = await readFrame(server);
-      } finally {
-        server.close();
-      }
-      if (answer && index > swallow) await conn.write(answer);
-      // A swallowed answer: keep the connection open and silent until the client gives up.
-      if (index <= swallow) await conn.read(new Uint8Array(1)).catch(() => null);
-    } catch {
-      // the client went away
-    } finally {
-      open.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // closed already
-      }
-    }
-  };
-  const accepting = (async () => {
-    const served: Promise<void>[] = [];
-    for await (const conn of listener) served.push(serve(conn, ++connections));
-    await Promise.all(served);
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    connections: () => connections,
-    async close() {
-      listener.close();
-      for (const conn of open) conn.close();
-      await accepting;
-    },
-  };
-}
 
 Deno.test("an add whose answer is lost is still cleaned up", async () => {
   const knot = await startKnot();
   // Both attempts of the add lose their answer; the delete that follows gets through.
-  const proxy = answerDroppingProxy({ hostname: "127.0.0.1", port: knot.address.port }, 2);
+  const proxy = startDnsFaultProxy({
+    upstream: knot.address,
+    protocols: ["tcp"],
+    rules: [{ fault: "lose-answer", count: 2 }],
+  });
   try {
     const owner = "_acme-challenge.lost.alpha.test";
     const failure = await publishChallenges(
@@ -108,7 +46,7 @@ Deno.test("an add whose answer is lost is still cleaned up", async () => {
       "Knot applied the add, and the cleanup removed it",
     );
   } finally {
-    await proxy.close();
+    await proxy.stop();
     await knot.stop();
   }
 });

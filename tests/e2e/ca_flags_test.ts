@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
-import { loadManifests, RBAC_MANIFESTS } from "../harness/cluster_objects.ts";
+import { loadManifests, RBAC_MANIFESTS, tsigSecret } from "../harness/cluster_objects.ts";
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { notariatCommand } from "../harness/program.ts";
@@ -35,12 +35,7 @@ Deno.test("-acme-eab-secret, -acme-profile and -preferred-chain against pebble 2
     const dns = `127.0.0.1:${knot.address.port}`;
     await cluster.apply([
       ...loadManifests(RBAC_MANIFESTS),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text, nameserver: dns },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, dns),
       {
         apiVersion: "v1",
         kind: "Secret",

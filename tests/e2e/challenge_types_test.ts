@@ -10,7 +10,13 @@ import { accountLabel } from "../../src/acme/account_label.ts";
 import { openAcmeSession } from "../../src/acme/client.ts";
 import { trustCa } from "../../src/acme/http.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
-import { loadManifests, RBAC_MANIFESTS, unb64 } from "../harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+} from "../harness/cluster_objects.ts";
 import { nsupdateTxt, queryTxt, startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { startPebble } from "../harness/pebble.ts";
@@ -26,18 +32,9 @@ Deno.test("dns-account-01 and dns-persist-01 through the notariat program", asyn
     stops.push(() => pebble.stop());
     const root = await pebble.issuingRoot();
     const dns = `127.0.0.1:${knot.address.port}`;
-    const tsigSecret = (key: string) => ({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { namespace: NS, name: "tsig" },
-      stringData: { key, nameserver: dns },
-    });
-    const configMap = (name: string, entries: unknown[]) => ({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { namespace: NS, name },
-      data: { certificates: entries.map((entry) => `- ${JSON.stringify(entry)}`).join("\n") },
-    });
+    const knotTsig = (key: string) => tsigSecret(key, dns, { namespace: NS });
+    const configMap = (name: string, entries: unknown[]) =>
+      certificatesConfigMap(entries, { namespace: NS, name, yaml: true });
     // The second instance reads its own ConfigMap: the shipped Role names only "notariat".
     const teamRole = [{
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -54,7 +51,7 @@ Deno.test("dns-account-01 and dns-persist-01 through the notariat program", asyn
     await cluster.apply([
       ...loadManifests(RBAC_MANIFESTS),
       ...teamRole,
-      tsigSecret(knot.keys["hmac-sha256"].text),
+      knotTsig(knot.keys["hmac-sha256"].text),
     ]);
     const kubeconfig = cluster.kubeconfigFor(await cluster.mintToken(NS, "notariat"), NS);
     const common = ["-kubeconfig", kubeconfig, "-acme", pebble.directoryUrl, "-acme-ca", pebble.caFile];
@@ -172,13 +169,13 @@ Deno.test("dns-account-01 and dns-persist-01 through the notariat program", asyn
       "a reissue with a TSIG key the server refuses succeeds and changes nothing in the zone",
       async () => {
         const before = await knot.journal("beta.test");
-        await cluster.apply([tsigSecret(knot.unauthorizedKey.text)]);
+        await cluster.apply([knotTsig(knot.unauthorizedKey.text)]);
         await cluster.request("DELETE", `/api/v1/namespaces/${NS}/secrets/persist-tls`);
         const run = await once("notariat");
         assert.equal(run.code, 0, run.log);
         await assertCertificate("persist-tls", persist.domains);
         assert.deepEqual(await knot.journal("beta.test"), before, "no UPDATE was applied");
-        await cluster.apply([tsigSecret(knot.keys["hmac-sha256"].text)]);
+        await cluster.apply([knotTsig(knot.keys["hmac-sha256"].text)]);
       },
     );
 

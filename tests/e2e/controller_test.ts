@@ -4,7 +4,7 @@
  * for a service-account token minted under the manifests' RBAC, so what it may do is exactly what it gets.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
+import type { Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
 import { renewalTime } from "../../src/controller/renewal.ts";
@@ -18,8 +18,18 @@ import {
   verifyChain,
 } from "../../src/pki/certificate.ts";
 import { generatePrivateKey } from "../../src/pki/keys.ts";
-import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
+import {
+  b64,
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { startStack } from "../harness/stack.ts";
+import { createTestIssuer } from "../harness/test_issuer.ts";
 
 const MANIFESTS = [...RBAC_MANIFESTS, "deployment"];
 const manifests = () => loadManifests(MANIFESTS);
@@ -33,16 +43,8 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
     const admin = cluster.request;
     const apply = cluster.apply;
     const nameserver = `127.0.0.1:${knot.address.port}`;
-    const tsigSecret = (namespace: string, name: string, withNameserver: boolean) => ({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { namespace, name },
-      type: "Opaque",
-      data: {
-        key: b64(knot.keys["hmac-sha256"].text),
-        ...(withNameserver ? { nameserver: b64(nameserver) } : {}),
-      },
-    });
+    const knotTsig = (namespace: string, name: string, withNameserver: boolean) =>
+      tsigSecret(knot.keys["hmac-sha256"].text, withNameserver ? nameserver : undefined, { namespace, name });
     const secretsAccess = manifests().find((m) =>
       m.kind === "RoleBinding" && m.metadata.name === "notariat-secrets"
     );
@@ -52,9 +54,9 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "private" } },
       // An administrator grants notariat the Secrets of "web" as manifests/secrets-access.yaml says; not "private".
       { ...secretsAccess, metadata: { ...secretsAccess.metadata, namespace: "web" } },
-      tsigSecret("notariat", "tsig", true),
-      tsigSecret("web", "tsig-web", false),
-      tsigSecret("private", "tsig", true),
+      knotTsig("notariat", "tsig", true),
+      knotTsig("web", "tsig-web", false),
+      knotTsig("private", "tsig", true),
       {
         apiVersion: "v1",
         kind: "Secret",
@@ -81,13 +83,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
       },
       { secret: "opaque", domains: ["o.alpha.test"], email: "ops@alpha.test", tsigSecretName: "tsig" },
     ];
-    const setConfig = (list: unknown[]) =>
-      apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "notariat", namespace: "notariat" },
-        data: { certificates: JSON.stringify(list) },
-      }]);
+    const setConfig = (list: unknown[]) => apply([certificatesConfigMap(list)]);
     const invalidEntry = {
       secret: "bad-tls",
       domains: ["not a domain"],
@@ -98,17 +94,8 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
 
     const token = await cluster.mintToken("notariat", "notariat");
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat") });
-    const real = createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
+    const real = createTestIssuer(pebble, knot.address, {
       accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 2_000,
-      },
-      concurrency: 2,
     });
     let issueCalls = 0;
     const issuer: Issuer = {
@@ -485,7 +472,7 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
             );
             return failed.length > 0 ? true : undefined;
           });
-          await apply([tsigSecret("notariat", "late-tsig", true)]);
+          await apply([knotTsig("notariat", "late-tsig", true)]);
           // The first retry after a failure is 12-18 s away; the 1 s periodic pass comes first.
           const secret = await waitFor("late-tls issued", () => readSecret("notariat", "late-tls"), 5000);
           await assertValidTls(secret, ["late.alpha.test"]);

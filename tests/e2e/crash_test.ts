@@ -9,7 +9,13 @@
 import assert from "node:assert/strict";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
 import { startAcmeProxy } from "../harness/acme_proxy.ts";
-import { loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { nsupdateTxt, queryTxt } from "../harness/dns_servers.ts";
 import { notariatCommand } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
@@ -31,18 +37,8 @@ Deno.test("after a kill -9 with 4 orders in flight, the next start leaves no not
     const names = entries.flatMap((e) => e.domains.map((d) => `_acme-challenge.${d}`));
     await cluster.apply([
       ...loadManifests(RBAC_MANIFESTS),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text, nameserver: dns },
-      },
-      {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { namespace: "notariat", name: "notariat" },
-        data: { certificates: entries.map((e) => `- ${JSON.stringify(e)}`).join("\n") },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, dns),
+      certificatesConfigMap(entries, { yaml: true }),
     ]);
     // Another tool's value at one of the names, published with another key.
     await nsupdateTxt(knot.address, knot.keys["hmac-sha512"], "alpha.test", "add", names[0], "foreign-value");

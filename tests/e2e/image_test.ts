@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { verifyChain } from "../../src/pki/certificate.ts";
-import { loadManifests, RBAC_MANIFESTS, unb64 } from "../harness/cluster_objects.ts";
+import { loadManifests, RBAC_MANIFESTS, tsigSecret, unb64 } from "../harness/cluster_objects.ts";
 import { PERMISSIONS } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
 
@@ -119,12 +119,7 @@ Deno.test("the bundle runs with the image's permissions, no writable Deno direct
     const dns = `127.0.0.1:${knot.address.port}`;
     await cluster.apply([
       ...loadManifests(RBAC_MANIFESTS),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text, nameserver: dns },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, dns),
       {
         apiVersion: "v1",
         kind: "ConfigMap",

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { loadAll } from "js-yaml";
 import { verifyChain } from "../../src/pki/certificate.ts";
-import { type Json, unb64 } from "../harness/cluster_objects.ts";
+import { certificatesConfigMap, type Json, tsigSecret, unb64 } from "../harness/cluster_objects.ts";
 import { notariatCommand } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
 
@@ -40,18 +40,9 @@ Deno.test("kubectl apply -k installs the base and each overlay; notariat issues 
   const tsigText = knot.keys["hmac-sha256"].text;
   const root = await pebble.issuingRoot();
   try {
-    const tsig = (namespace: string) => ({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { namespace, name: "tsig" },
-      stringData: { key: tsigText, nameserver: dns },
-    });
-    const configMap = (namespace: string, name: string, entries: unknown[]) => ({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { namespace, name },
-      data: { certificates: JSON.stringify(entries) },
-    });
+    const tsig = (namespace: string) => tsigSecret(tsigText, dns, { namespace });
+    const configMap = (namespace: string, name: string, entries: unknown[]) =>
+      certificatesConfigMap(entries, { namespace, name });
     const entry = (secret: string, domain: string) => ({
       secret,
       domains: [domain],

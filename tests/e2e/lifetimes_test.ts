@@ -5,18 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { certIdOf } from "../../src/acme/ari.ts";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
+import type { Issuer } from "../../src/acme/issuer.ts";
 import type { CertificateSpec } from "../../src/config/types.ts";
 import { type Outcome, type ReconcileDeps, reconcileEntry } from "../../src/controller/reconcile.ts";
 import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
-import { b64, type Json, unb64 } from "../harness/cluster_objects.ts";
+import { type Json, tsigSecret, unb64 } from "../harness/cluster_objects.ts";
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
 import { startPebble } from "../harness/pebble.ts";
+import { createTestIssuer, type LogLine } from "../harness/test_issuer.ts";
 import { sentReplaces } from "../acme/expect.ts";
-import { createMemoryAccountStore } from "../acme/memory_account_store.ts";
 
 const DAY = 24 * 3600 * 1000;
 const PROFILES = {
@@ -55,35 +55,13 @@ Deno.test("45/90-day and 6-day certificates: profiles, ARI windows, the lifetime
     stops.push(() => pebble.stop());
     await cluster.apply([
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "web" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "web", name: "tsig" },
-        data: {
-          key: b64(knot.keys["hmac-sha256"].text),
-          nameserver: b64(`127.0.0.1:${knot.address.port}`),
-        },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, `127.0.0.1:${knot.address.port}`, { namespace: "web" }),
     ]);
     kube = await createKube({ kubeconfig: cluster.adminKubeconfig, namespace: "web" });
     let clock = Date.now();
     const now = () => new Date(clock);
-    const logs: { message: string; fields: Record<string, unknown> }[] = [];
-    const issuer = createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
-      accounts: createMemoryAccountStore(),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 2_000,
-      },
-      concurrency: 2,
-      pollPolicy: { initialMs: 50, maxMs: 500 },
-      now,
-      log: (message, fields) => logs.push({ message, fields }),
-    });
+    const logs: LogLine[] = [];
+    const issuer = createTestIssuer(pebble, knot.address, { now, logs });
     const deps: ReconcileDeps = {
       kube,
       issuer,

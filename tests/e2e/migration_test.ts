@@ -6,10 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { createPrivateKey } from "node:crypto";
-import { createIssuer } from "../../src/acme/issuer.ts";
 import { parseCertificateChain } from "../../src/pki/certificate.ts";
-import { createMemoryAccountStore } from "../acme/memory_account_store.ts";
-import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64 } from "../harness/cluster_objects.ts";
+import { createTestIssuer, testIssueRequest } from "../harness/test_issuer.ts";
+import {
+  b64,
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+} from "../harness/cluster_objects.ts";
 import { freePort } from "../harness/ports.ts";
 import { notariatCommand } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
@@ -39,34 +46,14 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
       ...loadManifests(RBAC_MANIFESTS),
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "web" } },
       { ...secretsAccess, metadata: { ...secretsAccess.metadata, namespace: "web" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: knot.keys["hmac-sha256"].text, nameserver: dns },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, dns),
     ]);
 
     // The certificate cert-manager would have obtained: RSA 2048 (its default), from the same CA, its key
     // stored as PKCS#1 (cert-manager's default encoding).
-    const issued = await createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
-      accounts: createMemoryAccountStore(),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 2000,
-      },
-      concurrency: 1,
-    }).issue({
-      label: "cert-manager",
-      domains: DOMAINS,
-      email: "ops@alpha.test",
-      keyType: "rsa2048",
-      zoneAccess: { key: knot.keys["hmac-sha256"].key, nameserver: knot.address },
-    });
+    const issued = await createTestIssuer(pebble, knot.address, { concurrency: 1 }).issue(
+      testIssueRequest(knot, DOMAINS, { label: "cert-manager", email: "ops@alpha.test", keyType: "rsa2048" }),
+    );
     const pkcs1 = createPrivateKey(issued.privateKeyPem).export({ type: "pkcs1", format: "pem" }) as string;
     assert.match(pkcs1, /^-----BEGIN RSA PRIVATE KEY-----/);
     await cluster.apply([{
@@ -92,13 +79,7 @@ Deno.test("a Secret cert-manager issued is adopted untouched without calling the
       tsigSecretName: "tsig",
       ...patch,
     });
-    const setCertificates = (list: unknown[]) =>
-      cluster.apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { namespace: "notariat", name: "notariat" },
-        data: { certificates: list.map((e) => `- ${JSON.stringify(e)}`).join("\n") },
-      }]);
+    const setCertificates = (list: unknown[]) => cluster.apply([certificatesConfigMap(list, { yaml: true })]);
     const token = await cluster.mintToken("notariat", "notariat");
     const runOnce = async (acme: string, extra: string[] = []) => {
       const out = await notariatCommand([

@@ -12,7 +12,15 @@ import assert from "node:assert/strict";
 import { openAcmeSession } from "../../src/acme/client.ts";
 import { trustCa } from "../../src/acme/http.ts";
 import { LEASE_NAME } from "../../src/controller/elector.ts";
-import { type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { queryTxt } from "../harness/dns_servers.ts";
 import { freePort } from "../harness/ports.ts";
 import { notariatCommand } from "../harness/program.ts";
@@ -73,23 +81,12 @@ Deno.test("leader election, health, metrics and the bounded shutdown of the real
   try {
     const dns = `127.0.0.1:${knot.address.port}`;
     const tsigText = knot.keys["hmac-sha256"].text;
-    const tsigSecret = tsigText.slice(tsigText.lastIndexOf(":") + 1);
+    const keySecret = tsigText.slice(tsigText.lastIndexOf(":") + 1);
     await cluster.apply([
       ...loadManifests(RBAC_MANIFESTS),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: tsigText, nameserver: dns },
-      },
+      tsigSecret(tsigText, dns),
     ]);
-    const setCertificates = (entries: unknown[]) =>
-      cluster.apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { namespace: "notariat", name: "notariat" },
-        data: { certificates: JSON.stringify(entries) },
-      }]);
+    const setCertificates = (entries: unknown[]) => cluster.apply([certificatesConfigMap(entries)]);
     const entry = (secret: string, domain: string) => ({
       secret,
       domains: [domain],
@@ -208,7 +205,7 @@ Deno.test("leader election, health, metrics and the bounded shutdown of the real
       assert.match(page, new RegExp(`^notariat_leader_status\\{lease="${LEASE_NAME}"\\} 1$`, "m"));
       assert.match(page, /^notariat_build_info\{version="\d+\.\d+\.\d+",deno="[\d.]+"\} 1$/m);
       const key = unb64((await secret("site-tls")).data["tls.key"]);
-      assert.ok(!page.includes(tsigSecret), "no TSIG secret");
+      assert.ok(!page.includes(keySecret), "no TSIG secret");
       assert.ok(!page.includes("PRIVATE KEY") && !page.includes(key.split("\n")[1]), "no private key");
       assert.ok(!page.includes(token), "no token");
       const standbyPage = (await get(`${standby.url}/metrics`))!.text;

@@ -9,7 +9,13 @@ import {
   privateKeyMatchesCertificate,
   verifyChain,
 } from "../../src/pki/certificate.ts";
-import { loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { notariatCommand } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
 
@@ -21,21 +27,10 @@ Deno.test("the notariat process keeps Secrets valid, follows ConfigMap edits and
   try {
     const dns = `127.0.0.1:${knot.address.port}`;
     const tsigText = knot.keys["hmac-sha512"].text;
-    const setCertificates = (list: unknown[]) =>
-      cluster.apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { namespace: "notariat", name: "notariat" },
-        data: { certificates: list.map((entry) => `- ${JSON.stringify(entry)}`).join("\n") },
-      }]);
+    const setCertificates = (list: unknown[]) => cluster.apply([certificatesConfigMap(list, { yaml: true })]);
     await cluster.apply([
       ...loadManifests(RBAC_MANIFESTS),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        stringData: { key: tsigText, nameserver: dns },
-      },
+      tsigSecret(tsigText, dns),
     ]);
     const site = {
       secret: "site-tls",

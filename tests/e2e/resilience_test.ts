@@ -4,7 +4,6 @@
  * manifests' RBAC, Knot taking signed updates, pebble validating over DNS-01; notariat runs in-process.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
 import type { RunOptions } from "../../src/cli/options.ts";
 import { runController } from "../../src/controller/controller.ts";
 import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
@@ -12,9 +11,18 @@ import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
 import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts";
-import { b64, type Json, loadManifests, RBAC_MANIFESTS, unb64, waitFor } from "../harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  unb64,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { queryTxt } from "../harness/dns_servers.ts";
 import { startStack } from "../harness/stack.ts";
+import { createTestIssuer, type IssueStart, recordingStarts } from "../harness/test_issuer.ts";
 
 const manifests = () => loadManifests(RBAC_MANIFESTS);
 
@@ -30,13 +38,7 @@ Deno.test("the controller survives an API server restart and a DNS server outage
     const tsigText = knot.keys["hmac-sha256"].text;
     await cluster.apply([
       ...manifests(),
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        type: "Opaque",
-        data: { key: b64(tsigText), nameserver: b64(nameserver) },
-      },
+      tsigSecret(tsigText, nameserver),
     ]);
     const site = (domains: string[]) => ({
       secret: "site-tls",
@@ -51,37 +53,19 @@ Deno.test("the controller survives an API server restart and a DNS server outage
       tsigSecretName: "tsig",
     };
     const setConfig = (list: unknown[], annotations: Record<string, string> = {}) =>
-      cluster.apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "notariat", namespace: "notariat", annotations },
-        data: { certificates: JSON.stringify(list) },
-      }]);
+      cluster.apply([certificatesConfigMap(list, { annotations })]);
     await setConfig([site(["site.alpha.test"]), other]);
 
     token = await cluster.mintToken("notariat", "notariat");
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat") });
-    const real = createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
-      accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 1_000,
-      },
-      concurrency: 2,
-    });
-    // When each issuance began (performance.now()), per Secret: the moment notariat acted on a change.
-    const issueStarts: { secret: string; at: number }[] = [];
-    const issuer: Issuer = {
-      ...real,
-      issue(request) {
-        issueStarts.push({ secret: /secret (\S+)\)/.exec(request.label)![1], at: performance.now() });
-        return real.issue(request);
-      },
-    };
+    const issueStarts: IssueStart[] = [];
+    const issuer = recordingStarts(
+      createTestIssuer(pebble, knot.address, {
+        accounts: createKubeAccountStore(kube, kube.namespace),
+        dns: { timeoutMs: 1_000 },
+      }),
+      issueStarts,
+    );
     const issuesOf = (secret: string) => issueStarts.filter((s) => s.secret === secret);
     const options: RunOptions = {
       acme: pebble.directoryUrl,

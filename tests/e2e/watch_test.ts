@@ -5,14 +5,21 @@
  * restart, and ConfigMap edits go on being heard meanwhile. notariat runs in-process under the manifests' RBAC.
  */
 import assert from "node:assert/strict";
-import { createIssuer, type Issuer } from "../../src/acme/issuer.ts";
 import { type ControllerOptions, runController } from "../../src/controller/controller.ts";
 import { createKubeAccountStore } from "../../src/kube/account_key_secrets.ts";
 import { createKube } from "../../src/kube/client.ts";
 import type { Kube } from "../../src/kube/types.ts";
 import { createLogger } from "../../src/observe/log.ts";
-import { b64, type Json, loadManifests, RBAC_MANIFESTS, waitFor } from "../harness/cluster_objects.ts";
+import {
+  certificatesConfigMap,
+  type Json,
+  loadManifests,
+  RBAC_MANIFESTS,
+  tsigSecret,
+  waitFor,
+} from "../harness/cluster_objects.ts";
 import { startStack } from "../harness/stack.ts";
+import { createTestIssuer, type IssueStart, recordingStarts } from "../harness/test_issuer.ts";
 
 /** How soon after a change the controller must have started acting on it. */
 const REACTION_MS = 2000;
@@ -29,13 +36,7 @@ Deno.test("watches the API server keeps ending are resumed: every change is acte
     await cluster.apply([
       ...loadManifests(RBAC_MANIFESTS),
       { apiVersion: "v1", kind: "Namespace", metadata: { name: "late" } },
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { namespace: "notariat", name: "tsig" },
-        type: "Opaque",
-        data: { key: b64(knot.keys["hmac-sha256"].text), nameserver: b64(`127.0.0.1:${knot.address.port}`) },
-      },
+      tsigSecret(knot.keys["hmac-sha256"].text, `127.0.0.1:${knot.address.port}`),
     ]);
     const entry = (secret: string, domains: string[]) => ({
       secret,
@@ -43,13 +44,7 @@ Deno.test("watches the API server keeps ending are resumed: every change is acte
       email: "ops@alpha.test",
       tsigSecretName: "notariat/tsig",
     });
-    const setConfig = (list: unknown[]) =>
-      cluster.apply([{
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "notariat", namespace: "notariat" },
-        data: { certificates: JSON.stringify(list) },
-      }]);
+    const setConfig = (list: unknown[]) => cluster.apply([certificatesConfigMap(list)]);
     let siteDomains = ["site.alpha.test"];
     const entries = () => [entry("site-tls", siteDomains), entry("late/late-tls", ["late.beta.test"])];
     await setConfig(entries());
@@ -57,26 +52,14 @@ Deno.test("watches the API server keeps ending are resumed: every change is acte
     const token = await cluster.mintToken("notariat", "notariat");
     // No timeoutSeconds of notariat's own: the server ends each watch after 3–6 s.
     kube = await createKube({ kubeconfig: cluster.kubeconfigFor(token, "notariat"), watchTimeoutSeconds: 0 });
-    const real = createIssuer({
-      directoryUrl: pebble.directoryUrl,
-      caPem: pebble.caPem,
-      accounts: createKubeAccountStore(kube, kube.namespace),
-      dns: {
-        resolver: knot.address,
-        propagation: "update-server",
-        propagationTimeoutMs: 10_000,
-        timeoutMs: 1_000,
-      },
-      concurrency: 2,
-    });
-    const issueStarts: { secret: string; at: number }[] = [];
-    const issuer: Issuer = {
-      ...real,
-      issue(request) {
-        issueStarts.push({ secret: /secret (\S+)\)/.exec(request.label)![1], at: performance.now() });
-        return real.issue(request);
-      },
-    };
+    const issueStarts: IssueStart[] = [];
+    const issuer = recordingStarts(
+      createTestIssuer(pebble, knot.address, {
+        accounts: createKubeAccountStore(kube, kube.namespace),
+        dns: { timeoutMs: 1_000 },
+      }),
+      issueStarts,
+    );
     const options: ControllerOptions = {
       acme: pebble.directoryUrl,
       config: "notariat",
@@ -190,14 +173,7 @@ Deno.test("watches the API server keeps ending are resumed: every change is acte
     );
 
     await t.step("a TSIG Secret changed meanwhile is read again by the next issuance", async () => {
-      const tsig = (key: string) =>
-        cluster.apply([{
-          apiVersion: "v1",
-          kind: "Secret",
-          metadata: { namespace: "notariat", name: "tsig" },
-          type: "Opaque",
-          data: { key: b64(key), nameserver: b64(`127.0.0.1:${knot.address.port}`) },
-        }]);
+      const tsig = (key: string) => cluster.apply([tsigSecret(key, `127.0.0.1:${knot.address.port}`)]);
       const outcome = (domain: string) =>
         waitFor(`an outcome for ${domain}`, () =>
           Promise.resolve(

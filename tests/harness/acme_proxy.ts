@@ -11,7 +11,7 @@
  */
 import https from "node:https";
 import { makeStateDir, removeStateDir } from "./process.ts";
-import { issueServerCert, makeTestCa } from "./tls.ts";
+import { serverTls } from "./openssl_ca.ts";
 
 /** What a request is for, in RFC 8555 terms (directory resources by their directory key). */
 export type AcmeResource =
@@ -122,8 +122,7 @@ const HOP_BY_HOP = new Set(["connection", "content-length", "transfer-encoding",
 export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxyHandle> {
   const stateDir = makeStateDir("acme-proxy");
   try {
-    const ca = await makeTestCa(stateDir, "acme-proxy");
-    const cert = await issueServerCert(ca, stateDir, "acme-proxy");
+    const tls = await serverTls(stateDir, "acme-proxy");
     const upstreamUrl = new URL(upstream.directoryUrl);
     const agent = new https.Agent({ ca: upstream.caPem, keepAlive: true });
     const rules: ActiveRule[] = [];
@@ -241,8 +240,8 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
     const server = Deno.serve({
       hostname: "127.0.0.1",
       port: 0,
-      cert: Deno.readTextFileSync(cert.certFile),
-      key: Deno.readTextFileSync(cert.keyFile),
+      cert: Deno.readTextFileSync(tls.certFile),
+      key: Deno.readTextFileSync(tls.keyFile),
       onListen: () => {},
     }, async (request) => {
       const url = new URL(request.url);
@@ -287,7 +286,7 @@ export async function startAcmeProxy(upstream: ProxyUpstream): Promise<AcmeProxy
     let stopping: Promise<void> | undefined;
     return {
       directoryUrl: `${proxyOrigin}${upstreamUrl.pathname}`,
-      caPem: ca.certPem,
+      caPem: tls.caPem,
       inject(rule) {
         rules.push({ rule, skip: rule.skip ?? 0, left: rule.times ?? 1, faulted: new Set() });
       },

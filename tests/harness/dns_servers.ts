@@ -9,6 +9,7 @@ import {
   type TsigAlgorithm,
   type TsigKey,
 } from "../../src/dns/types.ts";
+import { exchangeTcp } from "./dns_stream.ts";
 import { startCnameForwarder } from "./forwarder.ts";
 import { freePort } from "./ports.ts";
 import {
@@ -157,32 +158,11 @@ export async function soaAnswers(server: ServerAddress, zone: string): Promise<b
   const id = Math.floor(Math.random() * 0x10000);
   // RFC 1035 4.1.1: id, flags (RD), QDCOUNT 1; then QNAME, QTYPE SOA (6), QCLASS IN (1).
   const message = [id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...encodeName(zone), 0, 6, 0, 1];
-  const conn = await Deno.connect({ hostname: server.host, port: server.port });
-  try {
-    await conn.write(new Uint8Array([message.length >> 8, message.length & 0xff, ...message]));
-    const buffer = new Uint8Array(65537);
-    let received = 0;
-    const timeout = setTimeout(() => conn.close(), 2000);
-    try {
-      while (received < 2 || received < 2 + ((buffer[0] << 8) | buffer[1])) {
-        const n = await conn.read(buffer.subarray(received));
-        if (n === null) return false;
-        received += n;
-      }
-    } finally {
-      clearTimeout(timeout);
-    }
-    const response = buffer.subarray(2);
-    const rcode = response[3] & 0x0f;
-    const answers = (response[6] << 8) | response[7];
-    return ((response[0] << 8) | response[1]) === id && rcode === 0 && answers > 0;
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // closed by the timeout
-    }
-  }
+  const response = await exchangeTcp(server, new Uint8Array(message), 2000);
+  if (response === undefined) return false;
+  const rcode = response[3] & 0x0f;
+  const answers = (response[6] << 8) | response[7];
+  return ((response[0] << 8) | response[1]) === id && rcode === 0 && answers > 0;
 }
 
 /** Waits until `server` answers SOA for every zone; fails with `service`'s log tail. */

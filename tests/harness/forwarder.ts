@@ -8,7 +8,7 @@
  * Runs inside the test process on 127.0.0.1 (UDP and TCP, one picked port) and asks the upstream over TCP.
  */
 import type { ServerAddress } from "../../src/dns/types.ts";
-import { freePort } from "./ports.ts";
+import { exchangeTcp, frame, listenUdpAndTcp, readFrame } from "./dns_stream.ts";
 
 /** A running forwarder; `stop` closes its sockets. */
 export interface CnameForwarder {
@@ -127,26 +127,6 @@ function findCname(records: Record[], owner: string, qtype: number): string | un
   return records.find((r) => r.owner === owner && r.type === TYPE_CNAME)?.target;
 }
 
-/** Reads one length-prefixed DNS message from a TCP stream (RFC 1035 4.2.2); null at end of stream. */
-async function readTcpMessage(conn: Deno.Conn): Promise<Uint8Array | null> {
-  const readExactly = async (n: number): Promise<Uint8Array | null> => {
-    const buffer = new Uint8Array(n);
-    let received = 0;
-    while (received < n) {
-      const count = await conn.read(buffer.subarray(received));
-      if (count === null) return null;
-      received += count;
-    }
-    return buffer;
-  };
-  const prefix = await readExactly(2);
-  return prefix === null ? null : await readExactly(u16(prefix, 0));
-}
-
-function withLength(message: Uint8Array): Uint8Array {
-  return concat([new Uint8Array([message.length >> 8, message.length & 0xff]), message]);
-}
-
 async function askUpstream(upstream: ServerAddress, name: string, qtype: number): Promise<Uint8Array> {
   const id = Math.floor(Math.random() * 0x10000);
   const query = concat([
@@ -154,21 +134,9 @@ async function askUpstream(upstream: ServerAddress, name: string, qtype: number)
     encodeName(name),
     new Uint8Array([qtype >> 8, qtype & 0xff, 0, 1]),
   ]);
-  const conn = await Deno.connect({ hostname: upstream.host, port: upstream.port });
-  const timer = setTimeout(() => conn.close(), UPSTREAM_TIMEOUT_MS);
-  try {
-    await conn.write(withLength(query));
-    const response = await readTcpMessage(conn);
-    if (response === null || u16(response, 0) !== id) throw new Error("upstream closed without an answer");
-    return response;
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // closed by the timer
-    }
-  }
+  const response = await exchangeTcp(upstream, query, UPSTREAM_TIMEOUT_MS);
+  if (response === undefined || u16(response, 0) !== id) throw new Error("upstream closed without an answer");
+  return response;
 }
 
 /**
@@ -242,9 +210,7 @@ function fitUdp(query: Uint8Array, response: Uint8Array): Uint8Array {
 
 /** Starts a forwarder on a free 127.0.0.1 port (UDP and TCP) in front of `upstream`. */
 export function startCnameForwarder(upstream: ServerAddress): CnameForwarder {
-  const port = freePort();
-  const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
-  const tcp = Deno.listen({ hostname: "127.0.0.1", port });
+  const { port, udp, tcp } = listenUdpAndTcp();
   const connections = new Set<Deno.Conn>();
   const pending = new Set<Promise<void>>();
   const track = (work: Promise<void>) => {
@@ -269,8 +235,8 @@ export function startCnameForwarder(upstream: ServerAddress): CnameForwarder {
         connections.add(conn);
         track((async () => {
           try {
-            for (let query = await readTcpMessage(conn); query !== null; query = await readTcpMessage(conn)) {
-              await conn.write(withLength(await resolve(upstream, query)));
+            for (let query = await readFrame(conn); query !== undefined; query = await readFrame(conn)) {
+              await conn.write(frame(await resolve(upstream, query.subarray(2))));
             }
           } finally {
             connections.delete(conn);

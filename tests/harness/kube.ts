@@ -14,8 +14,7 @@ import {
   spawnService,
   waitUntilReady,
 } from "./process.ts";
-import { issueClientCert } from "./client_cert.ts";
-import { issueServerCert, makeTestCa } from "./tls.ts";
+import { clientTls, serverTls } from "./openssl_ca.ts";
 
 /** An API answer: the HTTP status and the parsed JSON body (the raw text when it is not JSON). */
 export interface KubeResponse {
@@ -198,10 +197,8 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
       removeStateDir(stateDir);
     })();
   try {
-    const ca = await makeTestCa(stateDir, "kube");
-    const cert = await issueServerCert(ca, stateDir, "kube-apiserver");
-    const clientCa = await makeTestCa(stateDir, "kube-client");
-    const clientCert = await issueClientCert(clientCa, stateDir, "cert-admin", "system:masters");
+    const tls = await serverTls(stateDir, "kube-apiserver");
+    const clientCert = await clientTls(stateDir, "cert-admin", "system:masters");
     const serviceAccountKey = `${stateDir}/service-account.key`;
     const serviceAccountPublicKey = `${stateDir}/service-account.pub`;
     await run("openssl", [
@@ -235,7 +232,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
           "--endpoint-reconciler-type=none",
           `--etcd-servers=${etcd.url}`,
           `--token-auth-file=${stateDir}/tokens.csv`,
-          `--client-ca-file=${clientCa.certFile}`,
+          `--client-ca-file=${clientCert.caFile}`,
           "--anonymous-auth=false",
           "--authorization-mode=RBAC",
           `--service-account-key-file=${serviceAccountPublicKey}`,
@@ -243,15 +240,15 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
           `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
           `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
           "--service-cluster-ip-range=10.0.0.0/24",
-          `--tls-cert-file=${cert.certFile}`,
-          `--tls-private-key-file=${cert.keyFile}`,
+          `--tls-cert-file=${tls.certFile}`,
+          `--tls-private-key-file=${tls.keyFile}`,
           `--cert-dir=${stateDir}/certs`,
           ...(options.apiserverArgs ?? []),
         ]),
       );
     const apiserver = spawnApiserver();
     services.push(apiserver);
-    const httpClient = Deno.createHttpClient({ caCerts: [ca.certPem] });
+    const httpClient = Deno.createHttpClient({ caCerts: [tls.caPem] });
     client = httpClient;
 
     const request = async (
@@ -297,7 +294,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
 
     const kubeconfigFor = (token: string, namespace: string): string => {
       const path = Deno.makeTempFileSync({ dir: stateDir, prefix: "kubeconfig-", suffix: ".yaml" });
-      Deno.writeTextFileSync(path, kubeconfig(server, ca.certPem, { token }, namespace));
+      Deno.writeTextFileSync(path, kubeconfig(server, tls.caPem, { token }, namespace));
       return path;
     };
     const kubeconfigWith = (
@@ -307,7 +304,7 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
     ): string => {
       const dir = Deno.makeTempDirSync({ dir: stateDir, prefix: "kubeconfig-" });
       const path = `${dir}/config`;
-      Deno.writeTextFileSync(path, kubeconfig(server, ca.certPem, user, namespace, cluster));
+      Deno.writeTextFileSync(path, kubeconfig(server, tls.caPem, user, namespace, cluster));
       return path;
     };
 
@@ -324,16 +321,12 @@ export async function startKube(options: KubeOptions = {}): Promise<KubeHandle> 
 
     return {
       server,
-      caPem: ca.certPem,
+      caPem: tls.caPem,
       adminToken,
       adminKubeconfig: kubeconfigFor(adminToken, "default"),
       kubeconfigFor,
       kubeconfigWith,
-      clientCert: {
-        certPem: Deno.readTextFileSync(clientCert.certFile),
-        keyPem: Deno.readTextFileSync(clientCert.keyFile),
-        ...clientCert,
-      },
+      clientCert,
       async mintToken(namespace, serviceAccount) {
         const path = `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`;
         const response = await request("POST", path, {

@@ -11,7 +11,7 @@ import {
   spawnService,
   waitUntilReady,
 } from "./process.ts";
-import { issueServerCert, makeTestCa } from "./tls.ts";
+import { serverTls } from "./openssl_ca.ts";
 
 /** A running pebble, stopped (and its state dir removed) by `stop`. */
 export interface PebbleHandle {
@@ -67,16 +67,15 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
   const stateDir = makeStateDir("pebble");
   let client: Deno.HttpClient | undefined;
   try {
-    const ca = await makeTestCa(stateDir, "pebble");
-    const cert = await issueServerCert(ca, stateDir, "pebble");
+    const tls = await serverTls(stateDir, "pebble");
     const port = freePort();
     const managementPort = freePort();
     const config = {
       pebble: {
         listenAddress: `127.0.0.1:${port}`,
         managementListenAddress: `127.0.0.1:${managementPort}`,
-        certificate: cert.certFile,
-        privateKey: cert.keyFile,
+        certificate: tls.certFile,
+        privateKey: tls.keyFile,
         // Unused (DNS-01 only), but pebble binds nothing there; picked so they cannot collide anyway.
         httpPort: freePort(),
         tlsPort: freePort(),
@@ -104,7 +103,7 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
         ...opts.env,
       },
     );
-    const httpClient = Deno.createHttpClient({ caCerts: [ca.certPem] });
+    const httpClient = Deno.createHttpClient({ caCerts: [tls.caPem] });
     client = httpClient;
     const directoryUrl = `https://127.0.0.1:${port}/dir`;
     const managementUrl = `https://127.0.0.1:${managementPort}`;
@@ -121,8 +120,8 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleHandle> {
     }
     return {
       directoryUrl,
-      caPem: ca.certPem,
-      caFile: ca.certFile,
+      caPem: tls.caPem,
+      caFile: tls.caFile,
       pids: [service.pid],
       logFile: service.logFile,
       managementUrl,

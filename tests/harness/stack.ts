@@ -21,6 +21,8 @@ export interface StackOptions {
    * names (pebble's own resolver does not follow a CNAME into another zone).
    */
   followCnames?: boolean;
+  /** Which pebble (see startPebble); Debian 12's 2.4 by default. */
+  pebbleVersion?: "2.4" | "2.10";
 }
 
 /** Starts the stack; when one server fails to start, the ones already started are stopped again. */
@@ -29,7 +31,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let forwarder: ForwarderHandle | undefined;
   try {
     if (options.followCnames) forwarder = await startForwarder(knot.address);
-    const pebble = await startPebble({ dnsServer: forwarder?.address ?? knot.address });
+    const pebble = await startPebble({
+      dnsServer: forwarder?.address ?? knot.address,
+      version: options.pebbleVersion,
+    });
     return {
       cluster,
       knot,

@@ -7,14 +7,14 @@ import {
 } from "../../src/pki/certificate.ts";
 import { createCsr, generatePrivateKey } from "../../src/pki/keys.ts";
 import { run } from "../harness/process.ts";
-import { createTestCa } from "./test_ca.ts";
+import { createOpensslCa } from "../harness/openssl_ca.ts";
 
 Deno.test("certificates: parse, key match and chain verification against an openssl-made CA", async (t) => {
-  const ca = await createTestCa("Alpha");
-  const other = await createTestCa("Other");
+  const ca = await createOpensslCa({ name: "Alpha" });
+  const other = await createOpensslCa({ name: "Other" });
   try {
     const ecKey = await generatePrivateKey("ecdsa-p256");
-    const leafPem = await ca.signLeaf(await createCsr(ecKey, ["WWW.Alpha.test", "*.beta.test"]), 10);
+    const leafPem = await ca.signCsr(await createCsr(ecKey, ["WWW.Alpha.test", "*.beta.test"]), 10);
     const chainPem = leafPem + ca.intermediatePem;
 
     await t.step(
@@ -59,7 +59,7 @@ Deno.test("certificates: parse, key match and chain verification against an open
 
     await t.step("a certificate without a subject (a name too long for a common name) parses", async () => {
       const long = `${"a".repeat(60)}.alpha.test`;
-      const pem = await ca.signLeaf(await createCsr(ecKey, [long]), 10);
+      const pem = await ca.signCsr(await createCsr(ecKey, [long]), 10);
       const [leaf] = parseCertificateChain(pem);
       assert.equal(leaf.subject, "");
       assert.deepEqual(leaf.dnsNames, [long]);
@@ -95,7 +95,7 @@ Deno.test("certificates: parse, key match and chain verification against an open
 
     await t.step("privateKeyMatchesCertificate: an RSA leaf matches its key", async () => {
       const rsaKey = await generatePrivateKey("rsa2048");
-      const rsaLeaf = await ca.signLeaf(await createCsr(rsaKey, ["rsa.alpha.test"]));
+      const rsaLeaf = await ca.signCsr(await createCsr(rsaKey, ["rsa.alpha.test"]));
       assert.equal(await privateKeyMatchesCertificate(rsaKey, rsaLeaf), true);
       assert.equal(await privateKeyMatchesCertificate(await generatePrivateKey("rsa2048"), rsaLeaf), false);
     });
@@ -128,7 +128,7 @@ Deno.test("certificates: parse, key match and chain verification against an open
 
     await t.step("verifyChain: a leaf cannot act as an issuer", async () => {
       const key = await generatePrivateKey("ecdsa-p256");
-      const sibling = await ca.signLeaf(await createCsr(key, ["sibling.alpha.test"]));
+      const sibling = await ca.signCsr(await createCsr(key, ["sibling.alpha.test"]));
       assert.equal(await verifyChain(leafPem + sibling + ca.intermediatePem, ca.rootPem), false);
     });
   } finally {

@@ -4,9 +4,9 @@ import { parseCertificateChain } from "../../src/pki/certificate.ts";
 import { inspectChain } from "../../src/pki/inspect_chain.ts";
 import { createCsr, generatePrivateKey } from "../../src/pki/keys.ts";
 import { run } from "../harness/process.ts";
-import { createTestCa } from "./test_ca.ts";
+import { createOpensslCa } from "../harness/openssl_ca.ts";
 
-const ca = await createTestCa("Inspect");
+const ca = await createOpensslCa({ name: "Inspect" });
 
 Deno.test({
   name: "inspectChain reads what the JavaScript parser reads, and matches keys of every configured type",
@@ -16,7 +16,7 @@ Deno.test({
       await t.step(type, async () => {
         const key = await generatePrivateKey(type);
         const other = await generatePrivateKey(type);
-        const chain = (await ca.signLeaf(await createCsr(key, ["a.alpha.test", "B.alpha.test"]))) +
+        const chain = (await ca.signCsr(await createCsr(key, ["a.alpha.test", "B.alpha.test"]))) +
           ca.intermediatePem;
         const fast = inspectChain(chain, key);
         const slow = parseCertificateChain(chain);
@@ -42,7 +42,7 @@ Deno.test("inspectChain: keys in other encodings (SEC 1, PKCS#1) match through t
       const key = Deno.readTextFileSync(`${dir}/${file}`);
       assert.match(key, /BEGIN (EC|RSA) PRIVATE KEY/);
       const pkcs8 = await run("openssl", ["pkcs8", "-topk8", "-nocrypt", "-in", `${dir}/${file}`]);
-      const chain = await ca.signLeaf(await createCsr(pkcs8, ["x.alpha.test"]));
+      const chain = await ca.signCsr(await createCsr(pkcs8, ["x.alpha.test"]));
       assert.equal(inspectChain(chain, key).keyMatches, true, file);
       assert.equal(inspectChain(chain, pkcs8).keyMatches, true, `${file} as PKCS#8`);
     }
@@ -53,7 +53,7 @@ Deno.test("inspectChain: keys in other encodings (SEC 1, PKCS#1) match through t
 
 Deno.test("inspectChain: an unreadable key is a mismatch, an unreadable certificate an error", async () => {
   const key = await generatePrivateKey("ecdsa-p256");
-  const chain = await ca.signLeaf(await createCsr(key, ["x.alpha.test"]));
+  const chain = await ca.signCsr(await createCsr(key, ["x.alpha.test"]));
   for (const bad of ["", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", key.slice(0, 60)]) {
     assert.equal(inspectChain(chain, bad).keyMatches, false);
   }

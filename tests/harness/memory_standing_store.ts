@@ -9,6 +9,7 @@ export interface MemoryStandingStore extends StandingRecordStore {
   records: StandingRecord[];
 }
 
+/** An empty MemoryStandingStore. */
 export function createMemoryStandingStore(): MemoryStandingStore {
   const store: MemoryStandingStore = {
     records: [],

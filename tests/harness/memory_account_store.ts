@@ -10,6 +10,7 @@ export interface MemoryAccountStore extends AccountKeyStore {
   corrupt: Set<string>;
 }
 
+/** An empty MemoryAccountStore. */
 export function createMemoryAccountStore(): MemoryAccountStore {
   const store: MemoryAccountStore = {
     keys: new Map(),
