@@ -7,8 +7,8 @@
  * in watch mode (ConfigMap write to "certificate issued", 10 times). Figures only, no assertions.
  *
  * Run: deno run -A bench/issuance_bench.ts [count=100] [concurrency=program default] [--cpu-prof DIR]
- *   [--no-peers] [--no-watch] [--pebble-2.10]; with BENCH_LOG=FILE the -once run's log lines are kept in FILE, with
- *   BENCH_PEBBLE_LOG=FILE pebble's log up to the end of that run.
+ *   [--no-peers] [--no-watch] [--pebble-2.10] [--bind] (BIND in Knot's place); with BENCH_LOG=FILE the -once run's log lines are kept in FILE, with
+ *   BENCH_PEBBLE_LOG=FILE pebble's log up to the end of that run, with BENCH_WATCH_LOG=FILE the watch-mode run's lines.
  */
 import { requestCounts, requestDiff } from "../tests/harness/api_requests.ts";
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
@@ -121,7 +121,11 @@ function parseLine(line: string): Record<string, unknown> | undefined {
   }
 }
 
-const stack = await startStack({ pebbleVersion: flags.includes("--pebble-2.10") ? "2.10" : undefined });
+const withBind = flags.includes("--bind");
+const stack = await startStack({
+  pebbleVersion: flags.includes("--pebble-2.10") ? "2.10" : undefined,
+  bind: withBind,
+});
 const { cluster: kube, knot, pebble } = stack;
 const work = makeStateDir("bench-issuance");
 try {
@@ -147,7 +151,9 @@ try {
     ...(concurrency === undefined ? [] : [`-concurrency=${concurrency}`]),
   ];
   console.log(
-    `stack: kube-apiserver ${kube.server}, Knot ${dns}, pebble ${pebble.directoryUrl} ` +
+    `stack: kube-apiserver ${kube.server}, ${
+      withBind ? "BIND" : "Knot"
+    } ${dns}, pebble ${pebble.directoryUrl} ` +
       "(PEBBLE_VA_NOSLEEP=1, no authorization reuse, no nonce rejection)",
   );
   console.log(
@@ -166,7 +172,11 @@ try {
     const denoArgs = notariatArgs(["-once", ...programArgs("notariat")]);
     if (cpuProfDir !== undefined) denoArgs.splice(1, 0, "--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`);
     const before = pebbleRequests(pebble.logFile);
-    const servers = { "kube-apiserver+etcd": kube.pids, pebble: pebble.pids, Knot: knot.pids };
+    const servers = {
+      "kube-apiserver+etcd": kube.pids,
+      pebble: pebble.pids,
+      [withBind ? "BIND" : "Knot"]: knot.pids,
+    };
     const cpuBefore = stackCpu(servers);
     const requestsBefore = await requestCounts(kube);
     const started = performance.now();
@@ -300,11 +310,13 @@ try {
     await writeConfig(kube, "notariat", []);
     const child = notariatCommand(programArgs("notariat"), { stdout: "null", stderr: "piped" }).spawn();
     const reader = lines(child.stderr);
+    const watchLog = Deno.env.get("BENCH_WATCH_LOG");
     const waitFor = async (match: (l: Record<string, unknown>) => boolean) => {
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
         const next = await reader.next();
         if (next.done) throw new Error("notariat exited");
+        if (watchLog) Deno.writeTextFileSync(watchLog, next.value + "\n", { append: true });
         const parsed = parseLine(next.value);
         if (parsed?.level === "error") console.log(`watch: ${parsed.msg}: ${parsed.error}`);
         if (parsed && match(parsed)) return parsed;

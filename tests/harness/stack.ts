@@ -1,5 +1,11 @@
 /** The whole local stack notariat runs against: kube-apiserver + etcd, Knot, and pebble validating against Knot. */
-import { type DnsServerHandle, type ForwarderHandle, startForwarder, startKnot } from "./dns_servers.ts";
+import {
+  type DnsServerHandle,
+  type ForwarderHandle,
+  startBind,
+  startForwarder,
+  startKnot,
+} from "./dns_servers.ts";
 import { type KubeHandle, type KubeOptions, startKube } from "./kube.ts";
 import { type PebbleHandle, startPebble } from "./pebble.ts";
 
@@ -21,13 +27,18 @@ export interface StackOptions {
    * names (pebble's own resolver does not follow a CNAME into another zone).
    */
   followCnames?: boolean;
+  /** BIND in Knot's place (the handle is still called `knot`): for benchmarks that compare the two. */
+  bind?: boolean;
   /** Which pebble (see startPebble); Debian 12's 2.4 by default. */
   pebbleVersion?: "2.4" | "2.10";
 }
 
 /** Starts the stack; when one server fails to start, the ones already started are stopped again. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const [cluster, knot] = await Promise.all([startKube(options.kube), startKnot()]);
+  const [cluster, knot] = await Promise.all([
+    startKube(options.kube),
+    options.bind ? startBind() : startKnot(),
+  ]);
   let forwarder: ForwarderHandle | undefined;
   try {
     if (options.followCnames) forwarder = await startForwarder(knot.address);
