@@ -381,10 +381,14 @@ Deno.test("the controller keeps Secrets valid against kube-apiserver, Knot and p
           assert.equal(secret.metadata.annotations["example.com/owner"], "web");
           assert.equal(secret.metadata.annotations["example.com/racer"], "was here");
           assert.equal(issueCalls, 7);
-          const issued = (await events()).filter((e: Json) =>
-            e.reason === "Issued" && e.message.includes("InvalidKeyPair") &&
-            e.message.includes("1 write conflict")
-          );
+          // The Event is written after the Secret: wait for it rather than race it.
+          const issued = await waitFor("the Issued Event naming the conflict", async () => {
+            const found = (await events()).filter((e: Json) =>
+              e.reason === "Issued" && e.message.includes("InvalidKeyPair") &&
+              e.message.includes("1 write conflict")
+            );
+            return found.length > 0 ? found : undefined;
+          });
           assert.equal(issued.length, 1);
         },
       );

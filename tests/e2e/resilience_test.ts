@@ -269,10 +269,16 @@ Deno.test("the controller survives an API server restart and a DNS server outage
           for (const domain of [...domains, "other.beta.test"]) {
             assert.deepEqual(await queryTxt(knot.address, `_acme-challenge.${domain}`), []);
           }
-          const issued = (await events()).filter((e: Json) =>
-            e.reason === "Issued" && e.message.startsWith("certificates[0] (secret notariat/site-tls)")
+          // The Event is written after the Secret: wait for the third rather than race it.
+          const issuedEvents = async () =>
+            (await events()).filter((e: Json) =>
+              e.reason === "Issued" && e.message.startsWith("certificates[0] (secret notariat/site-tls)")
+            );
+          await waitFor(
+            "the third Issued Event",
+            async () => (await issuedEvents()).length >= 3 || undefined,
           );
-          assert.equal(issued.length, 3);
+          assert.equal((await issuedEvents()).length, 3);
         },
       );
     } finally {
