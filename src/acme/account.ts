@@ -38,7 +38,7 @@ export interface AcmeAccount {
 export interface AccountDeps {
   directoryUrl: string;
   store: AccountKeyStore;
-  /** Opens a signed session for an account key (the acme-client adapter in production); imports the key once. */
+  /** Opens a signed session for an account key (openAcmeSession in production); imports the key once. */
   openSession(accountKeyPem: string): Promise<AcmeSession>;
   log?: (message: string, fields: Record<string, unknown>) => void;
   /** External account binding credentials, when the CA requires them (read at each registration). */
