@@ -14,7 +14,7 @@ import { requestCounts, requestDiff } from "../tests/harness/api_requests.ts";
 import { loadManifests, RBAC_MANIFESTS } from "../tests/harness/cluster_objects.ts";
 import type { KubeHandle } from "../tests/harness/kube.ts";
 import { makeStateDir, removeStateDir } from "../tests/harness/process.ts";
-import { notariatArgs, notariatCommand } from "../tests/harness/program.ts";
+import { localStackFlags, notariatArgs, notariatCommand } from "../tests/harness/program.ts";
 import { startStack } from "../tests/harness/stack.ts";
 import { certbot, installed, lego, type Peer, type ProcessCost, readTimeFile } from "./peers.ts";
 
@@ -142,11 +142,7 @@ try {
   const kubeconfig = kube.kubeconfigFor(await kube.mintToken(NS, "notariat"), NS);
   const programArgs = (config: string) => [
     `-config=${config}`,
-    `-kubeconfig=${kubeconfig}`,
-    `-acme=${pebble.directoryUrl}`,
-    `-acme-ca=${pebble.caFile}`,
-    `-dns-resolver=${dns}`,
-    "-propagation-check=update-server",
+    ...localStackFlags({ kubeconfig, pebble, dns }),
     "-log-level=debug",
     ...(concurrency === undefined ? [] : [`-concurrency=${concurrency}`]),
   ];

@@ -13,7 +13,7 @@
  */
 import { parseCertificateChain, privateKeyMatchesCertificate, verifyChain } from "../src/pki/certificate.ts";
 import { type Json, waitFor } from "../tests/harness/cluster_objects.ts";
-import { notariatCommand } from "../tests/harness/program.ts";
+import { localStackFlags, notariatCommand } from "../tests/harness/program.ts";
 import { startStack } from "../tests/harness/stack.ts";
 import { type QuickStartStep, quickStartSteps } from "./quick_start.ts";
 
@@ -191,16 +191,7 @@ try {
   const args = [
     "-config",
     "notariat",
-    "-kubeconfig",
-    cluster.kubeconfigFor(token, "notariat"),
-    "-acme",
-    pebble.directoryUrl,
-    "-acme-ca",
-    pebble.caFile,
-    "-dns-resolver",
-    dns,
-    "-propagation-check",
-    "update-server",
+    ...localStackFlags({ kubeconfig: cluster.kubeconfigFor(token, "notariat"), pebble, dns }),
     "-log-format",
     "logfmt",
   ];

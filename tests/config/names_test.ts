@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
+import { configError } from "../harness/config_error.ts";
 import { parseSecretRef, validateEmail, validateLabel, validateSubdomain } from "../../src/config/names.ts";
-import { NotariatError } from "../../src/errors.ts";
-
-function configError(fn: () => unknown, message: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NotariatError);
-    assert.equal(err.kind, "config");
-    assert.equal(err.message, message);
-    return true;
-  }, message);
-}
 
 const SUBDOMAIN_RULE = "must be a lowercase RFC 1123 subdomain: letters a-z, digits, '-' and '.', " +
   "starting and ending with a letter or digit (e.g. 'example-tls')";

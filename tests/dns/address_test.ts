@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
+import { configError } from "../harness/config_error.ts";
 import { formatServer, isAddressLiteral, parseServerAddress } from "../../src/dns/address.ts";
-import { NotariatError } from "../../src/errors.ts";
-
-function configError(fn: () => unknown, message: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NotariatError);
-    assert.equal(err.kind, "config");
-    assert.equal(err.message, message);
-    return true;
-  }, message);
-}
 
 Deno.test("formats IPv6 servers in brackets", () => {
   assert.equal(formatServer({ host: "192.0.2.1", port: 53 }), "192.0.2.1:53");

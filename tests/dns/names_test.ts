@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
+import { configError } from "../harness/config_error.ts";
 import { normalizeDomain, normalizeHostName } from "../../src/dns/names.ts";
-import { NotariatError } from "../../src/errors.ts";
-
-function configError(fn: () => unknown, message: string): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof NotariatError);
-    assert.equal(err.kind, "config");
-    assert.equal(err.message, message);
-    return true;
-  }, message);
-}
 
 Deno.test("domains are lower-cased, lose the trailing dot and keep a leading wildcard", () => {
   assert.equal(normalizeDomain("Example.COM."), "example.com");

@@ -8,7 +8,7 @@ import { parseCertificateChain, verifyChain } from "../../src/pki/certificate.ts
 import { loadManifests, RBAC_MANIFESTS, tsigSecret } from "../harness/cluster_objects.ts";
 import { startKnot } from "../harness/dns_servers.ts";
 import { startKube } from "../harness/kube.ts";
-import { notariatCommand } from "../harness/program.ts";
+import { localStackFlags, notariatCommand } from "../harness/program.ts";
 import { startPebble } from "../harness/pebble.ts";
 
 const HMAC_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
@@ -73,16 +73,7 @@ Deno.test("-acme-eab-secret, -acme-profile and -preferred-chain against pebble 2
         "-once",
         "-config",
         "notariat",
-        "-kubeconfig",
-        cluster.kubeconfigFor(token, "notariat"),
-        "-acme",
-        pebble.directoryUrl,
-        "-acme-ca",
-        pebble.caFile,
-        "-dns-resolver",
-        dns,
-        "-propagation-check",
-        "update-server",
+        ...localStackFlags({ kubeconfig: cluster.kubeconfigFor(token, "notariat"), pebble, dns }),
         ...extra,
       ], { stdout: "piped", stderr: "piped" }).output();
       const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);

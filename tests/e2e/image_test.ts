@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { verifyChain } from "../../src/pki/certificate.ts";
 import { loadManifests, RBAC_MANIFESTS, tsigSecret, unb64 } from "../harness/cluster_objects.ts";
-import { PERMISSIONS } from "../harness/program.ts";
+import { localStackFlags, PERMISSIONS } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
 
 interface Instruction {
@@ -139,16 +139,7 @@ Deno.test("the bundle runs with the image's permissions, no writable Deno direct
       "-once",
       "-config",
       "notariat",
-      "-kubeconfig",
-      cluster.kubeconfigFor(token, "notariat"),
-      "-acme",
-      pebble.directoryUrl,
-      "-acme-ca",
-      pebble.caFile,
-      "-dns-resolver",
-      dns,
-      "-propagation-check",
-      "update-server",
+      ...localStackFlags({ kubeconfig: cluster.kubeconfigFor(token, "notariat"), pebble, dns }),
     ]);
     assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
     const { body } = await cluster.request("GET", "/api/v1/namespaces/notariat/secrets/bundle-tls");

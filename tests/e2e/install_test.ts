@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { loadAll } from "js-yaml";
 import { verifyChain } from "../../src/pki/certificate.ts";
 import { certificatesConfigMap, type Json, tsigSecret, unb64 } from "../harness/cluster_objects.ts";
-import { notariatCommand } from "../harness/program.ts";
+import { localStackFlags, notariatCommand } from "../harness/program.ts";
 import { startStack } from "../harness/stack.ts";
 
 const MANIFESTS = new URL("../../manifests/", import.meta.url).pathname;
@@ -61,16 +61,7 @@ Deno.test("kubectl apply -k installs the base and each overlay; notariat issues 
         "-once",
         "-config",
         config,
-        "-kubeconfig",
-        cluster.kubeconfigFor(token, namespace),
-        "-acme",
-        pebble.directoryUrl,
-        "-acme-ca",
-        pebble.caFile,
-        "-dns-resolver",
-        dns,
-        "-propagation-check",
-        "update-server",
+        ...localStackFlags({ kubeconfig: cluster.kubeconfigFor(token, namespace), pebble, dns }),
         ...extra,
       ], { stdout: "piped", stderr: "piped" }).output();
       const log = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);

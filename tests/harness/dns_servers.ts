@@ -250,6 +250,38 @@ async function startOrCleanUp<T>(service: Service, ready: () => Promise<T>): Pro
   }
 }
 
+/** knot.conf's server, control, database and log sections: one worker each, state in `stateDir`. */
+function knotServerLines(stateDir: string, port: number): string[] {
+  return [
+    "server:",
+    `  rundir: "${stateDir}"`,
+    `  pidfile: "${stateDir}/knot.pid"`,
+    `  listen: 127.0.0.1@${port}`,
+    "  background-workers: 1",
+    "  tcp-workers: 1",
+    "  udp-workers: 1",
+    "control:",
+    `  listen: "${stateDir}/knot.sock"`,
+    "database:",
+    `  storage: "${stateDir}/db"`,
+    "log:",
+    "  - target: stderr",
+    "    any: info",
+  ];
+}
+
+/** knot.conf's default template: zone files in `stateDir`, updates kept in the journal only. */
+function knotTemplateLines(stateDir: string): string[] {
+  return [
+    "template:",
+    "  - id: default",
+    `    storage: "${stateDir}"`,
+    '    file: "%s.zone"',
+    "    zonefile-sync: -1",
+    "    journal-content: changes",
+  ];
+}
+
 /** Starts Knot DNS on a free port, serving the test zones; updates stay in the journal. */
 export async function startKnot(): Promise<KnotHandle> {
   const stateDir = makeStateDir("knot");
@@ -261,20 +293,7 @@ export async function startKnot(): Promise<KnotHandle> {
     // Knot does not create its database directory; without it every update fails with SERVFAIL.
     Deno.mkdirSync(`${stateDir}/db`);
     const config = [
-      "server:",
-      `  rundir: "${stateDir}"`,
-      `  pidfile: "${stateDir}/knot.pid"`,
-      `  listen: 127.0.0.1@${port}`,
-      "  background-workers: 1",
-      "  tcp-workers: 1",
-      "  udp-workers: 1",
-      "control:",
-      `  listen: "${stateDir}/knot.sock"`,
-      "database:",
-      `  storage: "${stateDir}/db"`,
-      "log:",
-      "  - target: stderr",
-      "    any: info",
+      ...knotServerLines(stateDir, port),
       "key:",
       ...allKeys.flatMap((k) => [
         `  - id: ${k.key.name}`,
@@ -286,12 +305,7 @@ export async function startKnot(): Promise<KnotHandle> {
       `    key: [${Object.values(keys).map((k) => k.key.name).join(", ")}]`,
       "    action: update",
       "    update-type: TXT",
-      "template:",
-      "  - id: default",
-      `    storage: "${stateDir}"`,
-      '    file: "%s.zone"',
-      "    zonefile-sync: -1",
-      "    journal-content: changes",
+      ...knotTemplateLines(stateDir),
       "    acl: txt-update",
       "zone:",
       ...TEST_ZONES.map((zone) => `  - domain: ${zone}`),
@@ -455,26 +469,8 @@ export function startConfiguredKnot(configuration: ServerConfiguration): Promise
   return startConfigured("knot", configuration, (stateDir, port) => {
     Deno.mkdirSync(`${stateDir}/db`);
     const base = [
-      "server:",
-      `  rundir: "${stateDir}"`,
-      `  pidfile: "${stateDir}/knot.pid"`,
-      `  listen: 127.0.0.1@${port}`,
-      "  background-workers: 1",
-      "  tcp-workers: 1",
-      "  udp-workers: 1",
-      "control:",
-      `  listen: "${stateDir}/knot.sock"`,
-      "database:",
-      `  storage: "${stateDir}/db"`,
-      "log:",
-      "  - target: stderr",
-      "    any: info",
-      "template:",
-      "  - id: default",
-      `    storage: "${stateDir}"`,
-      '    file: "%s.zone"',
-      "    zonefile-sync: -1",
-      "    journal-content: changes",
+      ...knotServerLines(stateDir, port),
+      ...knotTemplateLines(stateDir),
     ];
     return { file: `${stateDir}/knot.conf`, text: [...base, configuration.config].join("\n") + "\n" };
   }, (stateDir, file) => spawnService("knot", stateDir, ...killedWithTestProcess("knotd", ["-c", file])));

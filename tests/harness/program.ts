@@ -33,3 +33,30 @@ export function notariatCommand(
     env: { DENO_NO_UPDATE_CHECK: "1", ...options.env },
   });
 }
+
+/** Where a local stack's servers are, as `localStackFlags` needs them. */
+export interface LocalStackTarget {
+  kubeconfig: string;
+  pebble: { directoryUrl: string; caFile: string };
+  /** The DNS server, "host:port": notariat's resolver, and where propagation is checked. */
+  dns: string;
+}
+
+/**
+ * The flags that point notariat at a local stack: its kubeconfig, pebble and pebble's CA, the DNS server as
+ * resolver, and propagation checked on the server that took the update (the zones' NS names lead nowhere).
+ */
+export function localStackFlags(target: LocalStackTarget): string[] {
+  return [
+    "-kubeconfig",
+    target.kubeconfig,
+    "-acme",
+    target.pebble.directoryUrl,
+    "-acme-ca",
+    target.pebble.caFile,
+    "-dns-resolver",
+    target.dns,
+    "-propagation-check",
+    "update-server",
+  ];
+}
